@@ -1,0 +1,93 @@
+package hostabi
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Request is the document the host writes to a plugin's stdin, once, at the
+// start of every invocation. Stdin is closed after it.
+type Request struct {
+	// ABIVersion is Version.
+	ABIVersion string `json:"abiVersion"`
+
+	// Run identifies the CustomRun being executed.
+	Run RunIdentity `json:"run"`
+
+	// APIVersion and Kind are the custom task the run asks for, from its
+	// customRef or customSpec; they select this plugin.
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+
+	// Ref is the name of the object named by customRef, empty when the run
+	// uses an unnamed customRef or a customSpec.
+	Ref string `json:"ref,omitempty"`
+
+	// Spec is the resolved task spec as JSON: customSpec.spec, or the spec
+	// of the object a named customRef points to. It is absent (null) for
+	// an unnamed customRef or an empty customSpec.spec: the plugin then
+	// applies its default behaviour.
+	Spec json.RawMessage `json:"spec,omitempty"`
+
+	// Metadata is customSpec.metadata (labels and annotations), if any.
+	Metadata *Metadata `json:"metadata,omitempty"`
+
+	// Params are the run's params, typed as in Tekton.
+	Params []Param `json:"params,omitempty"`
+
+	// Attempt is the 1-based number of the current attempt; it is
+	// Retries+1 on the last one.
+	Attempt int `json:"attempt"`
+	// Retries is spec.retries: how many times a failed attempt is retried.
+	Retries int `json:"retries"`
+
+	// StartTime is when the current attempt started. Every call of a
+	// Running attempt gets the same StartTime.
+	StartTime time.Time `json:"startTime"`
+	// Deadline is when the host stops the current attempt (StartTime plus
+	// the run's timeout); absent when the run has no timeout.
+	Deadline *time.Time `json:"deadline,omitempty"`
+
+	// ExtraFields is what the plugin returned in its last Running response
+	// of this attempt; absent on the first call of an attempt.
+	ExtraFields json.RawMessage `json:"extraFields,omitempty"`
+
+	// Workspaces are the run's workspaces the host mounted into the
+	// sandbox's filesystem.
+	Workspaces []Workspace `json:"workspaces,omitempty"`
+}
+
+// RunIdentity names the CustomRun.
+type RunIdentity struct {
+	Name               string            `json:"name"`
+	Namespace          string            `json:"namespace,omitempty"`
+	UID                string            `json:"uid,omitempty"`
+	Labels             map[string]string `json:"labels,omitempty"`
+	ServiceAccountName string            `json:"serviceAccountName,omitempty"`
+}
+
+// Metadata is the metadata of an embedded customSpec.
+type Metadata struct {
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Workspace is a directory mounted into the plugin's filesystem.
+type Workspace struct {
+	// Name is the workspace's name in the CustomRun.
+	Name string `json:"name"`
+	// Path is where it is mounted in the sandbox: /workspace/<name>.
+	Path string `json:"path"`
+	// ReadOnly is true for configMap and secret workspaces.
+	ReadOnly bool `json:"readOnly,omitempty"`
+}
+
+// Param returns the param with the given name, or nil.
+func (r *Request) Param(name string) *Param {
+	for i := range r.Params {
+		if r.Params[i].Name == name {
+			return &r.Params[i]
+		}
+	}
+	return nil
+}

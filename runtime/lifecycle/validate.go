@@ -1,0 +1,73 @@
+package lifecycle
+
+import (
+	"fmt"
+
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
+)
+
+// Target returns the apiVersion and kind a run asks for, from its
+// customRef or customSpec, without validating the run. It is how a caller
+// picks the plugin (and decides whether a run is its own at all).
+func Target(run *v1beta1.CustomRun) (apiVersion, kind string) {
+	switch {
+	case run.Spec.CustomRef != nil:
+		return run.Spec.CustomRef.APIVersion, string(run.Spec.CustomRef.Kind)
+	case run.Spec.CustomSpec != nil:
+		return run.Spec.CustomSpec.APIVersion, run.Spec.CustomSpec.Kind
+	}
+	return "", ""
+}
+
+// validate checks the parts of the CustomRun contract Tekton's webhook
+// would check, at reconcile time. It returns the reason and message that
+// end an invalid run, or "".
+func validate(run *v1beta1.CustomRun) (reason, msg string) {
+	ref, spec := run.Spec.CustomRef, run.Spec.CustomSpec
+	switch {
+	case ref != nil && spec != nil:
+		return ReasonValidationFailed, "spec.customRef and spec.customSpec are both set; use exactly one"
+	case ref == nil && spec == nil:
+		return ReasonValidationFailed, "neither spec.customRef nor spec.customSpec is set; use exactly one"
+	}
+	field := "spec.customRef"
+	if spec != nil {
+		field = "spec.customSpec"
+	}
+	apiVersion, kind := Target(run)
+	switch {
+	case apiVersion == "" && kind == "":
+		return ReasonValidationFailed, field + ".apiVersion and " + field + ".kind are empty; name the custom task's apiVersion and kind"
+	case apiVersion == "":
+		return ReasonValidationFailed, field + ".apiVersion is empty; name the custom task's apiVersion"
+	case kind == "":
+		return ReasonValidationFailed, field + ".kind is empty; name the custom task's kind"
+	}
+	for _, ws := range run.Spec.Workspaces {
+		if t := WorkspaceType(ws); t != "emptyDir" && t != "configMap" && t != "secret" {
+			return ReasonWorkspaceNotSupported, fmt.Sprintf("workspace %q is a %s; plugins support emptyDir, configMap and secret workspaces", ws.Name, t)
+		}
+	}
+	return "", ""
+}
+
+// WorkspaceType names the volume type of a workspace binding.
+func WorkspaceType(ws v1beta1.WorkspaceBinding) string {
+	switch {
+	case ws.EmptyDir != nil:
+		return "emptyDir"
+	case ws.ConfigMap != nil:
+		return "configMap"
+	case ws.Secret != nil:
+		return "secret"
+	case ws.PersistentVolumeClaim != nil:
+		return "persistentVolumeClaim"
+	case ws.VolumeClaimTemplate != nil:
+		return "volumeClaimTemplate"
+	case ws.Projected != nil:
+		return "projected"
+	case ws.CSI != nil:
+		return "csi"
+	}
+	return "binding with no volume"
+}

@@ -1,0 +1,175 @@
+// Package manifest owns the plugin manifest: the one description of a
+// plugin — the custom task apiVersion/kind it serves, where its module is,
+// an optional digest pin and its limits — used unchanged by the local
+// runner's plugin directory (index.yaml), by plugin ConfigMaps
+// (data["plugin.yaml"]) and by what `tkn-wasm pack` writes. It also reads
+// modules, compressed or not, and checks them against their pin.
+package manifest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Defaults for limits a manifest leaves out.
+const (
+	// DefaultMemory is the linear-memory limit of a plugin instance.
+	DefaultMemory = 64 << 20
+	// MaxModuleBytes caps a module after decompression.
+	MaxModuleBytes = 64 << 20
+)
+
+// Plugin is one plugin's manifest.
+type Plugin struct {
+	// Name identifies the plugin in logs, events and metrics.
+	Name string `json:"name"`
+	// APIVersion and Kind are the custom task this plugin serves: a
+	// CustomRun whose customRef or customSpec names them runs it.
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Module is the module's file name, relative to the index (plugin
+	// directory) or the binaryData key (ConfigMap). A ".gz" or ".zst"
+	// suffix means the module is compressed that way.
+	Module string `json:"module"`
+	// SHA256, when set, pins the hex sha256 of the uncompressed module;
+	// a module with another digest is refused.
+	SHA256 string `json:"sha256,omitempty"`
+	// Limits bound every invocation of this plugin.
+	Limits Limits `json:"limits,omitempty"`
+}
+
+// Limits bound a plugin's invocations.
+type Limits struct {
+	// Memory caps the linear memory of one instance (default 64Mi).
+	Memory *resource.Quantity `json:"memory,omitempty"`
+	// Timeout is the per-attempt timeout of runs that set no
+	// spec.timeout (default: Tekton's 60 minutes).
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// Concurrency caps how many invocations of this plugin run at once
+	// in the controller (0: only the controller's global limit applies).
+	Concurrency int `json:"concurrency,omitempty"`
+}
+
+// MemoryBytes is the memory limit in bytes, with the default applied.
+func (l Limits) MemoryBytes() uint64 {
+	if l.Memory == nil || l.Memory.IsZero() {
+		return DefaultMemory
+	}
+	return uint64(l.Memory.Value())
+}
+
+// DefaultTimeout is the timeout for runs without spec.timeout; 0 means
+// the state machine's default.
+func (l Limits) DefaultTimeout() time.Duration {
+	if l.Timeout == nil {
+		return 0
+	}
+	return l.Timeout.Duration
+}
+
+// Validate reports the first missing or invalid field, naming it.
+func (p *Plugin) Validate() error {
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"name", p.Name}, {"apiVersion", p.APIVersion}, {"kind", p.Kind}, {"module", p.Module}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("plugin manifest %q is missing %s", p.Name, strings.Join(missing, ", "))
+	}
+	if p.SHA256 != "" {
+		if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != sha256.Size {
+			return fmt.Errorf("plugin %q: sha256 %q is not 64 hex digits", p.Name, p.SHA256)
+		}
+	}
+	if m := p.Limits.Memory; m != nil && (m.Sign() < 0 || m.Value() > 4<<30) {
+		return fmt.Errorf("plugin %q: limits.memory %s must be between 0 and 4Gi", p.Name, m)
+	}
+	if t := p.Limits.Timeout; t != nil && t.Duration < 0 {
+		return fmt.Errorf("plugin %q: limits.timeout %s is negative", p.Name, t.Duration)
+	}
+	if p.Limits.Concurrency < 0 {
+		return fmt.Errorf("plugin %q: limits.concurrency %d is negative", p.Name, p.Limits.Concurrency)
+	}
+	return nil
+}
+
+// Serves reports whether the plugin serves the given custom task.
+func (p *Plugin) Serves(apiVersion, kind string) bool {
+	return p.APIVersion == apiVersion && p.Kind == kind
+}
+
+// Digest is the hex sha256 of a module.
+func Digest(module []byte) string {
+	sum := sha256.Sum256(module)
+	return hex.EncodeToString(sum[:])
+}
+
+var wasmMagic = []byte("\x00asm")
+
+// Decode turns the stored bytes of p's module into the module itself:
+// it decompresses by content (gzip, zstd or raw wasm, whatever the file
+// name says), checks the wasm magic, the size limit and the sha256 pin.
+func (p *Plugin) Decode(stored []byte) ([]byte, error) {
+	module, err := decompress(stored)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: module %q: %w", p.Name, p.Module, err)
+	}
+	if !bytes.HasPrefix(module, wasmMagic) {
+		return nil, fmt.Errorf("plugin %q: module %q is not a WebAssembly module (no \\0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)", p.Name, p.Module)
+	}
+	if p.SHA256 != "" {
+		if got := Digest(module); !strings.EqualFold(got, p.SHA256) {
+			return nil, fmt.Errorf("plugin %q: module %q has sha256 %s but the manifest pins %s", p.Name, p.Module, got, p.SHA256)
+		}
+	}
+	return module, nil
+}
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+func decompress(b []byte) ([]byte, error) {
+	var r io.Reader
+	switch {
+	case bytes.HasPrefix(b, gzipMagic):
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("bad gzip data: %w", err)
+		}
+		r = zr
+	case bytes.HasPrefix(b, zstdMagic):
+		zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxModuleBytes))
+		if err != nil {
+			return nil, fmt.Errorf("bad zstd data: %w", err)
+		}
+		defer zr.Close()
+		r = zr
+	default:
+		if len(b) > MaxModuleBytes {
+			return nil, fmt.Errorf("module is %d bytes; the limit is %d", len(b), MaxModuleBytes)
+		}
+		return b, nil
+	}
+	out, err := io.ReadAll(io.LimitReader(r, MaxModuleBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("decompressing: %w", err)
+	}
+	if len(out) > MaxModuleBytes {
+		return nil, fmt.Errorf("module decompresses to more than %d bytes", MaxModuleBytes)
+	}
+	return out, nil
+}
