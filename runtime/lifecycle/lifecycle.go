@@ -217,3 +217,18 @@ func (m *Machine) attemptFailed(run *v1beta1.CustomRun, reason, msg string) Acti
 		fmt.Sprintf("Attempt %d of %d failed (%s); starting attempt %d", attempt, run.Spec.Retries+1, reason, attempt+1))
 	return m.Step(run)
 }
+
+// Fail ends run False at once with reason and message, without consuming
+// retries: for host-side problems no further attempt can fix, such as a
+// missing or broken plugin, an unresolvable customRef or a workspace the
+// run's service account may not read. A run that has ended is left as is.
+func (m *Machine) Fail(run *v1beta1.CustomRun, reason, msg string) Action {
+	if run.IsDone() {
+		return Action{Kind: Done}
+	}
+	if !run.HasStarted() {
+		run.Status.StartTime = &metav1.Time{Time: m.now()}
+	}
+	m.finish(&run.Status, corev1.ConditionFalse, reason, msg)
+	return Action{Kind: Done}
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# deps.sh installs the Debian packages the build and tests need (the C
+# plugin toolchain and wabt for hand-written test modules), and only those
+# that are missing, so running it again costs a fraction of a second.
+set -euo pipefail
+
+# command-or-file : package
+needs=(
+  "clang:clang"
+  "wasm-ld:lld"
+  "wat2wasm:wabt"
+  "/usr/include/wasm32-wasi/stdio.h:wasi-libc"
+  "/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a:libclang-rt-dev-wasm32"
+)
+
+missing=()
+for n in "${needs[@]}"; do
+  what=${n%%:*} pkg=${n##*:}
+  if [[ $what == /* ]]; then [[ -e $what ]] && continue
+  else command -v "$what" >/dev/null 2>&1 && continue; fi
+  missing+=("$pkg")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "deps.sh: missing Debian packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
