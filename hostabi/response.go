@@ -41,7 +41,7 @@ type Response struct {
 	ExtraFields json.RawMessage `json:"extraFields,omitempty"`
 	// RequeueAfter is how long to wait before calling again, for Running
 	// only. Raised to MinRequeueAfter.
-	RequeueAfter Duration `json:"requeueAfter,omitempty"`
+	RequeueAfter Duration `json:"requeueAfter,omitzero"`
 }
 
 // Result is one named string result.
