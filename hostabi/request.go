@@ -72,6 +72,10 @@ type Metadata struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
+// WorkspaceRoot is the sandbox directory under which workspaces are
+// mounted: workspace "src" is at /workspace/src.
+const WorkspaceRoot = "/workspace"
+
 // Workspace is a directory mounted into the plugin's filesystem.
 type Workspace struct {
 	// Name is the workspace's name in the CustomRun.

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// pluginDir builds a plugin directory with the wait plugin and hostile
+// modules from the engine's test data, each serving its own kind, and a
+// compilation cache warmed with them, so that timings measure runs, not
+// compilation.
+func pluginDir(t *testing.T) (dir, cache string) {
+	t.Helper()
+	dir, cache = t.TempDir(), t.TempDir()
+	eng, err := engine.New(context.Background(), engine.Config{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	write := func(name string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(name, ".wasm") {
+			if _, err := eng.Compile(context.Background(), b, engine.Limits{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write("wait.wasm", wasmtest.GoPlugin(t, "../../plugins/wait"))
+	index := "plugins:\n- {name: wait, apiVersion: wait.tekton-wasm.dev/v1alpha1, kind: Wait, module: wait.wasm}\n"
+	for kind, wat := range map[string]string{"Loop": "loop", "Garbage": "garbage", "MemBomb": "membomb", "StdoutFlood": "stdout_flood", "Trap": "trap"} {
+		write(wat+".wasm", wasmtest.WAT(t, "../../runtime/engine/testdata/"+wat+".wat"))
+		index += fmt.Sprintf("- {name: %s, apiVersion: hostile.tekton-wasm.dev/v1alpha1, kind: %s, module: %s.wasm, limits: {memory: 16Mi}}\n", wat, kind, wat)
+	}
+	write("index.yaml", []byte(index))
+	return dir, cache
+}
+
+var (
+	timestamps = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+	tempDirs   = regexp.MustCompile(`/tmp/[^ :"]*`)
+)
+
+// normalize removes what changes from run to run.
+func normalize(s, dir string) string {
+	s = strings.ReplaceAll(s, dir, "<plugins>")
+	s = timestamps.ReplaceAllString(s, "<time>")
+	return tempDirs.ReplaceAllString(s, "<tmp>")
+}
+
+func TestRunGolden(t *testing.T) {
+	plugins, cache := pluginDir(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		// cancelAfter, if set, interrupts the command like Ctrl-C.
+		cancelAfter time.Duration
+		// took bounds the command's wall time, as [min, max]. The upper
+		// bounds leave room for start-up on a loaded machine while still
+		// failing a run that ignores its timeout or cancellation (the
+		// engine's tests hold the sandbox to deadline + 100 ms; speed is
+		// measured by benchmarks, not here).
+		took [2]time.Duration
+	}{
+		{name: "wait-1s", args: []string{"-f", "testdata/wait-1s.yaml", "--plugins", plugins}, took: [2]time.Duration{time.Second, 4 * time.Second}},
+		{name: "wait-1s-json-param", args: []string{"-f", "testdata/wait-1s.yaml", "--plugin", filepath.Join(plugins, "wait.wasm"), "--param", "duration=10ms", "-o", "json"}},
+		{name: "wait-bad-param", args: []string{"-f", "testdata/wait-1s.yaml", "--plugins", plugins, "--param", "duration=soon", "--param", "extra=1"}},
+		{name: "wait-timeout", args: []string{"-f", "testdata/wait-timeout.yaml", "--plugins", plugins}, took: [2]time.Duration{time.Second, 4 * time.Second}},
+		{name: "wait-retries", args: []string{"-f", "testdata/wait-retries.yaml", "--plugins", plugins}, took: [2]time.Duration{3 * time.Second, 4900 * time.Millisecond}},
+		{name: "wait-cancelled", args: []string{"-f", "testdata/wait-timeout.yaml", "--plugins", plugins}, cancelAfter: 300 * time.Millisecond, took: [2]time.Duration{300 * time.Millisecond, 2 * time.Second}},
+		{name: "loop", args: []string{"-f", "testdata/loop.yaml", "--plugins", plugins}, took: [2]time.Duration{time.Second, 3 * time.Second}},
+		{name: "loop-cancelled", args: []string{"-f", "testdata/loop.yaml", "--plugins", plugins}, cancelAfter: 300 * time.Millisecond, took: [2]time.Duration{300 * time.Millisecond, 2 * time.Second}},
+		{name: "garbage", args: []string{"-f", "testdata/garbage.yaml", "--plugins", plugins}},
+		{name: "membomb", args: []string{"-f", "testdata/membomb.yaml", "--plugins", plugins}},
+		{name: "stdoutflood", args: []string{"-f", "testdata/stdoutflood.yaml", "--plugins", plugins}},
+		{name: "trap", args: []string{"-f", "testdata/trap.yaml", "--plugins", plugins}},
+		{name: "stdin", args: []string{"-f", "-", "--plugins", plugins, "--param", "duration=1ms"}},
+		{name: "workspace-unbound", args: []string{"-f", "testdata/workspace.yaml", "--plugins", plugins}},
+		{name: "workspace-bound", args: []string{"-f", "testdata/workspace.yaml", "--plugins", plugins, "--workspace", "config=testdata"}},
+		{name: "unknown-kind", args: []string{"-f", "testdata/unknown-kind.yaml", "--plugins", plugins}},
+		{name: "not-a-customrun", args: []string{"-f", "testdata/not-a-customrun.yaml", "--plugins", plugins}},
+		{name: "broken-yaml", args: []string{"-f", "testdata/broken.yaml", "--plugins", plugins}},
+		{name: "missing-file", args: []string{"-f", "testdata/nope.yaml", "--plugins", plugins}},
+		{name: "not-wasm", args: []string{"-f", "testdata/wait-1s.yaml", "--plugin", "testdata/wait-1s.yaml"}},
+		{name: "no-plugin", args: []string{"-f", "testdata/wait-1s.yaml"}},
+		{name: "both-plugin-flags", args: []string{"-f", "testdata/wait-1s.yaml", "--plugin", "x.wasm", "--plugins", plugins}},
+		{name: "bad-output", args: []string{"-f", "testdata/wait-1s.yaml", "--plugins", plugins, "-o", "xml"}},
+		{name: "unknown-command", args: []string{"fly"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.cancelAfter > 0 {
+				time.AfterFunc(tc.cancelAfter, cancel)
+			}
+			args := tc.args
+			if tc.name != "unknown-command" {
+				args = append([]string{"run", "--cache-dir", cache}, args...)
+			}
+			stdin, _ := os.ReadFile("testdata/wait-1s.yaml")
+			var stdout, stderr bytes.Buffer
+			start := time.Now()
+			code := run(ctx, args, bytes.NewReader(stdin), &stdout, &stderr)
+			took := time.Since(start)
+			if tc.took[1] > 0 && (took < tc.took[0] || took > tc.took[1]) {
+				t.Errorf("took %s; want between %s and %s", took, tc.took[0], tc.took[1])
+			}
+			got := normalize(fmt.Sprintf("exit code: %d\n--- stdout\n%s--- stderr\n%s", code, stdout.String(), stderr.String()), plugins)
+			golden := filepath.Join("testdata", tc.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to write it)", err)
+			}
+			if d := cmp.Diff(string(want), got); d != "" {
+				t.Errorf("output (-want +got):\n%s", d)
+			}
+		})
+	}
+}

@@ -1,0 +1,95 @@
+// Package wasmtest builds the WebAssembly modules tests run: first-party
+// plugins exactly as the Makefile builds them, Go test plugins, and
+// hand-written WAT modules. Each module is built once per test process.
+// A missing toolchain fails the test with the command that installs it.
+package wasmtest
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	mu    sync.Mutex
+	built = map[string][]byte{} // by kind and absolute source path
+)
+
+// GoPlugin builds the Go package in directory pkgDir with GOOS=wasip1
+// GOARCH=wasm, as `make plugins` does.
+func GoPlugin(tb testing.TB, pkgDir string) []byte {
+	tb.Helper()
+	return once(tb, "go", pkgDir, func(out string) *exec.Cmd {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", out, ".")
+		cmd.Dir = pkgDir
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		return cmd
+	})
+}
+
+// CPlugin builds dir/*.c with the Makefile's command: clang
+// --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror, plus the
+// one line of flags in dir/CFLAGS if there is one.
+func CPlugin(tb testing.TB, pluginDir string) []byte {
+	tb.Helper()
+	need(tb, "clang", "clang")
+	return once(tb, "c", pluginDir, func(out string) *exec.Cmd {
+		sources, err := filepath.Glob(filepath.Join(pluginDir, "*.c"))
+		if err != nil || len(sources) == 0 {
+			tb.Fatalf("no C sources in %s (%v)", pluginDir, err)
+		}
+		args := []string{"--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-Wextra", "-Werror"}
+		switch extra, err := os.ReadFile(filepath.Join(pluginDir, "CFLAGS")); {
+		case err == nil:
+			args = append(args, strings.Fields(string(extra))...)
+		case !errors.Is(err, os.ErrNotExist):
+			tb.Fatal(err)
+		}
+		return exec.Command("clang", append(append(args, "-o", out), sources...)...)
+	})
+}
+
+// WAT compiles a WebAssembly text file with wabt's wat2wasm.
+func WAT(tb testing.TB, path string) []byte {
+	tb.Helper()
+	need(tb, "wat2wasm", "wabt")
+	return once(tb, "wat", path, func(out string) *exec.Cmd {
+		return exec.Command("wat2wasm", path, "-o", out)
+	})
+}
+
+func need(tb testing.TB, tool, pkg string) {
+	tb.Helper()
+	if _, err := exec.LookPath(tool); err != nil {
+		tb.Fatalf("%s is not installed; run hack/deps.sh (Debian package %s)", tool, pkg)
+	}
+}
+
+func once(tb testing.TB, kind, src string, command func(out string) *exec.Cmd) []byte {
+	tb.Helper()
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	key := kind + ":" + abs
+	if b, ok := built[key]; ok {
+		return b
+	}
+	out := filepath.Join(tb.TempDir(), "module.wasm")
+	cmd := command(out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	built[key] = b
+	return b
+}
