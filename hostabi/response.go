@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"time"
 )
 
@@ -70,14 +69,40 @@ func (d *Duration) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-var (
-	reasonPattern     = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
-	resultNamePattern = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
-)
-
 // ValidReason reports whether s may be used as a condition reason: one
-// CamelCase word of at most MaxReasonBytes, as Kubernetes expects.
-func ValidReason(s string) bool { return len(s) <= MaxReasonBytes && reasonPattern.MatchString(s) }
+// CamelCase word of at most MaxReasonBytes (^[A-Z][A-Za-z0-9]*$), as
+// Kubernetes expects.
+func ValidReason(s string) bool {
+	if s == "" || len(s) > MaxReasonBytes || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !alnum(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidResultName reports whether s may name a result, as Tekton requires:
+// ^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$.
+func ValidResultName(s string) bool {
+	if s == "" || !alnum(s[0]) || !alnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		if c := s[i]; !alnum(c) && c != '-' && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// The guest SDK shares this package: hand-written checks instead of
+// regexp keep a Go plugin several hundred KB smaller.
+func alnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
 // LimitError is a Response that breaks a size limit of the ABI. The host
 // reports it as ReasonResultsTooLarge.
@@ -145,7 +170,7 @@ func (r *Response) Validate() error {
 	total := 0
 	seen := make(map[string]bool, len(r.Results))
 	for _, res := range r.Results {
-		if !resultNamePattern.MatchString(res.Name) {
+		if !ValidResultName(res.Name) {
 			return &LimitError{fmt.Sprintf("result name %q is invalid: use letters, digits, '-', '_' and '.', starting and ending with a letter or digit", head([]byte(res.Name), 80))}
 		}
 		if seen[res.Name] {

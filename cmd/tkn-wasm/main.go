@@ -3,6 +3,7 @@
 //
 //	tkn-wasm run -f customrun.yaml --plugin plugin.wasm   run a CustomRun locally
 //	tkn-wasm run -f customrun.yaml --plugins DIR          pick the plugin by kind
+//	tkn-wasm pack plugin.wasm --api-version … --kind …    print its plugin ConfigMap
 //
 // Exit codes: 0 the run Succeeded, 1 it ended False, 2 usage or input error.
 package main
@@ -21,6 +22,7 @@ const usage = `tkn-wasm runs Tekton custom tasks written as WebAssembly plugins.
 
 Usage:
   tkn-wasm run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]
+  tkn-wasm pack MODULE.wasm --api-version APIVERSION --kind KIND [flags]
 
 Run "tkn-wasm COMMAND -h" for a command's flags.
 `
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "run":
 		code, err = runCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "pack":
+		code, err = packCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
