@@ -1,0 +1,348 @@
+// Package engine owns the WebAssembly sandbox: it compiles plugin modules
+// with wazero's compiler and runs each invocation of a plugin in a fresh,
+// single-use instance, bounded by the limits of the host ABI (package
+// hostabi) and by the caller's context.
+//
+// What the engine owns:
+//
+//   - Compiled code. A module is compiled once per (sha256 digest, memory
+//     limit) and shared by every Invoke; with Config.CacheDir the machine
+//     code also persists on disk, so a restarted process skips compilation
+//     (a Go plugin: ~1 s cold, ~50 ms from the cache).
+//   - wazero runtimes. Memory limits and close-on-context-done are
+//     properties of a wazero.Runtime, so the engine keeps one runtime per
+//     distinct memory limit, created on first use; all of them share one
+//     compilation cache.
+//   - The sandbox of an invocation: the request on stdin, capped stdout and
+//     stderr, real clocks, crypto randomness, a sleep that ends with the
+//     context, and no filesystem, network, environment or arguments beyond
+//     the program name unless the invocation grants a directory (Mount).
+//   - The classification of every outcome: a plugin's own Response, or a
+//     Failed Response with a host reason from hostabi saying how the plugin
+//     misbehaved.
+//
+// It does not decide when or how often to call a plugin (runtime/lifecycle
+// does), nor where modules come from (runtime/manifest).
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// CacheDir holds wazero's on-disk compilation cache; "" keeps compiled
+	// code in memory only. The directory is created if missing. Entries
+	// are specific to the wazero version, so upgrading wazero recompiles.
+	// Nothing but the engine may write to it: its contents are executed.
+	CacheDir string
+}
+
+// Engine compiles and runs plugins. It is safe for concurrent use.
+type Engine struct {
+	cache      wazero.CompilationCache
+	baseConfig wazero.ModuleConfig
+
+	mu       sync.Mutex
+	closed   bool
+	runtimes map[uint32]*sandboxRuntime // by memory limit in pages
+	plugins  map[pluginKey]*compiled
+}
+
+// sandboxRuntime is a wazero runtime for one memory limit, with the WASI
+// host module instantiated in it.
+type sandboxRuntime struct {
+	wazero.Runtime
+	// wasi are the functions wasi_snapshot_preview1 provides, by name, to
+	// check a module's imports against.
+	wasi map[string]api.FunctionDefinition
+}
+
+type pluginKey struct {
+	digest string
+	pages  uint32
+}
+
+// New returns an Engine. It needs wazero's compiler, which runs on amd64
+// (with SSE4.1) and arm64.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		return nil, fmt.Errorf("engine: wazero's compiler does not support %s; run on amd64 or arm64", runtime.GOARCH)
+	}
+	cache := wazero.NewCompilationCache()
+	if cfg.CacheDir != "" {
+		var err error
+		if cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
+			return nil, fmt.Errorf("engine: compilation cache directory %s: %w", cfg.CacheDir, err)
+		}
+	}
+	return &Engine{
+		cache: cache,
+		// Every instance is anonymous (name ""), so any number of them can
+		// live in one runtime; _start is called by Invoke, not at
+		// instantiation, so that the instance outlives a trap and its
+		// memory can be inspected. Clocks and randomness are real;
+		// wazero's defaults are deterministic fakes.
+		baseConfig: wazero.NewModuleConfig().
+			WithName("").
+			WithArgs(programName).
+			WithStartFunctions().
+			WithSysWalltime().
+			WithSysNanotime().
+			WithRandSource(cryptoRand),
+		runtimes: map[uint32]*sandboxRuntime{},
+		plugins:  map[pluginKey]*compiled{},
+	}, nil
+}
+
+// programName is the plugin's argv[0], its only argument.
+const programName = "plugin"
+
+// Close releases every runtime, compiled module and the in-memory
+// compilation cache (the on-disk cache stays). Invocations still running
+// are ended and fail; call Close once they have returned. Compile and
+// Invoke fail after Close.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	runtimes := e.runtimes
+	e.runtimes, e.plugins = nil, nil
+	e.mu.Unlock()
+
+	var errs []error
+	for _, r := range runtimes {
+		errs = append(errs, r.Close(ctx))
+	}
+	errs = append(errs, e.cache.Close(ctx))
+	return errors.Join(errs...)
+}
+
+var errClosed = errors.New("engine: the engine is closed")
+
+// runtimeFor returns the runtime for a memory limit, creating it on first
+// use. e.mu must be held.
+func (e *Engine) runtimeFor(ctx context.Context, pages uint32) (*sandboxRuntime, error) {
+	if r, ok := e.runtimes[pages]; ok {
+		return r, nil
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().
+		WithCompilationCache(e.cache).
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(pages))
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		_ = r.Close(ctx)
+		return nil, fmt.Errorf("engine: instantiate WASI: %w", err)
+	}
+	sr := &sandboxRuntime{
+		Runtime: r,
+		wasi:    r.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions(),
+	}
+	e.runtimes[pages] = sr
+	return sr, nil
+}
+
+// Limits bound every instance of a compiled plugin.
+type Limits struct {
+	// MemoryBytes caps the linear memory of one instance; 0 means
+	// manifest.DefaultMemory (64 MiB). It is rounded down to whole 64 KiB
+	// wasm pages and may be at most 4 GiB. Memory is allocated as the
+	// plugin grows it, not up front.
+	MemoryBytes uint64
+}
+
+const (
+	pageSize = 1 << 16
+	maxPages = 1 << 16 // 4 GiB, the wasm32 address space
+)
+
+func (l Limits) pages() (uint32, error) {
+	b := l.MemoryBytes
+	if b == 0 {
+		b = manifest.DefaultMemory
+	}
+	switch {
+	case b < pageSize:
+		return 0, fmt.Errorf("memory limit %d bytes is below one 64 KiB wasm page", b)
+	case b > maxPages*pageSize:
+		return 0, fmt.Errorf("memory limit %s is above the 4 GiB a wasm32 module can address", formatBytes(b))
+	}
+	return uint32(b / pageSize), nil
+}
+
+// compiled is a compiled module shared by every Plugin handle of one
+// pluginKey. refs counts open handles and running invocations, under
+// Engine.mu; the compiled code is released when it drops to zero.
+type compiled struct {
+	key    pluginKey
+	rt     *sandboxRuntime
+	module wazero.CompiledModule
+
+	ready chan struct{} // closed when module or err is set
+	err   error
+	refs  int
+}
+
+// Compile validates and compiles a module once per (sha256 digest, limits)
+// and returns a handle to the shared compiled plugin, safe for concurrent
+// Invoke. Callers compiling the same module concurrently wait for one
+// compilation. Each handle must be closed; the compiled code is released
+// when the last handle is closed and no invocation uses it.
+//
+// Compiling a Go plugin takes about a second and tens of MiB of transient
+// memory; from the on-disk cache, tens of milliseconds.
+//
+// Errors are meant for the plugin's author: not wasm, fails to compile,
+// imports something the host does not provide (ABI v1 provides only
+// wasi_snapshot_preview1; module hostabi.ImportModule is reserved), a
+// memory minimum above the limit, or not a WASI command (no _start).
+func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Plugin, error) {
+	if !strings.HasPrefix(string(wasm[:min(len(wasm), 4)]), "\x00asm") {
+		return nil, errors.New("the plugin is not a WebAssembly module (no \\0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)")
+	}
+	pages, err := limits.pages()
+	if err != nil {
+		return nil, err
+	}
+	key := pluginKey{digest: manifest.Digest(wasm), pages: pages}
+
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errClosed
+	}
+	c, found := e.plugins[key]
+	if !found {
+		rt, err := e.runtimeFor(ctx, pages)
+		if err != nil {
+			e.mu.Unlock()
+			return nil, err
+		}
+		c = &compiled{key: key, rt: rt, ready: make(chan struct{})}
+		e.plugins[key] = c
+	}
+	c.refs++
+	e.mu.Unlock()
+
+	if !found {
+		c.module, c.err = compile(ctx, c.rt, wasm)
+		close(c.ready)
+	}
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+		e.release(c)
+		return nil, ctx.Err()
+	}
+	if c.err != nil {
+		e.release(c)
+		return nil, c.err
+	}
+	return &Plugin{engine: e, c: c}, nil
+}
+
+// release drops one reference to c, and its compiled code with the last.
+func (e *Engine) release(c *compiled) {
+	e.mu.Lock()
+	c.refs--
+	last := c.refs == 0
+	if last && e.plugins[c.key] == c {
+		delete(e.plugins, c.key)
+	}
+	e.mu.Unlock()
+	if last && c.module != nil {
+		_ = c.module.Close(context.Background())
+	}
+}
+
+// compile compiles wasm in rt and checks that it is a WASI command whose
+// imports the host provides.
+func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (wazero.CompiledModule, error) {
+	m, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		msg := fmt.Sprintf("the plugin module does not compile: %v", err)
+		if strings.Contains(err.Error(), "over limit") {
+			msg += "; raise the plugin's memory limit (limits.memory in its manifest)"
+		}
+		return nil, errors.New(msg)
+	}
+	if err := checkModule(m, rt.wasi); err != nil {
+		_ = m.Close(ctx)
+		return nil, err
+	}
+	return m, nil
+}
+
+func checkModule(m wazero.CompiledModule, wasi map[string]api.FunctionDefinition) error {
+	for _, f := range m.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		switch mod {
+		case wasi_snapshot_preview1.ModuleName:
+			host, ok := wasi[name]
+			if !ok {
+				return fmt.Errorf("the plugin imports %s.%s, which WASI preview1 does not define", mod, name)
+			}
+			if !sameSignature(f, host) {
+				return fmt.Errorf("the plugin imports %s.%s as %s, but its signature is %s", mod, name, signature(f), signature(host))
+			}
+		case hostabi.ImportModule:
+			return fmt.Errorf("the plugin imports %s.%s, a host capability ABI %s does not provide", mod, name, hostabi.Version)
+		default:
+			return fmt.Errorf("the plugin imports %s.%s; the host provides only %s (ABI %s)", mod, name, wasi_snapshot_preview1.ModuleName, hostabi.Version)
+		}
+	}
+	for _, mem := range m.ImportedMemories() {
+		mod, name, _ := mem.Import()
+		return fmt.Errorf("the plugin imports memory %s.%s; the host provides none: a plugin defines its own memory", mod, name)
+	}
+	start, ok := m.ExportedFunctions()["_start"]
+	if !ok {
+		return errors.New("the plugin exports no _start function: build it as a WASI command (for Go, without -buildmode=c-shared)")
+	}
+	if len(start.ParamTypes()) != 0 || len(start.ResultTypes()) != 0 {
+		return fmt.Errorf("the plugin's _start is %s; a WASI command's _start takes and returns nothing", signature(start))
+	}
+	return nil
+}
+
+func sameSignature(a, b api.FunctionDefinition) bool {
+	return string(a.ParamTypes()) == string(b.ParamTypes()) && string(a.ResultTypes()) == string(b.ResultTypes())
+}
+
+// signature renders a function type as (i32, i32) -> i32.
+func signature(f api.FunctionDefinition) string {
+	types := func(ts []api.ValueType) string {
+		names := make([]string, len(ts))
+		for i, t := range ts {
+			names[i] = api.ValueTypeName(t)
+		}
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("(%s) -> (%s)", types(f.ParamTypes()), types(f.ResultTypes()))
+}
+
+// formatBytes renders a size as MiB, KiB or bytes, whichever is exact.
+func formatBytes(b uint64) string {
+	switch {
+	case b >= 1<<20 && b%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", b>>20)
+	case b >= 1<<10 && b%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", b>>10)
+	}
+	return fmt.Sprintf("%d bytes", b)
+}

@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tekton-wasm/tekton-wasm/hostabi"
+)
+
+func TestWellBehavedModuleSucceeds(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "ok"), Limits{})
+	got := results(t, invoke(t, p, request(), Invocation{}))
+	if len(got) != 1 || got["answer"] != "42" {
+		t.Fatalf("results = %v, want answer=42", got)
+	}
+}
+
+func TestInfiniteLoopEndsAtDeadline(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "loop"), Limits{})
+	const timeout = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	resp, err := p.Invoke(ctx, request(), Invocation{})
+	wantCtxErr(t, err, context.DeadlineExceeded, deadline, time.Now(), 100*time.Millisecond)
+	if resp != nil {
+		t.Errorf("got a response %+v with the error", resp)
+	}
+}
+
+func TestSleepForeverEndsOnCancel(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "sleep"), Limits{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancelled := make(chan time.Time, 1)
+	time.AfterFunc(200*time.Millisecond, func() {
+		cancelled <- time.Now()
+		cancel()
+	})
+	_, err := p.Invoke(ctx, request(), Invocation{})
+	wantCtxErr(t, err, context.Canceled, <-cancelled, time.Now(), 100*time.Millisecond)
+}
+
+func TestMemoryBombRunsOutOfMemory(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "membomb"), Limits{MemoryBytes: 4 << 20})
+	resp := invoke(t, p, request(), Invocation{})
+	wantFailed(t, resp, hostabi.ReasonOutOfMemory,
+		"the plugin ran out of memory (limit 4 MiB) and trapped: wasm error: unreachable", "(its log is empty)")
+}
+
+func TestTrap(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "trap"), Limits{})
+	resp := invoke(t, p, request(), Invocation{})
+	wantFailed(t, resp, hostabi.ReasonTrapped, "the plugin trapped: wasm error: unreachable\nwasm stack trace:", "; log:\nabout to trap")
+}
+
+func TestStdoutFlood(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "stdout_flood"), Limits{})
+	start := time.Now()
+	resp := invoke(t, p, request(), Invocation{})
+	wantFailed(t, resp, hostabi.ReasonOutputTooLarge, "the plugin wrote more than 1 MiB to stdout (its log is empty)")
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("flooding stdout took %v to stop", d)
+	}
+}
+
+func TestStderrFlood(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "stderr_flood"), Limits{})
+	var log countingWriter
+	start := time.Now()
+	resp := invoke(t, p, request(), Invocation{Log: &log})
+	wantFailed(t, resp, hostabi.ReasonLogTooLarge, "the plugin wrote more than 4 MiB to stderr; log:\n…xxx", "xxxspam")
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("flooding stderr took %v to stop", d)
+	}
+	if log.n > hostabi.MaxLogBytes || log.n < hostabi.MaxLogBytes-(64<<10) {
+		t.Errorf("Invocation.Log received %d bytes; want the last accepted ones, just under %d", log.n, hostabi.MaxLogBytes)
+	}
+}
+
+type countingWriter struct{ n int }
+
+func (w *countingWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+func TestGarbageOnStdout(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "garbage"), Limits{})
+	resp := invoke(t, p, request(), Invocation{})
+	wantFailed(t, resp, hostabi.ReasonInvalidResponse,
+		"the plugin wrote an invalid response: stdout is not a JSON response", `(starts with "this is not json")`)
+}
+
+func TestOversizedResult(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "bigresult"), Limits{})
+	resp := invoke(t, p, request(), Invocation{})
+	wantFailed(t, resp, hostabi.ReasonResultsTooLarge,
+		`the plugin's response breaks a limit: result "big" is 17408 bytes; the limit is 16384`)
+}
+
+func TestNonZeroExit(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "exit"), Limits{})
+	var log bytes.Buffer
+	resp := invoke(t, p, request(), Invocation{Log: &log})
+	wantFailed(t, resp, hostabi.ReasonExited, "the plugin exited with code 3; log:\nthe disk is on fire")
+	if log.String() != "the disk is on fire\n" {
+		t.Errorf("Invocation.Log got %q", log.String())
+	}
+}
+
+func TestCompileRefuses(t *testing.T) {
+	e := sharedEngine(t)
+	for _, tc := range []struct {
+		name   string
+		wasm   []byte
+		limits Limits
+		want   []string
+	}{
+		{"not wasm", []byte("#!/bin/sh\necho hi\n"), Limits{}, []string{"not a WebAssembly module (no \\0asm header)"}},
+		{"empty", nil, Limits{}, []string{"not a WebAssembly module"}},
+		{"truncated", []byte("\x00asm\x01\x00\x00\x00\x01\xff"), Limits{}, []string{"the plugin module does not compile: "}},
+		{"tekton import", wat(t, "import_tekton"), Limits{}, []string{"the plugin imports tekton.http_get, a host capability ABI tekton-wasm/v1 does not provide"}},
+		{"env import", wat(t, "import_env"), Limits{}, []string{"the plugin imports env.now; the host provides only wasi_snapshot_preview1"}},
+		{"wrong WASI signature", wat(t, "import_badsig"), Limits{}, []string{
+			"the plugin imports wasi_snapshot_preview1.fd_write as (i32) -> (), but its signature is (i32, i32, i32, i32) -> (i32)"}},
+		{"reactor", wat(t, "reactor"), Limits{}, []string{"the plugin exports no _start function: build it as a WASI command"}},
+		{"memory over limit", wat(t, "bigmem"), Limits{}, []string{"over limit", "raise the plugin's memory limit"}},
+		{"limit below a page", wat(t, "ok"), Limits{MemoryBytes: 1000}, []string{"memory limit 1000 bytes is below one 64 KiB wasm page"}},
+		{"limit above 4 GiB", wat(t, "ok"), Limits{MemoryBytes: 8 << 30}, []string{"memory limit 8192 MiB is above the 4 GiB"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := e.Compile(context.Background(), tc.wasm, tc.limits)
+			if err == nil {
+				p.Close(context.Background())
+				t.Fatal("Compile succeeded")
+			}
+			for _, part := range tc.want {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("error %q does not contain %q", err, part)
+				}
+			}
+		})
+	}
+}
+
+// Every invocation gets a fresh instance, also when many run at once.
+func TestConcurrentInvocationsAreIsolated(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "counter"), Limits{})
+	const workers, calls = 8, 8
+	errs := make(chan error, workers*calls)
+	for range workers {
+		go func() {
+			for range calls {
+				resp, err := p.Invoke(context.Background(), request(), Invocation{})
+				switch {
+				case err != nil:
+					errs <- err
+				case resp.Status != hostabi.StatusSucceeded:
+					errs <- fmt.Errorf("%s/%s: %s", resp.Status, resp.Reason, resp.Message)
+				case fmt.Sprint(resp.Results) != "[{global 1} {memory 1}]":
+					errs <- fmt.Errorf("results %v: the instance was not fresh", resp.Results)
+				default:
+					errs <- nil
+				}
+			}
+		}()
+	}
+	for range workers * calls {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

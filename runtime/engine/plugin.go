@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/tekton-wasm/tekton-wasm/hostabi"
+)
+
+// cryptoRand is the guest's random_get source.
+var cryptoRand = rand.Reader
+
+// Plugin is a handle to a compiled plugin, returned by Engine.Compile.
+// Handles of the same module and limits share the compiled code.
+type Plugin struct {
+	engine *Engine
+	c      *compiled
+	closed bool // under engine.mu
+}
+
+// Digest is the hex sha256 of the module.
+func (p *Plugin) Digest() string { return p.c.key.digest }
+
+// Close closes this handle. The compiled code is released once every
+// handle of the module is closed and no invocation uses it. Closing twice
+// is harmless; Invoke fails after Close.
+func (p *Plugin) Close(context.Context) error {
+	p.engine.mu.Lock()
+	if p.closed {
+		p.engine.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.engine.mu.Unlock()
+	p.engine.release(p.c)
+	return nil
+}
+
+// acquire keeps the compiled code alive for one invocation.
+func (p *Plugin) acquire() error {
+	p.engine.mu.Lock()
+	defer p.engine.mu.Unlock()
+	switch {
+	case p.engine.closed:
+		return errClosed
+	case p.closed:
+		return fmt.Errorf("engine: plugin %s is closed", p.Digest())
+	}
+	p.c.refs++
+	return nil
+}
+
+// Invocation carries per-call options.
+type Invocation struct {
+	// Log receives the plugin's stderr as it is written; may be nil. It is
+	// called on the invocation's goroutine and must not block: the
+	// plugin's time runs while it does.
+	Log io.Writer
+	// Mounts are the directories granted to this invocation only.
+	Mounts []Mount
+}
+
+// Mount grants the plugin a host directory at GuestPath (an absolute,
+// slash-separated path such as /workspace/source). The plugin cannot
+// reach outside it through ".." but the host follows symbolic links
+// inside it, so mount only directories whose links you trust.
+type Mount struct {
+	HostDir, GuestPath string
+	ReadOnly           bool
+}
+
+// Invoke runs req in a fresh instance of the plugin, used for this call
+// only: req is written as JSON to the plugin's stdin, and one
+// hostabi.Response is read from its stdout.
+//
+// The returned error is non-nil when ctx ended before the plugin finished:
+// it is then ctx.Err() (context.DeadlineExceeded or context.Canceled),
+// returned within a few milliseconds of ctx ending even if the plugin
+// loops or sleeps forever. It is also non-nil, without the plugin being
+// run, when the call itself is wrong: the engine or plugin is closed, req
+// cannot be encoded as JSON, or a mount's HostDir is not a directory.
+//
+// Every misbehaviour of the plugin is instead a Response with Status
+// Failed and a host reason from hostabi, whose message says what happened
+// and quotes the end of the plugin's log:
+//
+//   - ReasonExited: a non-zero exit code (a Go panic exits with 2).
+//   - ReasonTrapped: the module trapped (unreachable, out-of-bounds
+//     access, stack overflow, ...); the message holds the wasm error.
+//   - ReasonOutOfMemory: a Go plugin that exited reporting "out of
+//     memory", a Rust plugin that trapped after "memory allocation of N
+//     bytes failed", or any plugin that trapped after growing its memory
+//     to the limit. A Go panic is ReasonExited.
+//   - ReasonOutputTooLarge, ReasonLogTooLarge: the plugin wrote more than
+//     hostabi.MaxResponseBytes to stdout or hostabi.MaxLogBytes to stderr;
+//     the write fails and the instance is stopped at once.
+//   - ReasonInvalidResponse: stdout is not one valid Response.
+//   - ReasonResultsTooLarge: the Response breaks a result or extraFields
+//     limit.
+//   - ReasonLoadFailed: the module could not be instantiated.
+//
+// Cost: a fresh instance allocates the module's initial memory and copies
+// its data segments; a Go plugin takes 5-10 ms and ~5 MiB per running
+// instance, a C or WAT plugin well under a millisecond.
+func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocation) (*hostabi.Response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	fsConfig, err := mountConfig(inv.Mounts)
+	if err != nil {
+		return nil, err
+	}
+	s := getSandbox()
+	defer putSandbox(s)
+	if err := json.NewEncoder(&s.stdin).Encode(req); err != nil {
+		return nil, fmt.Errorf("engine: encode the request: %w", err)
+	}
+	if err := p.acquire(); err != nil {
+		return nil, err
+	}
+	defer p.engine.release(p.c)
+
+	// The instance runs under its own context so that breaking an output
+	// limit stops it the same way a deadline does.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	s.stop, s.logSink = stop, inv.Log
+
+	cfg := p.engine.baseConfig.
+		WithStdin(bytes.NewReader(s.stdin.Bytes())).
+		WithStdout((*stdoutWriter)(s)).
+		WithStderr((*stderrWriter)(s)).
+		WithNanosleep(sleepUntilDone(runCtx))
+	if fsConfig != nil {
+		cfg = cfg.WithFSConfig(fsConfig)
+	}
+	mod, err := p.c.rt.InstantiateModule(runCtx, p.c.module, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return s.fail(hostabi.ReasonLoadFailed, fmt.Sprintf("the plugin could not be instantiated: %v", err)), nil
+	}
+	defer mod.Close(context.Background())
+	_, err = mod.ExportedFunction("_start").Call(runCtx)
+	return s.outcome(ctx, mod, err)
+}
+
+// sleepUntilDone is the guest's sleep (poll_oneoff with a clock): it
+// returns after ns or as soon as ctx ends, whichever is first. wazero's
+// close-on-context-done only stops guest code, not a host call, so a
+// plain time.Sleep would hold a cancelled plugin until it expired.
+func sleepUntilDone(ctx context.Context) sys.Nanosleep {
+	return func(ns int64) {
+		t := time.NewTimer(time.Duration(ns))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+func mountConfig(mounts []Mount) (wazero.FSConfig, error) {
+	if len(mounts) == 0 {
+		return nil, nil
+	}
+	cfg := wazero.NewFSConfig()
+	for _, m := range mounts {
+		if st, err := os.Stat(m.HostDir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("engine: mount %s: host directory %q is not a directory", m.GuestPath, m.HostDir)
+		}
+		if m.ReadOnly {
+			cfg = cfg.WithReadOnlyDirMount(m.HostDir, m.GuestPath)
+		} else {
+			cfg = cfg.WithDirMount(m.HostDir, m.GuestPath)
+		}
+	}
+	return cfg, nil
+}
+
+var sandboxPool = sync.Pool{New: func() any { return new(sandbox) }}
+
+func getSandbox() *sandbox { return sandboxPool.Get().(*sandbox) }
+
+func putSandbox(s *sandbox) {
+	s.reset()
+	sandboxPool.Put(s)
+}

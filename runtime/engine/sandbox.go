@@ -1,0 +1,249 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/tekton-wasm/tekton-wasm/hostabi"
+)
+
+// sandbox is the host side of one invocation: the request on stdin, what
+// the plugin writes, and the first limit it broke. Only the invocation's
+// goroutine touches it (wazero calls fd_write on the goroutine that runs
+// the guest), so it needs no locking. Sandboxes are pooled.
+type sandbox struct {
+	stdin  bytes.Buffer
+	stdout bytes.Buffer
+
+	stop    context.CancelFunc // stops the instance
+	broken  string             // the host reason of the first limit broken
+	logSink io.Writer          // Invocation.Log
+	log     logScanner
+}
+
+func (s *sandbox) reset() {
+	s.stdin.Reset()
+	s.stdout.Reset()
+	s.stop, s.broken, s.logSink = nil, "", nil
+	s.log.reset()
+}
+
+// errLimit is what a write past a limit returns to the guest (as EIO)
+// while the instance is being stopped.
+var errLimit = errors.New("output limit exceeded")
+
+// breakLimit records the first limit broken and stops the instance: the
+// write fails, and wazero ends the guest at its next function call or
+// loop iteration.
+func (s *sandbox) breakLimit(reason string) (int, error) {
+	if s.broken == "" {
+		s.broken = reason
+	}
+	s.stop()
+	return 0, errLimit
+}
+
+// stdoutWriter is the plugin's stdout: kept up to MaxResponseBytes.
+type stdoutWriter sandbox
+
+func (w *stdoutWriter) Write(p []byte) (int, error) {
+	s := (*sandbox)(w)
+	if s.broken != "" || s.stdout.Len()+len(p) > hostabi.MaxResponseBytes {
+		return s.breakLimit(hostabi.ReasonOutputTooLarge)
+	}
+	return s.stdout.Write(p)
+}
+
+// stderrWriter is the plugin's log: passed on to Invocation.Log, scanned,
+// and its tail kept, up to MaxLogBytes in all.
+type stderrWriter sandbox
+
+func (w *stderrWriter) Write(p []byte) (int, error) {
+	s := (*sandbox)(w)
+	if s.broken != "" || s.log.total+len(p) > hostabi.MaxLogBytes {
+		return s.breakLimit(hostabi.ReasonLogTooLarge)
+	}
+	if s.logSink != nil {
+		_, _ = s.logSink.Write(p) // a failing sink is the caller's problem, not the plugin's
+	}
+	s.log.Write(p)
+	return len(p), nil
+}
+
+// outcome classifies how the instance ended. ctx is the caller's context;
+// err is what calling _start returned.
+func (s *sandbox) outcome(ctx context.Context, mod api.Module, err error) (*hostabi.Response, error) {
+	if s.broken != "" {
+		return s.fail(s.broken, s.brokenMessage()), nil
+	}
+	var exit *sys.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code := exit.ExitCode()
+		if code == sys.ExitCodeContextCanceled || code == sys.ExitCodeDeadlineExceeded {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr
+			}
+		}
+		if code == 0 {
+			break
+		}
+		if code == 2 && s.log.goOutOfMemory {
+			return s.fail(hostabi.ReasonOutOfMemory, s.withLog(fmt.Sprintf("the plugin ran out of memory (limit %s)", memoryLimit(mod)))), nil
+		}
+		return s.fail(hostabi.ReasonExited, s.withLog(fmt.Sprintf("the plugin exited with code %d", code))), nil
+	default:
+		// Anything else is a trap: wazero reports guest faults as errors.
+		if s.log.allocFailed || memoryExhausted(mod) {
+			return s.fail(hostabi.ReasonOutOfMemory, s.withLog(fmt.Sprintf("the plugin ran out of memory (limit %s) and trapped: %v", memoryLimit(mod), err))), nil
+		}
+		return s.fail(hostabi.ReasonTrapped, s.withLog(fmt.Sprintf("the plugin trapped: %v", err))), nil
+	}
+
+	resp, err := hostabi.ParseResponse(s.stdout.Bytes())
+	var limit *hostabi.LimitError
+	switch {
+	case errors.As(err, &limit):
+		return s.fail(hostabi.ReasonResultsTooLarge, fmt.Sprintf("the plugin's response breaks a limit: %v", err)), nil
+	case err != nil:
+		return s.fail(hostabi.ReasonInvalidResponse, s.withLog(fmt.Sprintf("the plugin wrote an invalid response: %v", err))), nil
+	}
+	return resp, nil
+}
+
+func (s *sandbox) brokenMessage() string {
+	if s.broken == hostabi.ReasonOutputTooLarge {
+		return s.withLog(fmt.Sprintf("the plugin wrote more than %s to stdout", formatBytes(hostabi.MaxResponseBytes)))
+	}
+	return s.withLog(fmt.Sprintf("the plugin wrote more than %s to stderr", formatBytes(hostabi.MaxLogBytes)))
+}
+
+// fail is a host failure Response; its message is cut to the ABI's limit.
+func (s *sandbox) fail(reason, msg string) *hostabi.Response {
+	r := &hostabi.Response{Status: hostabi.StatusFailed, Reason: reason, Message: msg}
+	_ = r.Validate() // truncates the message; a host failure is otherwise valid
+	return r
+}
+
+// withLog appends the end of the plugin's log to msg.
+func (s *sandbox) withLog(msg string) string {
+	tail := s.log.tailText()
+	if tail == "" {
+		return msg + " (its log is empty)"
+	}
+	return msg + "; log:\n" + tail
+}
+
+// memoryLimit is the most memory mod may have: the engine's limit, or the
+// module's own maximum if lower.
+func memoryLimit(mod api.Module) string {
+	mem := mod.Memory()
+	if mem == nil {
+		return "none"
+	}
+	max, _ := mem.Definition().Max()
+	return formatBytes(uint64(max) * pageSize)
+}
+
+// memoryExhausted reports whether mod's memory grew during the invocation
+// to its maximum, so that the next memory.grow must have failed. A module
+// that traps then has, in all likelihood, run out of memory.
+func memoryExhausted(mod api.Module) bool {
+	mem := mod.Memory()
+	if mem == nil {
+		return false
+	}
+	def := mem.Definition()
+	max, _ := def.Max()
+	size := uint64(mem.Size())
+	return size > uint64(def.Min())*pageSize && size == uint64(max)*pageSize
+}
+
+// logScanner keeps the tail of a plugin's log and watches its lines for
+// the ways language runtimes report running out of memory, and for the
+// headline of a crash, which a long stack trace may push out of the tail.
+type logScanner struct {
+	total int
+	buf   []byte // the last LogTailBytes..2*LogTailBytes bytes
+	line  []byte // the start of the current line, up to maxLine bytes
+
+	headline      string // first "panic: ", "fatal error: " or out-of-memory line
+	goOutOfMemory bool   // Go: "fatal error: out of memory" / "runtime: out of memory"
+	allocFailed   bool   // Rust: "memory allocation of N bytes failed"
+}
+
+const maxLine = 256
+
+func (l *logScanner) reset() {
+	l.total = 0
+	l.buf, l.line = l.buf[:0], l.line[:0]
+	l.headline, l.goOutOfMemory, l.allocFailed = "", false, false
+}
+
+func (l *logScanner) Write(p []byte) {
+	l.total += len(p)
+	if len(p) >= hostabi.LogTailBytes {
+		l.buf = append(l.buf[:0], p[len(p)-hostabi.LogTailBytes:]...)
+	} else {
+		if len(l.buf)+len(p) > 2*hostabi.LogTailBytes {
+			l.buf = append(l.buf[:0], l.buf[len(l.buf)-hostabi.LogTailBytes:]...)
+		}
+		l.buf = append(l.buf, p...)
+	}
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		chunk := p
+		if i >= 0 {
+			chunk = p[:i]
+		}
+		if room := maxLine - len(l.line); room > 0 {
+			l.line = append(l.line, chunk[:min(room, len(chunk))]...)
+		}
+		if i < 0 {
+			return
+		}
+		l.scanLine(string(l.line))
+		l.line = l.line[:0]
+		p = p[i+1:]
+	}
+}
+
+func (l *logScanner) scanLine(line string) {
+	oom := false
+	switch {
+	case line == "fatal error: out of memory" || strings.HasPrefix(line, "runtime: out of memory"):
+		l.goOutOfMemory, oom = true, true
+	case strings.HasPrefix(line, "memory allocation of ") && strings.HasSuffix(line, " bytes failed"):
+		l.allocFailed, oom = true, true
+	}
+	if l.headline == "" && (oom || strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")) {
+		l.headline = line
+	}
+}
+
+// tailText is the last LogTailBytes of the log as valid UTF-8, preceded by
+// the crash headline if the tail no longer holds it.
+func (l *logScanner) tailText() string {
+	tail := l.buf[max(0, len(l.buf)-hostabi.LogTailBytes):]
+	dropped := l.total > len(tail)
+	for dropped && len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+		tail = tail[1:]
+	}
+	text := strings.ToValidUTF8(strings.TrimRight(string(tail), "\n"), "\uFFFD")
+	if dropped {
+		text = "…" + text
+		if l.headline != "" && !strings.Contains(text, l.headline) {
+			text = l.headline + "\n" + text
+		}
+	}
+	return text
+}
