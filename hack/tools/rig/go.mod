@@ -1,0 +1,3 @@
+module github.com/tekton-wasm/tekton-wasm/hack/tools/rig
+
+go 1.26.8
