@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh installs the Debian packages the build and tests need (the C
-# plugin toolchain and wabt for hand-written test modules), and only those
+# plugin toolchain, wabt for hand-written test modules, Debian's rustc with
+# its wasm32-wasi std for Rust test plugins), and only those
 # that are missing, so running it again costs a fraction of a second.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ needs=(
   "wat2wasm:wabt"
   "/usr/include/wasm32-wasi/stdio.h:wasi-libc"
   "/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a:libclang-rt-dev-wasm32"
+  "/usr/bin/rustc:rustc"
+  "/usr/lib/rustlib/wasm32-wasi/lib:libstd-rust-dev-wasm32"
 )
 
 missing=()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 )
 
@@ -114,6 +115,14 @@ func TestCompileSharesAndCloseReleases(t *testing.T) {
 	if _, err := p3.Invoke(context.Background(), request(), Invocation{}); err != errClosed {
 		t.Errorf("Invoke after Close: err = %v, want %v", err, errClosed)
 	}
+}
+
+func TestInvokeWithUnencodableRequest(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "ok"), Limits{})
+	req := request()
+	req.Spec = []byte("{not json")
+	resp := invoke(t, p, req, Invocation{})
+	wantFailed(t, resp, hostabi.ReasonLoadFailed, "the host could not encode the request: json: error calling MarshalJSON for type json.RawMessage")
 }
 
 func TestInvokeWithEndedContext(t *testing.T) {

@@ -160,10 +160,9 @@ func TestMounts(t *testing.T) {
 		}
 	})
 	t.Run("missing host directory", func(t *testing.T) {
-		_, err := p.Invoke(context.Background(), request("mode", "ok"),
-			Invocation{Mounts: []Mount{{HostDir: filepath.Join(ro, "nope"), GuestPath: "/x"}}})
-		if err == nil || !strings.Contains(err.Error(), "is not a directory") {
-			t.Errorf("Invoke error = %v, want the mount refused", err)
-		}
+		missing := filepath.Join(ro, "nope")
+		resp := invoke(t, p, request("mode", "ok"), Invocation{Mounts: []Mount{{HostDir: missing, GuestPath: "/x"}}})
+		wantFailed(t, resp, hostabi.ReasonLoadFailed,
+			fmt.Sprintf("the host could not set up the plugin's sandbox: mount /x: host directory %q is not a directory", missing))
 	})
 }

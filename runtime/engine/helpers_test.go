@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,67 +11,49 @@ import (
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 )
 
-// buildDir holds modules built once per test binary (the Go plugin).
-var buildDir string
-
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "engine-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	buildDir = dir
 	code := m.Run()
 	if shared.engine != nil {
 		shared.engine.Close(context.Background())
 	}
-	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// wat compiles testdata/<name>.wat with wabt's wat2wasm.
+// wat compiles testdata/<name>.wat.
 func wat(tb testing.TB, name string) []byte {
 	tb.Helper()
-	if _, err := exec.LookPath("wat2wasm"); err != nil {
-		tb.Fatalf("wat2wasm is not installed: the engine's tests build their hostile modules with it; run hack/deps.sh (Debian package wabt)")
+	return wasmtest.WAT(tb, filepath.Join("testdata", name+".wat"))
+}
+
+// goPlugin is testdata/goplugin built for wasip1.
+func goPlugin(tb testing.TB) []byte {
+	tb.Helper()
+	return wasmtest.GoPlugin(tb, filepath.Join("testdata", "goplugin"))
+}
+
+// debianRustc is Debian's rustc, whose wasm32-wasi std comes from the
+// libstd-rust-dev-wasm32 package; rustup's toolchains lack that target.
+const debianRustc = "/usr/bin/rustc"
+
+// rustPlugin builds testdata/<name>/main.rs for wasm32-wasi.
+func rustPlugin(tb testing.TB, name string) []byte {
+	tb.Helper()
+	if _, err := os.Stat("/usr/lib/rustlib/wasm32-wasi/lib"); err != nil {
+		tb.Fatalf("Rust's wasm32-wasi std is not installed: run hack/deps.sh (Debian packages rustc, libstd-rust-dev-wasm32)")
 	}
 	out := filepath.Join(tb.TempDir(), name+".wasm")
-	if b, err := exec.Command("wat2wasm", filepath.Join("testdata", name+".wat"), "-o", out).CombinedOutput(); err != nil {
-		tb.Fatalf("wat2wasm testdata/%s.wat: %v\n%s", name, err, b)
+	cmd := exec.Command(debianRustc, "--target", "wasm32-wasi", "-O", "-o", out, filepath.Join("testdata", name, "main.rs"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("%s: %v\n%s", cmd, err, b)
 	}
 	wasm, err := os.ReadFile(out)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return wasm
-}
-
-var goPluginBuild struct {
-	once sync.Once
-	wasm []byte
-	err  error
-}
-
-// goPlugin builds testdata/goplugin for wasip1, once per test binary.
-func goPlugin(tb testing.TB) []byte {
-	tb.Helper()
-	b := &goPluginBuild
-	b.once.Do(func() {
-		out := filepath.Join(buildDir, "goplugin.wasm")
-		cmd := exec.Command("go", "build", "-o", out, "./testdata/goplugin")
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("GOOS=wasip1 GOARCH=wasm go build ./testdata/goplugin: %v\n%s", err, msg)
-			return
-		}
-		b.wasm, b.err = os.ReadFile(out)
-	})
-	if b.err != nil {
-		tb.Fatal(b.err)
-	}
-	return b.wasm
 }
 
 var shared struct {

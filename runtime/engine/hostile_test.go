@@ -48,13 +48,22 @@ func TestMemoryBombRunsOutOfMemory(t *testing.T) {
 	p := mustCompile(t, sharedEngine(t), wat(t, "membomb"), Limits{MemoryBytes: 4 << 20})
 	resp := invoke(t, p, request(), Invocation{})
 	wantFailed(t, resp, hostabi.ReasonOutOfMemory,
-		"the plugin ran out of memory (limit 4 MiB) and trapped: wasm error: unreachable", "(its log is empty)")
+		"the plugin ran out of memory (limit 4 MiB) and trapped: wasm error: unreachable (its log is empty)\nwasm stack trace:\n")
+}
+
+// A Rust plugin whose allocation fails traps well below its memory limit;
+// its log tells.
+func TestRustAllocationFailureRunsOutOfMemory(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), rustPlugin(t, "rustoom"), Limits{MemoryBytes: 16 << 20})
+	resp := invoke(t, p, request(), Invocation{})
+	wantFailed(t, resp, hostabi.ReasonOutOfMemory,
+		"the plugin ran out of memory (limit 16 MiB) and trapped: wasm error: unreachable; log:\nmemory allocation of 67108864 bytes failed\nwasm stack trace:")
 }
 
 func TestTrap(t *testing.T) {
 	p := mustCompile(t, sharedEngine(t), wat(t, "trap"), Limits{})
 	resp := invoke(t, p, request(), Invocation{})
-	wantFailed(t, resp, hostabi.ReasonTrapped, "the plugin trapped: wasm error: unreachable\nwasm stack trace:", "; log:\nabout to trap")
+	wantFailed(t, resp, hostabi.ReasonTrapped, "the plugin trapped: wasm error: unreachable; log:\nabout to trap\nwasm stack trace:\n")
 }
 
 func TestStdoutFlood(t *testing.T) {
@@ -107,6 +116,12 @@ func TestNonZeroExit(t *testing.T) {
 	if log.String() != "the disk is on fire\n" {
 		t.Errorf("Invocation.Log got %q", log.String())
 	}
+}
+
+func TestStartFunctionTrapFailsToLoad(t *testing.T) {
+	p := mustCompile(t, sharedEngine(t), wat(t, "start_trap"), Limits{})
+	resp := invoke(t, p, request(), Invocation{})
+	wantFailed(t, resp, hostabi.ReasonLoadFailed, "the plugin could not be instantiated: ", "wasm error: unreachable")
 }
 
 func TestCompileRefuses(t *testing.T) {

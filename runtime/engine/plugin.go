@@ -83,12 +83,12 @@ type Mount struct {
 // only: req is written as JSON to the plugin's stdin, and one
 // hostabi.Response is read from its stdout.
 //
-// The returned error is non-nil when ctx ended before the plugin finished:
-// it is then ctx.Err() (context.DeadlineExceeded or context.Canceled),
-// returned within a few milliseconds of ctx ending even if the plugin
-// loops or sleeps forever. It is also non-nil, without the plugin being
-// run, when the call itself is wrong: the engine or plugin is closed, req
-// cannot be encoded as JSON, or a mount's HostDir is not a directory.
+// The returned error is non-nil only when the plugin was stopped: when ctx
+// ended before the plugin finished it is ctx.Err()
+// (context.DeadlineExceeded or context.Canceled), returned within a few
+// milliseconds of ctx ending even if the plugin loops or sleeps forever;
+// when the engine or the handle is closed (a shutdown), the plugin does
+// not run and the error says so.
 //
 // Every misbehaviour of the plugin is instead a Response with Status
 // Failed and a host reason from hostabi, whose message says what happened
@@ -107,7 +107,9 @@ type Mount struct {
 //   - ReasonInvalidResponse: stdout is not one valid Response.
 //   - ReasonResultsTooLarge: the Response breaks a result or extraFields
 //     limit.
-//   - ReasonLoadFailed: the module could not be instantiated.
+//   - ReasonLoadFailed: the module could not be instantiated, or the
+//     host could not set up its sandbox (a mount's HostDir is not a
+//     directory, req cannot be encoded as JSON).
 //
 // Cost: a fresh instance allocates the module's initial memory and copies
 // its data segments; a Go plugin takes 5-10 ms and ~5 MiB per running
@@ -116,19 +118,19 @@ func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocatio
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	fsConfig, err := mountConfig(inv.Mounts)
-	if err != nil {
-		return nil, err
-	}
-	s := getSandbox()
-	defer putSandbox(s)
-	if err := json.NewEncoder(&s.stdin).Encode(req); err != nil {
-		return nil, fmt.Errorf("engine: encode the request: %w", err)
-	}
 	if err := p.acquire(); err != nil {
 		return nil, err
 	}
 	defer p.engine.release(p.c)
+	fsConfig, err := mountConfig(inv.Mounts)
+	if err != nil {
+		return failure(hostabi.ReasonLoadFailed, "the host could not set up the plugin's sandbox: "+err.Error()), nil
+	}
+	s := getSandbox()
+	defer putSandbox(s)
+	if err := json.NewEncoder(&s.stdin).Encode(req); err != nil {
+		return failure(hostabi.ReasonLoadFailed, "the host could not encode the request: "+err.Error()), nil
+	}
 
 	// The instance runs under its own context so that breaking an output
 	// limit stops it the same way a deadline does.
@@ -146,10 +148,15 @@ func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocatio
 	}
 	mod, err := p.c.rt.InstantiateModule(runCtx, p.c.module, cfg)
 	if err != nil {
-		if ctx.Err() != nil {
+		// Linking failed, or the module's wasm start function (run at
+		// instantiation, before _start) did.
+		switch {
+		case ctx.Err() != nil:
 			return nil, ctx.Err()
+		case s.broken != "":
+			return failure(s.broken, s.brokenMessage()), nil
 		}
-		return s.fail(hostabi.ReasonLoadFailed, fmt.Sprintf("the plugin could not be instantiated: %v", err)), nil
+		return failure(hostabi.ReasonLoadFailed, s.withLog(fmt.Sprintf("the plugin could not be instantiated: %v", err))), nil
 	}
 	defer mod.Close(context.Background())
 	_, err = mod.ExportedFunction("_start").Call(runCtx)
@@ -178,7 +185,7 @@ func mountConfig(mounts []Mount) (wazero.FSConfig, error) {
 	cfg := wazero.NewFSConfig()
 	for _, m := range mounts {
 		if st, err := os.Stat(m.HostDir); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("engine: mount %s: host directory %q is not a directory", m.GuestPath, m.HostDir)
+			return nil, fmt.Errorf("mount %s: host directory %q is not a directory", m.GuestPath, m.HostDir)
 		}
 		if m.ReadOnly {
 			cfg = cfg.WithReadOnlyDirMount(m.HostDir, m.GuestPath)

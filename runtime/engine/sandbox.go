@@ -82,7 +82,7 @@ func (w *stderrWriter) Write(p []byte) (int, error) {
 // err is what calling _start returned.
 func (s *sandbox) outcome(ctx context.Context, mod api.Module, err error) (*hostabi.Response, error) {
 	if s.broken != "" {
-		return s.fail(s.broken, s.brokenMessage()), nil
+		return failure(s.broken, s.brokenMessage()), nil
 	}
 	var exit *sys.ExitError
 	switch {
@@ -98,24 +98,31 @@ func (s *sandbox) outcome(ctx context.Context, mod api.Module, err error) (*host
 			break
 		}
 		if code == 2 && s.log.goOutOfMemory {
-			return s.fail(hostabi.ReasonOutOfMemory, s.withLog(fmt.Sprintf("the plugin ran out of memory (limit %s)", memoryLimit(mod)))), nil
+			return failure(hostabi.ReasonOutOfMemory, s.withLog(fmt.Sprintf("the plugin ran out of memory (limit %s)", memoryLimit(mod)))), nil
 		}
-		return s.fail(hostabi.ReasonExited, s.withLog(fmt.Sprintf("the plugin exited with code %d", code))), nil
+		return failure(hostabi.ReasonExited, s.withLog(fmt.Sprintf("the plugin exited with code %d", code))), nil
 	default:
-		// Anything else is a trap: wazero reports guest faults as errors.
+		// Anything else is a trap: wazero reports guest faults as errors:
+		// "wasm error: <what>\nwasm stack trace:\n...". The log goes
+		// before the trace, so that a long trace is what gets truncated.
+		what, trace, _ := strings.Cut(err.Error(), "\n")
+		reason, msg := hostabi.ReasonTrapped, "the plugin trapped: "+what
 		if s.log.allocFailed || memoryExhausted(mod) {
-			return s.fail(hostabi.ReasonOutOfMemory, s.withLog(fmt.Sprintf("the plugin ran out of memory (limit %s) and trapped: %v", memoryLimit(mod), err))), nil
+			reason, msg = hostabi.ReasonOutOfMemory, fmt.Sprintf("the plugin ran out of memory (limit %s) and trapped: %s", memoryLimit(mod), what)
 		}
-		return s.fail(hostabi.ReasonTrapped, s.withLog(fmt.Sprintf("the plugin trapped: %v", err))), nil
+		if msg = s.withLog(msg); trace != "" {
+			msg += "\n" + trace
+		}
+		return failure(reason, msg), nil
 	}
 
 	resp, err := hostabi.ParseResponse(s.stdout.Bytes())
 	var limit *hostabi.LimitError
 	switch {
 	case errors.As(err, &limit):
-		return s.fail(hostabi.ReasonResultsTooLarge, fmt.Sprintf("the plugin's response breaks a limit: %v", err)), nil
+		return failure(hostabi.ReasonResultsTooLarge, fmt.Sprintf("the plugin's response breaks a limit: %v", err)), nil
 	case err != nil:
-		return s.fail(hostabi.ReasonInvalidResponse, s.withLog(fmt.Sprintf("the plugin wrote an invalid response: %v", err))), nil
+		return failure(hostabi.ReasonInvalidResponse, s.withLog(fmt.Sprintf("the plugin wrote an invalid response: %v", err))), nil
 	}
 	return resp, nil
 }
@@ -127,8 +134,9 @@ func (s *sandbox) brokenMessage() string {
 	return s.withLog(fmt.Sprintf("the plugin wrote more than %s to stderr", formatBytes(hostabi.MaxLogBytes)))
 }
 
-// fail is a host failure Response; its message is cut to the ABI's limit.
-func (s *sandbox) fail(reason, msg string) *hostabi.Response {
+// failure is a host failure Response; its message is cut to the ABI's
+// limit.
+func failure(reason, msg string) *hostabi.Response {
 	r := &hostabi.Response{Status: hostabi.StatusFailed, Reason: reason, Message: msg}
 	_ = r.Validate() // truncates the message; a host failure is otherwise valid
 	return r
