@@ -1,0 +1,135 @@
+// Package customtask resolves the object a CustomRun's named customRef
+// points to: it maps the apiVersion/kind to a resource through discovery
+// and reads the object's spec from the run's namespace with the dynamic
+// client, so the plugin receives the custom task's definition without the
+// controller knowing its type.
+//
+// Cost: one GET per resolution (one per plugin invocation of a run with a
+// named customRef); discovery is cached in memory and refreshed when a
+// kind is not found, at most once per ResetInterval.
+package customtask
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/utils/clock"
+)
+
+// Reasons of the errors that end a run: retrying cannot fix them until
+// someone changes the cluster.
+const (
+	// ReasonNotFound: the cluster serves no such kind, or the named object
+	// does not exist in the run's namespace.
+	ReasonNotFound = "CustomTaskNotFound"
+	// ReasonForbidden: the controller may not read objects of that kind.
+	ReasonForbidden = "CustomTaskForbidden"
+)
+
+// ResetInterval is the shortest time between two discovery refreshes
+// triggered by an unknown kind.
+const ResetInterval = 10 * time.Second
+
+// Error is a resolution failure that ends the run: Reason is the
+// condition reason, Error() the message.
+type Error struct {
+	Reason  string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Resolver reads custom task objects. It is safe for concurrent use.
+type Resolver struct {
+	dynamic dynamic.Interface
+	mapper  meta.ResettableRESTMapper
+	clock   clock.PassiveClock
+
+	mu        sync.Mutex
+	lastReset time.Time
+}
+
+// NewResolver returns a Resolver that discovers resources through disc
+// (cached in memory) and reads objects through dyn.
+func NewResolver(dyn dynamic.Interface, disc discovery.DiscoveryInterface, clk clock.PassiveClock) *Resolver {
+	return &Resolver{
+		dynamic: dyn,
+		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)),
+		clock:   clk,
+	}
+}
+
+// Spec returns the spec of the apiVersion/kind object named name in
+// namespace, as JSON; nil when the object has no spec. A missing kind or
+// object, or a kind the controller may not read, is an *Error; other
+// errors are transient (the apiserver could not be reached).
+func (r *Resolver) Spec(ctx context.Context, namespace, apiVersion, kind, name string) (json.RawMessage, error) {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return nil, &Error{ReasonNotFound, fmt.Sprintf("customRef apiVersion %q is not a valid group/version: %v", apiVersion, err)}
+	}
+	mapping, err := r.mapping(gv.WithKind(kind))
+	if err != nil {
+		return nil, err
+	}
+	obj, err := r.dynamic.Resource(mapping.Resource).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, &Error{ReasonNotFound, fmt.Sprintf("%s %q (%s) does not exist in namespace %q", kind, name, apiVersion, namespace)}
+	case apierrors.IsForbidden(err):
+		return nil, &Error{ReasonForbidden, fmt.Sprintf("the controller may not get %s %q in namespace %q: %v; "+
+			"grant its ServiceAccount get on %s (see docs/controller.md, \"Named customRef\")",
+			mapping.Resource.Resource, name, namespace, apierrors.ReasonForError(err), mapping.Resource.GroupResource())}
+	case err != nil:
+		return nil, fmt.Errorf("getting %s %q in namespace %q: %w", mapping.Resource.Resource, name, namespace, err)
+	}
+	spec, found, err := unstructured.NestedFieldNoCopy(obj.Object, "spec")
+	if err != nil || !found || spec == nil {
+		return nil, nil
+	}
+	return json.Marshal(spec)
+}
+
+// mapping maps gvk to its resource, refreshing discovery once when the
+// kind is unknown (a CRD installed since the last refresh).
+func (r *Resolver) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	m, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) && r.mayReset() {
+		r.mapper.Reset()
+		m, err = r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	switch {
+	case meta.IsNoMatchError(err):
+		return nil, &Error{ReasonNotFound, fmt.Sprintf("the cluster serves no kind %s in %s; install the custom task's CRD, "+
+			"or use an unnamed customRef or a customSpec", gvk.Kind, gvk.GroupVersion())}
+	case err != nil:
+		return nil, fmt.Errorf("discovering the resource of %s: %w", gvk, err)
+	}
+	if m.Scope.Name() != meta.RESTScopeNameNamespace {
+		return nil, &Error{ReasonNotFound, fmt.Sprintf("%s in %s is cluster-scoped; a customRef names an object in the run's namespace", gvk.Kind, gvk.GroupVersion())}
+	}
+	return m, nil
+}
+
+func (r *Resolver) mayReset() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.clock.Now()
+	if !r.lastReset.IsZero() && now.Sub(r.lastReset) < ResetInterval {
+		return false
+	}
+	r.lastReset = now
+	return true
+}
