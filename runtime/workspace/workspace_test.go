@@ -97,8 +97,8 @@ func TestPrepare(t *testing.T) {
 		wantMounts: []Mount{{Workspace: ws("scratch", false), HostDir: "scratch"}},
 		wantFiles:  map[string]string{},
 	}, {
-		name: "configMap, all keys",
-		workspaces: "serviceAccountName: builder\nworkspaces: [{name: conf, configMap: {name: settings}}]",
+		name:        "configMap, all keys",
+		workspaces:  "serviceAccountName: builder\nworkspaces: [{name: conf, configMap: {name: settings}}]",
 		allowed:     []string{"configmaps/settings"},
 		wantMounts:  []Mount{{Workspace: ws("conf", true), HostDir: "conf"}},
 		wantFiles:   map[string]string{"conf/a.txt": "A", "conf/b.txt": "B", "conf/c.bin": "\x00\x01"},
