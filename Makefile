@@ -9,7 +9,7 @@ GO_PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 C_PLUGINS  := $(patsubst plugins/%/,%,$(sort $(dir $(wildcard plugins/*/*.c))))
 PLUGIN_WASM := $(foreach p,$(GO_PLUGINS) $(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm)
 
-.PHONY: all deps build plugins demo test bench clean
+.PHONY: all deps build plugins hostile demo test bench clean
 all: build plugins
 
 deps:
@@ -36,7 +36,20 @@ $(foreach p,$(GO_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(w
 $(foreach p,$(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/*.c plugins/%/*.h plugins/%/CFLAGS) | deps $(PLUGINS_OUT)
 	clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror $$(cat plugins/$*/CFLAGS 2>/dev/null) -o $@ $(wildcard plugins/$*/*.c)
 
-demo: deps build plugins
+# Misbehaving modules for the demo, from the engine's hand-written test
+# modules, with the index in examples/hostile.
+HOSTILE := loop garbage membomb stdout_flood
+hostile: $(foreach h,$(HOSTILE),$(BIN)/hostile/$(h).wasm) $(BIN)/hostile/index.yaml
+
+$(BIN)/hostile/%.wasm: runtime/engine/testdata/%.wat | deps
+	@mkdir -p $(@D)
+	wat2wasm $< -o $@
+
+$(BIN)/hostile/index.yaml: examples/hostile/index.yaml
+	@mkdir -p $(@D)
+	cp $< $@
+
+demo: deps build plugins hostile
 	@hack/demo.sh
 
 test: deps

@@ -11,7 +11,9 @@ for f in examples/*/*.yaml; do
   [[ -n $want ]] || continue
   echo "=== $f (expect $want)"
   start=${EPOCHREALTIME/./}
-  out=$(bin/tkn-wasm run -f "$f" --plugins bin/plugins 2>/tmp/tkn-wasm-demo.log)
+  plugins=bin/plugins
+  [[ $f == examples/hostile/* ]] && plugins=bin/hostile
+  out=$(bin/tkn-wasm run -f "$f" --plugins $plugins 2>/tmp/tkn-wasm-demo.log)
   code=$?
   took=$(( (${EPOCHREALTIME/./} - start) / 1000 ))
   sed -n '/^status:/,$p' <<<"$out"
