@@ -231,19 +231,13 @@ static int expand(op o, const semver *v, int parts, bound out[2])
 		out[0].op = OP_GE;
 		out[1] = (bound){OP_LT, next_up(v, last)};
 		return 2;
-	case OP_GT:
+	case OP_GT: /* >1.2 is >=1.3.0 */
+	case OP_LE: /* <=1.2 is <1.3.0 */
 		if (parts == 3) {
-			out[0].op = OP_GT;
+			out[0].op = o;
 			return 1;
 		}
-		out[0] = (bound){OP_GE, next_up(v, last)};
-		return 1;
-	case OP_LE:
-		if (parts == 3) {
-			out[0].op = OP_LE;
-			return 1;
-		}
-		out[0] = (bound){OP_LT, next_up(v, last)};
+		out[0] = (bound){o == OP_GT ? OP_GE : OP_LT, next_up(v, last)};
 		return 1;
 	case OP_GE:
 	case OP_LT:

@@ -1,9 +1,10 @@
 // Package plugintest loads a first-party plugin for its tests the way it
 // ships: it reads and validates the plugin's plugin.yaml, builds the
-// module with the Makefile's command (Go or C), and compiles it in the
-// host's engine (runtime/engine) under the manifest's limits. Tests then
-// invoke it exactly as the controller does, so they check the shipped
-// module and its manifest, not only the plugin's logic.
+// module with the Makefile's command (Go or C, through internal/wasmtest),
+// and compiles it in the host's engine (runtime/engine) under the
+// manifest's limits. Tests then invoke it exactly as the controller does,
+// so they check the shipped module and its manifest, not only the
+// plugin's logic.
 package plugintest
 
 import (
@@ -11,9 +12,7 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 )
@@ -57,9 +57,9 @@ func Load(t testing.TB, dir string) *Plugin {
 	}
 	p := &Plugin{Manifest: readManifest(t, abs)}
 	if sources, _ := filepath.Glob(filepath.Join(abs, "*.c")); len(sources) > 0 {
-		p.Wasm = buildC(t, abs, sources)
+		p.Wasm = wasmtest.CPlugin(t, abs)
 	} else {
-		p.Wasm = buildGo(t, abs)
+		p.Wasm = wasmtest.GoPlugin(t, abs)
 	}
 
 	ctx := context.Background()
@@ -96,48 +96,6 @@ func readManifest(t testing.TB, dir string) manifest.Plugin {
 		t.Fatalf("plugin.yaml: name %q and module %q must be %q and %q, as the Makefile builds bin/plugins/%[4]s", m.Name, m.Module, name, name+".wasm")
 	}
 	return m
-}
-
-// buildGo runs GOOS=wasip1 GOARCH=wasm go build -trimpath in dir.
-func buildGo(t testing.TB, dir string) []byte {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "plugin.wasm")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	return build(t, cmd, out)
-}
-
-// buildC runs clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra
-// -Werror, plus the one line of flags in dir/CFLAGS if there is one, on
-// sources. It skips the test when clang is not installed.
-func buildC(t testing.TB, dir string, sources []string) []byte {
-	t.Helper()
-	if _, err := exec.LookPath("clang"); err != nil {
-		t.Skip("clang is not installed; run hack/deps.sh")
-	}
-	out := filepath.Join(t.TempDir(), "plugin.wasm")
-	args := []string{"--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-Wextra", "-Werror"}
-	switch extra, err := os.ReadFile(filepath.Join(dir, "CFLAGS")); {
-	case err == nil:
-		args = append(args, strings.Fields(string(extra))...)
-	case !errors.Is(err, os.ErrNotExist):
-		t.Fatal(err)
-	}
-	args = append(append(args, "-o", out), sources...)
-	return build(t, exec.Command("clang", args...), out)
-}
-
-func build(t testing.TB, cmd *exec.Cmd, out string) []byte {
-	t.Helper()
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, msg)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wasm
 }
 
 // Invoke runs req in a fresh instance, as the host does, and returns the
