@@ -1,0 +1,458 @@
+// Package registry keeps the plugins the controller serves, loaded from
+// the ConfigMaps labelled tekton-wasm.dev/plugin: "true" in one namespace
+// (format: runtime/manifest, FromConfigMap). It owns:
+//
+//   - Hot reload. Adding, changing or deleting a plugin ConfigMap takes
+//     effect without a restart. Modules are decoded and compiled by the
+//     registry's own workers, never on a reconcile path; a ConfigMap is
+//     loaded again only when its resourceVersion changes.
+//   - Versions in use. An invocation leases the plugin version it starts
+//     with (Acquire) and finishes on it even if the ConfigMap changes
+//     meanwhile; a replaced version is closed when its last lease ends.
+//   - Broken plugins. A ConfigMap whose manifest or module is unusable
+//     (not wasm, digest mismatch, missing fields, a compile failure, a
+//     memory minimum above its limit), or two ConfigMaps claiming one
+//     apiVersion/kind, get a Warning Event on the ConfigMap and a log
+//     line, and the kind (when known) is registered as broken: Lookup
+//     returns an Entry whose Err names the ConfigMap and the problem.
+//     Every other plugin keeps working.
+//
+// A kind's Entry changes only when its plugin is added, replaced, broken,
+// fixed or removed; the registry then calls the onChange function given
+// to Start, outside its lock, so the caller can revisit the runs of that
+// kind.
+package registry
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corev1listers "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
+	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
+)
+
+// Event reasons on plugin ConfigMaps.
+const (
+	EventLoaded    = "PluginLoaded"
+	EventInvalid   = "PluginInvalid"
+	EventDuplicate = "PluginDuplicateKind"
+)
+
+// Kind is a custom task type: what a CustomRun's customRef or customSpec
+// names and what a plugin serves.
+type Kind struct{ APIVersion, Kind string }
+
+func (k Kind) String() string { return k.Kind + " (" + k.APIVersion + ")" }
+
+// Entry is what the registry knows about one Kind. Entries are immutable;
+// a change replaces the Entry.
+type Entry struct {
+	Kind Kind
+	// Manifest is the plugin's manifest, nil when Err reports two
+	// ConfigMaps claiming the kind.
+	Manifest *manifest.Plugin
+	// ConfigMap is the plugin's ConfigMap, "namespace/name".
+	ConfigMap string
+	// Err is non-nil when the kind is claimed but no plugin can serve it;
+	// its message names the ConfigMap(s) and the problem.
+	Err error
+
+	version *version
+}
+
+// Digest is the sha256 of the module serving the kind ("" when broken).
+func (e *Entry) Digest() string {
+	if e.version == nil {
+		return ""
+	}
+	return e.version.handle.Digest()
+}
+
+// version is one compiled plugin version. refs and retired are guarded
+// by Registry.mu.
+type version struct {
+	handle  *engine.Plugin
+	refs    int
+	retired bool
+	closed  bool
+}
+
+// source is what one ConfigMap held when it was last loaded.
+type source struct {
+	configMap       *corev1.ConfigMap // metadata only, for events
+	resourceVersion string
+	kind            Kind // zero when the manifest could not be read
+	manifest        *manifest.Plugin
+	version         *version // nil when err != nil
+	err             error
+}
+
+func (s *source) key() string { return s.configMap.Namespace + "/" + s.configMap.Name }
+
+// Options configure a Registry.
+type Options struct {
+	// Engine compiles the modules.
+	Engine *engine.Engine
+	// Kube watches the ConfigMaps of Namespace.
+	Kube      kubernetes.Interface
+	Namespace string
+	// Recorder records Events on plugin ConfigMaps.
+	Recorder record.EventRecorder
+	Logger   *zap.SugaredLogger
+	Metrics  *metrics.Metrics
+	// Workers is how many ConfigMaps are decoded and compiled at once
+	// (default 2). Compiling a Go plugin keeps a core busy for ~1 s.
+	Workers int
+	// Resync is the informer's resync period (0: none).
+	Resync time.Duration
+}
+
+// Registry is the set of loaded plugins. It is safe for concurrent use.
+type Registry struct {
+	opts     Options
+	informer cache.SharedIndexInformer
+	lister   corev1listers.ConfigMapLister
+	queue    workqueue.TypedRateLimitingInterface[string]
+
+	mu       sync.RWMutex
+	sources  map[string]*source // by ConfigMap key
+	kinds    map[Kind]*Entry
+	pending  map[string]bool // ConfigMaps listed at start and not yet loaded
+	synced   bool
+	onChange func(Kind)
+}
+
+// New returns a Registry; Start starts it.
+func New(opts Options) *Registry {
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(opts.Kube, opts.Resync,
+		informers.WithNamespace(opts.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = manifest.PluginLabel + "=" + manifest.PluginLabelValue
+		}))
+	cms := factory.Core().V1().ConfigMaps()
+	return &Registry{
+		opts:     opts,
+		informer: cms.Informer(),
+		lister:   cms.Lister(),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "plugin-configmaps"}),
+		sources: map[string]*source{},
+		kinds:   map[Kind]*Entry{},
+	}
+}
+
+// Start watches the plugin ConfigMaps and loads them with the workers
+// until ctx ends. It returns at once; HasSynced reports when the
+// ConfigMaps that existed at start are loaded. onChange is called with
+// every Kind whose Entry changed.
+func (r *Registry) Start(ctx context.Context, onChange func(Kind)) error {
+	r.mu.Lock()
+	r.onChange = onChange
+	r.mu.Unlock()
+	enqueue := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			r.queue.Add(key)
+		}
+	}
+	if _, err := r.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, obj any) { enqueue(obj) },
+		DeleteFunc: enqueue,
+	}); err != nil {
+		return err
+	}
+	go r.informer.Run(ctx.Done())
+	go func() {
+		defer r.queue.ShutDown()
+		if !cache.WaitForCacheSync(ctx.Done(), r.informer.HasSynced) {
+			return
+		}
+		pending := map[string]bool{}
+		for _, key := range r.informer.GetStore().ListKeys() {
+			pending[key] = true
+		}
+		r.mu.Lock()
+		r.pending, r.synced = pending, true
+		r.mu.Unlock()
+		for range r.opts.Workers {
+			go wait.UntilWithContext(ctx, r.work, time.Second)
+		}
+		<-ctx.Done()
+	}()
+	return nil
+}
+
+// HasSynced reports whether every plugin ConfigMap that existed when the
+// registry started has been loaded (successfully or not).
+func (r *Registry) HasSynced() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.synced && len(r.pending) == 0
+}
+
+// Lookup returns the Entry of apiVersion/kind, or nil when no ConfigMap
+// claims it.
+func (r *Registry) Lookup(apiVersion, kind string) *Entry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.kinds[Kind{apiVersion, kind}]
+}
+
+// Lease is the use of one plugin version by one invocation.
+type Lease struct {
+	// Entry is the kind's Entry when the lease was taken.
+	Entry *Entry
+	// Plugin is the compiled plugin to invoke.
+	Plugin *engine.Plugin
+
+	r    *Registry
+	once sync.Once
+}
+
+// Release ends the lease. A version replaced meanwhile is closed with
+// its last lease.
+func (l *Lease) Release() {
+	l.once.Do(func() {
+		l.r.mu.Lock()
+		v := l.Entry.version
+		v.refs--
+		closing := v.retired && v.refs == 0 && !v.closed
+		v.closed = v.closed || closing
+		l.r.mu.Unlock()
+		if closing {
+			_ = v.handle.Close(context.Background())
+		}
+	})
+}
+
+// Acquire leases the plugin version serving apiVersion/kind now. It
+// fails when no ConfigMap claims the kind or its Entry is broken.
+func (r *Registry) Acquire(apiVersion, kind string) (*Lease, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.kinds[Kind{apiVersion, kind}]
+	switch {
+	case e == nil:
+		return nil, fmt.Errorf("no plugin serves %s", Kind{apiVersion, kind})
+	case e.Err != nil:
+		return nil, e.Err
+	}
+	e.version.refs++
+	return &Lease{Entry: e, Plugin: e.version.handle, r: r}, nil
+}
+
+func (r *Registry) work(ctx context.Context) {
+	for {
+		key, quit := r.queue.Get()
+		if quit {
+			return
+		}
+		if err := r.sync(ctx, key); err != nil {
+			r.opts.Logger.Errorw("Loading a plugin ConfigMap failed; retrying", zap.String("configmap", key), zap.Error(err))
+			r.queue.AddRateLimited(key)
+		} else {
+			r.queue.Forget(key)
+		}
+		r.queue.Done(key)
+	}
+}
+
+// sync brings the registry up to date with the ConfigMap key.
+func (r *Registry) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil // never a key of ours
+	}
+	cm, err := r.lister.ConfigMaps(ns).Get(name)
+	switch {
+	case apierrors.IsNotFound(err):
+		r.replace(key, nil)
+		return nil
+	case err != nil:
+		return err
+	}
+	r.mu.RLock()
+	old := r.sources[key]
+	r.mu.RUnlock()
+	if old != nil && old.resourceVersion == cm.ResourceVersion {
+		r.loaded(key)
+		return nil
+	}
+	r.replace(key, r.load(ctx, cm))
+	return nil
+}
+
+// load decodes and compiles the plugin of cm, recording the outcome as an
+// Event on cm, a log line and metrics.
+func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
+	src := &source{
+		configMap: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+			Namespace: cm.Namespace, Name: cm.Name, UID: cm.UID, ResourceVersion: cm.ResourceVersion}},
+		resourceVersion: cm.ResourceVersion,
+	}
+	log := r.opts.Logger.With(zap.String("configmap", src.key()))
+	p, module, err := manifest.FromConfigMap(cm)
+	if p != nil {
+		src.kind, src.manifest = Kind{p.APIVersion, p.Kind}, p
+		log = log.With(zap.String("plugin", p.Name), zap.String("kind", src.kind.String()))
+	}
+	if err == nil {
+		start := time.Now()
+		var h *engine.Plugin
+		h, err = r.opts.Engine.Compile(ctx, module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes()})
+		elapsed := time.Since(start)
+		if err == nil {
+			r.opts.Metrics.Compiled(ctx, p.Name, elapsed)
+			src.version = &version{handle: h}
+			log.Infow("Loaded plugin", zap.String("sha256", h.Digest()), zap.Duration("compileTime", elapsed))
+			r.opts.Recorder.Eventf(src.configMap, corev1.EventTypeNormal, EventLoaded,
+				"Plugin %q serves %s: module sha256 %s, compiled in %s", p.Name, src.kind, h.Digest(), elapsed.Round(time.Millisecond))
+			return src
+		}
+		err = fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
+	}
+	src.err = err
+	r.opts.Metrics.LoadFailed(ctx, src.key())
+	log.Errorw("Plugin ConfigMap is invalid", zap.Error(err))
+	r.opts.Recorder.Event(src.configMap, corev1.EventTypeWarning, EventInvalid, err.Error())
+	return src
+}
+
+// replace installs src (nil: the ConfigMap is gone) as what key holds,
+// updates the Entries of the kinds involved and retires the version src
+// replaces.
+func (r *Registry) replace(key string, src *source) {
+	r.mu.Lock()
+	old := r.sources[key]
+	if src == nil {
+		delete(r.sources, key)
+	} else {
+		r.sources[key] = src
+	}
+	var kinds []Kind
+	for _, s := range []*source{old, src} {
+		if s != nil && s.kind != (Kind{}) && !slices.Contains(kinds, s.kind) {
+			kinds = append(kinds, s.kind)
+		}
+	}
+	var changed []Kind
+	var duplicates [][]*source
+	for _, k := range kinds {
+		e, claims := r.resolve(k)
+		if len(claims) > 1 {
+			duplicates = append(duplicates, claims)
+		}
+		if cur := r.kinds[k]; sameEntry(cur, e) {
+			continue
+		}
+		if e == nil {
+			delete(r.kinds, k)
+		} else {
+			r.kinds[k] = e
+		}
+		changed = append(changed, k)
+	}
+	var closing *version
+	if old != nil && old.version != nil {
+		old.version.retired = true
+		if old.version.refs == 0 && !old.version.closed {
+			old.version.closed = true
+			closing = old.version
+		}
+	}
+	delete(r.pending, key)
+	onChange := r.onChange
+	r.mu.Unlock()
+
+	if closing != nil {
+		_ = closing.handle.Close(context.Background())
+	}
+	for _, claims := range duplicates {
+		r.reportDuplicate(claims)
+	}
+	if onChange != nil {
+		for _, k := range changed {
+			onChange(k)
+		}
+	}
+}
+
+// resolve computes the Entry of k from the sources claiming it, sorted by
+// ConfigMap. r.mu must be held.
+func (r *Registry) resolve(k Kind) (*Entry, []*source) {
+	var claims []*source
+	for _, s := range r.sources {
+		if s.kind == k {
+			claims = append(claims, s)
+		}
+	}
+	slices.SortFunc(claims, func(a, b *source) int { return strings.Compare(a.key(), b.key()) })
+	switch len(claims) {
+	case 0:
+		return nil, nil
+	case 1:
+		s := claims[0]
+		return &Entry{Kind: k, Manifest: s.manifest, ConfigMap: s.key(), Err: s.err, version: s.version}, claims
+	}
+	return &Entry{Kind: k, ConfigMap: strings.Join(configMaps(claims), ", "), Err: duplicateError(claims)}, claims
+}
+
+func configMaps(claims []*source) []string {
+	names := make([]string, len(claims))
+	for i, s := range claims {
+		names[i] = s.key()
+	}
+	return names
+}
+
+func duplicateError(claims []*source) error {
+	return fmt.Errorf("ConfigMaps %s all serve %s; delete all but one", strings.Join(configMaps(claims), " and "), claims[0].kind)
+}
+
+func sameEntry(a, b *Entry) bool {
+	switch {
+	case a == nil || b == nil:
+		return a == b
+	case a.version != b.version || a.ConfigMap != b.ConfigMap:
+		return false
+	case a.Err == nil || b.Err == nil:
+		return a.Err == b.Err
+	}
+	return a.Err.Error() == b.Err.Error()
+}
+
+func (r *Registry) reportDuplicate(claims []*source) {
+	err := duplicateError(claims)
+	r.opts.Logger.Errorw("Plugin ConfigMaps claim the same kind", zap.Strings("configmaps", configMaps(claims)), zap.Error(err))
+	for _, s := range claims {
+		r.opts.Metrics.LoadFailed(context.Background(), s.key())
+		r.opts.Recorder.Event(s.configMap, corev1.EventTypeWarning, EventDuplicate, err.Error())
+	}
+}
+
+// loaded marks key as loaded for HasSynced.
+func (r *Registry) loaded(key string) {
+	r.mu.Lock()
+	delete(r.pending, key)
+	r.mu.Unlock()
+}
