@@ -75,6 +75,32 @@ type Preparer struct {
 	Dir string
 }
 
+// dirPrefix starts the name of every per-invocation directory.
+const dirPrefix = "run-"
+
+// RemoveStale creates Dir if needed and removes the per-invocation
+// directories an earlier process left in it (their invocations ended
+// with that process). It does nothing when Dir is "": the system
+// temporary directory is shared.
+func (p *Preparer) RemoveStale() error {
+	if p.Dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
+		return err
+	}
+	stale, err := filepath.Glob(filepath.Join(p.Dir, dirPrefix+"*"))
+	if err != nil {
+		return err
+	}
+	for _, d := range stale {
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Mount is one prepared workspace: what the plugin is told, and the host
 // directory behind it.
 type Mount struct {
@@ -104,7 +130,7 @@ func (p *Preparer) Prepare(ctx context.Context, run *v1beta1.CustomRun) (_ *Set,
 	if len(run.Spec.Workspaces) == 0 {
 		return nil, nil
 	}
-	dir, err := os.MkdirTemp(p.Dir, "run-"+string(run.UID)+"-")
+	dir, err := os.MkdirTemp(p.Dir, dirPrefix+string(run.UID)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("creating the workspace directory: %w", err)
 	}

@@ -240,3 +240,27 @@ func TestNoWorkspaces(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRemoveStale(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "workspaces")
+	p := &Preparer{Kube: kubefake.NewClientset(), Dir: dir}
+	if err := p.RemoveStale(); err != nil { // creates dir
+		t.Fatal(err)
+	}
+	set, err := p.Prepare(context.Background(), run(t, "workspaces: [{name: scratch, emptyDir: {}}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "keep"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.RemoveStale(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(set.dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale workspace %s survived: %v", set.dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keep")); err != nil {
+		t.Errorf("RemoveStale removed a file it does not own: %v", err)
+	}
+}
