@@ -52,7 +52,8 @@ const (
 // decoded module. Errors name the ConfigMap and say what to fix. When the
 // manifest is valid but the module is not (missing key, not wasm, digest
 // mismatch, too large), the manifest is returned with the error, so the
-// caller knows which apiVersion/kind is broken.
+// caller knows which apiVersion/kind is broken; so is a manifest that
+// names its apiVersion and kind but is invalid otherwise.
 func FromConfigMap(cm *corev1.ConfigMap) (*Plugin, []byte, error) {
 	where := fmt.Sprintf("ConfigMap %s/%s", cm.Namespace, cm.Name)
 	text, ok := cm.Data[ManifestKey]
@@ -64,7 +65,10 @@ func FromConfigMap(cm *corev1.ConfigMap) (*Plugin, []byte, error) {
 		return nil, nil, fmt.Errorf("%s: data[%q] is not a plugin manifest: %w", where, ManifestKey, err)
 	}
 	if err := p.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", where, err)
+		if p.APIVersion == "" || p.Kind == "" {
+			return nil, nil, fmt.Errorf("%s: %w", where, err)
+		}
+		return &p, nil, fmt.Errorf("%s: %w", where, err)
 	}
 	stored, ok := cm.BinaryData[p.Module]
 	if !ok {

@@ -170,6 +170,11 @@ func TestFromConfigMapErrors(t *testing.T) {
 		data:    map[string]string{ManifestKey: "name: wait\nmodule: wait.wasm\n"},
 		wantErr: `ConfigMap ns/cm: plugin manifest "wait" is missing apiVersion, kind`,
 	}, {
+		name:     "kind known, other fields missing",
+		data:     map[string]string{ManifestKey: "apiVersion: a/v1\nkind: K\n"},
+		wantErr:  `ConfigMap ns/cm: plugin manifest "" is missing name, module`,
+		wantKind: true,
+	}, {
 		name:     "module missing",
 		data:     map[string]string{ManifestKey: manifest},
 		binary:   map[string][]byte{"other.wasm": mod},
