@@ -1,0 +1,173 @@
+package reconciler
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
+	pipelineclient "github.com/tektoncd/pipeline/pkg/client/injection/client"
+	customruninformer "github.com/tektoncd/pipeline/pkg/client/injection/informers/pipeline/v1beta1/customrun"
+	customrunreconciler "github.com/tektoncd/pipeline/pkg/client/injection/reconciler/pipeline/v1beta1/customrun"
+	"go.opentelemetry.io/otel"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	kubeclient "knative.dev/pkg/client/injection/kube/client"
+	"knative.dev/pkg/configmap"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/injection/clients/dynamicclient"
+	"knative.dev/pkg/logging"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/customtask"
+	"github.com/tekton-wasm/tekton-wasm/runtime/dispatch"
+	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
+	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
+	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
+	"github.com/tekton-wasm/tekton-wasm/runtime/registry"
+	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
+)
+
+// AgentName is the controller's name in Events and as a field manager.
+const AgentName = "tekton-wasm-controller"
+
+// Options configure the controller.
+type Options struct {
+	// Namespace holds the plugin ConfigMaps.
+	Namespace string
+	// CacheDir holds the on-disk compilation cache ("": in memory only).
+	CacheDir string
+	// WorkspaceDir is where invocations' workspaces are created; stale
+	// ones from an earlier process are removed at start ("": the system
+	// temporary directory, where nothing is removed).
+	WorkspaceDir string
+	// Concurrency caps the invocations running at once (0: no limit).
+	Concurrency int
+	// CompileWorkers is how many plugin ConfigMaps are loaded at once.
+	CompileWorkers int
+	// StatusDelay: see Reconciler.StatusDelay.
+	StatusDelay time.Duration
+	// Clock is the controller's clock (nil: the real one).
+	Clock clock.PassiveClock
+}
+
+// Controller builds the CustomRun controller for knative's sharedmain.
+type Controller struct {
+	opts     Options
+	registry atomic.Pointer[registry.Registry]
+}
+
+// New returns a Controller; pass its Constructor to sharedmain.
+func New(opts Options) *Controller {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	return &Controller{opts: opts}
+}
+
+// Ready reports whether the controller has been built and has loaded
+// every plugin ConfigMap that existed when it started: the readiness
+// probe.
+func (c *Controller) Ready() bool {
+	r := c.registry.Load()
+	return r != nil && r.HasSynced()
+}
+
+// Constructor builds the controller from the injection context: the
+// engine, the plugin registry, the reconciler and its informer wiring.
+// ctx is the controller's lifetime; invocations end with it.
+func (c *Controller) Constructor(ctx context.Context, _ configmap.Watcher) *controller.Impl {
+	logger := logging.FromContext(ctx)
+	kube := kubeclient.Get(ctx)
+
+	eng, err := engine.New(ctx, engine.Config{CacheDir: c.opts.CacheDir})
+	if err != nil {
+		logger.Fatalw("Creating the WebAssembly engine failed", zap.Error(err))
+	}
+	m, err := metrics.New(otel.GetMeterProvider())
+	if err != nil {
+		logger.Fatalw("Creating the metrics failed", zap.Error(err))
+	}
+	disp := dispatch.New(c.opts.Concurrency)
+	if err := m.ObserveInvocations(disp.Counts); err != nil {
+		logger.Fatalw("Registering the invocation gauges failed", zap.Error(err))
+	}
+	workspaces := &workspace.Preparer{Kube: kube, Dir: c.opts.WorkspaceDir}
+	if err := workspaces.RemoveStale(); err != nil {
+		logger.Fatalw("Cleaning the workspace directory failed", zap.Error(err))
+	}
+
+	reg := registry.New(registry.Options{
+		Engine:    eng,
+		Kube:      kube,
+		Namespace: c.opts.Namespace,
+		Recorder:  eventRecorder(ctx),
+		Logger:    logger.Named("registry"),
+		Metrics:   m,
+		Workers:   c.opts.CompileWorkers,
+		Resync:    controller.GetResyncPeriod(ctx),
+	})
+	r := &Reconciler{
+		Registry:    reg,
+		Dispatcher:  disp,
+		Resolver:    customtask.NewResolver(dynamicclient.Get(ctx), kube.Discovery(), c.opts.Clock),
+		Workspaces:  workspaces,
+		Client:      pipelineclient.Get(ctx),
+		Clock:       c.opts.Clock,
+		Metrics:     m,
+		StatusDelay: c.opts.StatusDelay,
+		Context:     ctx,
+	}
+	impl := customrunreconciler.NewImpl(ctx, r, func(*controller.Impl) controller.Options {
+		return controller.Options{
+			AgentName:         AgentName,
+			SkipStatusUpdates: true,
+			PromoteFilterFunc: r.Owns,
+			DemoteFunc:        r.Demote,
+		}
+	})
+	r.Enqueue = impl.EnqueueKey
+
+	informer := customruninformer.Get(ctx).Informer()
+	if _, err := informer.AddEventHandler(cache.FilteringResourceEventHandler{
+		FilterFunc: r.Owns,
+		Handler:    controller.HandleAll(impl.Enqueue),
+	}); err != nil {
+		logger.Fatalw("Watching CustomRuns failed", zap.Error(err))
+	}
+	// A plugin added, fixed, broken or replaced: revisit the runs of its
+	// kind (waiting runs start, runs of a broken plugin fail).
+	if err := reg.Start(ctx, func(k registry.Kind) {
+		impl.FilteredGlobalResync(func(obj any) bool {
+			run, ok := obj.(*v1beta1.CustomRun)
+			if !ok {
+				return false
+			}
+			apiVersion, kind := lifecycle.Target(run)
+			return registry.Kind{APIVersion: apiVersion, Kind: kind} == k
+		}, informer)
+	}); err != nil {
+		logger.Fatalw("Watching plugin ConfigMaps failed", zap.Error(err))
+	}
+	c.registry.Store(reg)
+	return impl
+}
+
+// eventRecorder returns the recorder of Events on plugin ConfigMaps.
+func eventRecorder(ctx context.Context) record.EventRecorder {
+	if rec := controller.GetEventRecorder(ctx); rec != nil {
+		return rec
+	}
+	b := record.NewBroadcaster()
+	b.StartStructuredLogging(0)
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kubeclient.Get(ctx).CoreV1().Events("")})
+	go func() {
+		<-ctx.Done()
+		b.Shutdown()
+	}()
+	return b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: AgentName})
+}

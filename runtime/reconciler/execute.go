@@ -1,0 +1,116 @@
+package reconciler
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
+	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
+	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
+	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
+)
+
+// invocation is what the goroutine of a job needs to run it.
+type invocation struct {
+	key    types.NamespacedName
+	req    *hostabi.Request
+	mounts []engine.Mount
+	ws     *workspace.Set
+	limit  int // the plugin's concurrency limit
+	logger *zap.SugaredLogger
+}
+
+// execute runs one invocation on its own goroutine: it waits for a
+// concurrency slot, leases the plugin version serving the kind now,
+// invokes it, and publishes the outcome. ctx ends at the attempt's
+// deadline or when the job is cancelled; waiting for a slot counts
+// against the deadline. An outcome whose error is neither a deadline nor
+// a cancellation (the plugin was removed or broke before the invocation
+// could start, the engine shut down) makes the state machine try the
+// attempt again.
+func (r *Reconciler) execute(ctx context.Context, j *job, inv invocation) {
+	defer func() {
+		if err := inv.ws.Remove(); err != nil {
+			inv.logger.Errorw("Removing the invocation's workspaces failed", zap.Error(err))
+		}
+		j.cancel()
+		close(j.done)
+		r.Enqueue(inv.key)
+	}()
+	group := inv.req.Kind + "." + inv.req.APIVersion
+	release, err := r.Dispatcher.Acquire(ctx, group, inv.limit)
+	if err != nil {
+		j.outcome = lifecycle.Outcome{Err: err}
+		return
+	}
+	defer release()
+	lease, err := r.Registry.Acquire(inv.req.APIVersion, inv.req.Kind)
+	if err != nil {
+		j.outcome = lifecycle.Outcome{Err: err}
+		return
+	}
+	defer lease.Release()
+
+	log := &lineLogger{logger: inv.logger.With(zap.String("sha256", lease.Entry.Digest()))}
+	start := time.Now()
+	resp, err := lease.Plugin.Invoke(ctx, inv.req, engine.Invocation{Log: log, Mounts: inv.mounts})
+	log.flush()
+	r.Metrics.Invoked(r.Context, lease.Entry.Manifest.Name, time.Since(start), result(resp, err))
+	j.outcome = lifecycle.Outcome{Response: resp, Err: err}
+}
+
+func result(resp *hostabi.Response, err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return metrics.ResultTimedOut
+	case err != nil:
+		return metrics.ResultCancelled
+	case resp.Status == hostabi.StatusSucceeded:
+		return metrics.ResultSucceeded
+	case resp.Status == hostabi.StatusRunning:
+		return metrics.ResultRunning
+	}
+	return metrics.ResultFailed
+}
+
+// maxLogLine caps one line of plugin log in the controller's log.
+const maxLogLine = 4 << 10
+
+// lineLogger writes a plugin's stderr to the controller's log at debug
+// level, one entry per line (lines longer than maxLogLine are split). The
+// engine calls Write on the invocation's goroutine, so it needs no lock.
+type lineLogger struct {
+	logger *zap.SugaredLogger
+	line   []byte
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			l.line = append(l.line, p...)
+			if len(l.line) >= maxLogLine {
+				l.flush()
+			}
+			break
+		}
+		l.line = append(l.line, p[:i]...)
+		l.flush()
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (l *lineLogger) flush() {
+	for start := 0; start < len(l.line); start += maxLogLine {
+		l.logger.Debugw("Plugin log", zap.ByteString("line", l.line[start:min(start+maxLogLine, len(l.line))]))
+	}
+	l.line = l.line[:0]
+}

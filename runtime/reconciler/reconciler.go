@@ -1,0 +1,358 @@
+// Package reconciler is the controller's CustomRun reconciler. It drives
+// every CustomRun whose customRef or customSpec names a kind a plugin is
+// registered for through the state machine (runtime/lifecycle) and runs
+// the plugin (runtime/engine) when the machine says so. It owns what a
+// cluster adds to the machine's rules:
+//
+//   - Ownership. A run of a kind no plugin ConfigMap claims is never
+//     touched: no status, no event (another controller may own it). When
+//     a plugin registers later, the runs of its kind are reconciled again
+//     and start.
+//   - Execution off the reconcile path. Invocations run in goroutines,
+//     under the global and per-plugin concurrency limits (runtime/
+//     dispatch); a queued invocation keeps its run's deadline. When one
+//     ends, its outcome is kept in memory and the run is reconciled again
+//     to record it. Cancelling a run (spec.status: RunCancelled) or its
+//     timeout stops the invocation within milliseconds; a Running
+//     response holds no sandbox while the run waits for its requeueAfter.
+//   - Spec and workspaces. A named customRef is resolved to the object's
+//     spec (runtime/customtask); workspaces are prepared for each
+//     invocation (runtime/workspace). Failures that no retry can fix end
+//     the run False at once (Machine.Fail) with a reason saying what to
+//     fix, as does a broken plugin (PluginUnavailable).
+//   - Status writes. The reconciler writes the status itself, only for
+//     runs it owns (the generated reconciler's automatic status update is
+//     off, because it would stamp status on every run it sees). A new
+//     attempt's status is held back for StatusDelay, so a plugin that
+//     answers at once costs a single write: start time, final condition
+//     and results together.
+//   - Events on the run: Started, one per retried attempt (Retrying), and
+//     the final condition's reason on success or failure.
+//
+// Delivery is at least once: the invocation in flight when the controller
+// stops (or loses leadership) runs again from the start of its call, and a
+// waiting run is called again at once after a restart, since its
+// requeueAfter lives in memory. Plugins must tolerate being called again.
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/customtask"
+	"github.com/tekton-wasm/tekton-wasm/runtime/dispatch"
+	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
+	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
+	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
+	"github.com/tekton-wasm/tekton-wasm/runtime/registry"
+	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
+	"github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+	"knative.dev/pkg/apis"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/logging"
+	pkgreconciler "knative.dev/pkg/reconciler"
+)
+
+// Condition reasons the reconciler sets, beside the state machine's and
+// those of runtime/customtask and runtime/workspace.
+const (
+	// ReasonPluginUnavailable: the run's kind is claimed by a plugin
+	// ConfigMap that cannot be loaded; the message names the ConfigMap and
+	// the problem.
+	ReasonPluginUnavailable = "PluginUnavailable"
+	// ReasonStatusRejected: the apiserver refused the run's status (it
+	// grew too large, e.g. from many retries with large extraFields).
+	ReasonStatusRejected = "StatusUpdateRejected"
+)
+
+// DefaultStatusDelay is the default of Reconciler.StatusDelay.
+const DefaultStatusDelay = time.Second
+
+// Reconciler reconciles CustomRuns. Set every field before the first
+// reconcile.
+type Reconciler struct {
+	Registry   *registry.Registry
+	Dispatcher *dispatch.Dispatcher
+	Resolver   *customtask.Resolver
+	Workspaces *workspace.Preparer
+	// Client writes run status.
+	Client  versioned.Interface
+	Clock   clock.PassiveClock
+	Metrics *metrics.Metrics
+	// StatusDelay is how long the start of an attempt may go unrecorded
+	// while its invocation runs (0: record it at once). An invocation that
+	// ends sooner is recorded together with its start.
+	StatusDelay time.Duration
+	// Context bounds every invocation: the controller's lifetime.
+	Context context.Context
+	// Enqueue asks for a reconcile of a run; it is called when an
+	// invocation ends.
+	Enqueue func(types.NamespacedName)
+
+	runs runTable
+}
+
+// ReconcileKind implements the generated CustomRun reconciler's interface.
+func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) pkgreconciler.Event {
+	apiVersion, kind := lifecycle.Target(run)
+	entry := r.Registry.Lookup(apiVersion, kind)
+	if entry == nil {
+		return nil // not ours
+	}
+	key := types.NamespacedName{Namespace: run.Namespace, Name: run.Name}
+	st := r.runs.get(key, run.UID)
+	if run.ResourceVersion != "" && run.ResourceVersion == st.writtenOver {
+		return nil // the informer has not seen our last write yet; its event will bring us back
+	}
+	st.writtenOver = ""
+	if run.IsDone() {
+		r.runs.forget(key)
+		return nil
+	}
+	logger := logging.FromContext(ctx).With(zap.String("kind", entry.Kind.String()))
+	ctx = logging.WithLogger(ctx, logger)
+
+	m := r.machine(entry)
+	stored := run.Status.DeepCopy()
+	if j := st.job; j != nil && j.pending != nil && equality.Semantic.DeepEqual(&run.Status, &j.base) {
+		run.Status = *j.pending.DeepCopy()
+	}
+	act := m.Step(run)
+	if j := st.job; j != nil {
+		switch {
+		case act.Kind != lifecycle.Invoke || act.Attempt != j.act.Attempt:
+			// The attempt ended without the invocation: the run was
+			// cancelled or timed out.
+			j.cancel()
+			st.job = nil
+		case !j.finished():
+			return r.inFlight(ctx, m, run, stored, st)
+		default:
+			// st.job stays until the outcome is stored (or a new
+			// invocation carries it in its pending status).
+			act = m.Record(run, j.act, j.outcome)
+		}
+	}
+
+	var transient error
+	if act.Kind == lifecycle.Invoke {
+		switch now := r.Clock.Now(); {
+		case act.Attempt == st.waitAttempt && now.Before(st.waitUntil):
+			act = lifecycle.Action{Kind: lifecycle.Wait, Attempt: act.Attempt, Deadline: act.Deadline, At: st.waitUntil}
+		case entry.Err != nil:
+			act = m.Fail(run, ReasonPluginUnavailable, entry.Err.Error())
+		default:
+			j, err := r.submit(ctx, m, run, act, entry, stored)
+			if reason, msg, ok := permanent(err); ok {
+				act = m.Fail(run, reason, msg)
+			} else if err != nil {
+				transient = err
+			} else {
+				st.job = j
+				return r.inFlight(ctx, m, run, stored, st)
+			}
+		}
+	}
+
+	if err := r.store(ctx, m, run, stored, st); err != nil {
+		return err
+	}
+	if transient != nil {
+		return transient
+	}
+	st.job = nil
+	if act.Kind == lifecycle.Wait {
+		st.waitAttempt, st.waitUntil = act.Attempt, act.At
+		return controller.NewRequeueAfter(max(m.Remaining(act.At), 0))
+	}
+	return nil
+}
+
+// inFlight handles a run whose invocation (st.job) is running: it stores
+// the status the invocation started with once StatusDelay has passed, and
+// asks to be called again then or at the attempt's deadline, whichever
+// comes first. The invocation's end also brings the run back.
+func (r *Reconciler) inFlight(ctx context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, stored *v1beta1.CustomRunStatus, st *runState) error {
+	j := st.job
+	var next time.Duration
+	if !j.act.Deadline.IsZero() {
+		next = max(m.Remaining(j.act.Deadline), 0)
+	}
+	if j.pending != nil {
+		if wait := m.Remaining(j.submitted.Add(r.StatusDelay)); wait > 0 {
+			return controller.NewRequeueAfter(min(wait, next))
+		}
+		if err := r.store(ctx, m, run, stored, st); err != nil {
+			return err
+		}
+		j.base, j.pending = *run.Status.DeepCopy(), nil
+	}
+	if j.act.Deadline.IsZero() {
+		return nil
+	}
+	return controller.NewRequeueAfter(next)
+}
+
+// submit starts an invocation for act: it resolves the run's spec,
+// prepares its workspaces and starts the invocation's goroutine.
+func (r *Reconciler) submit(ctx context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, act lifecycle.Action,
+	entry *registry.Entry, stored *v1beta1.CustomRunStatus) (*job, error) {
+	req := m.Request(run, act)
+	if ref := run.Spec.CustomRef; ref != nil && ref.Name != "" {
+		spec, err := r.Resolver.Spec(ctx, run.Namespace, ref.APIVersion, string(ref.Kind), ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		req.Spec = spec
+	}
+	ws, err := r.Workspaces.Prepare(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	var mounts []engine.Mount
+	if ws != nil {
+		for _, mt := range ws.Mounts {
+			req.Workspaces = append(req.Workspaces, mt.Workspace)
+			mounts = append(mounts, engine.Mount{HostDir: mt.HostDir, GuestPath: mt.Path, ReadOnly: mt.ReadOnly})
+		}
+	}
+
+	j := &job{act: act, submitted: r.Clock.Now(), base: *stored.DeepCopy(), done: make(chan struct{})}
+	if !equality.Semantic.DeepEqual(stored, &run.Status) {
+		j.pending = run.Status.DeepCopy()
+	}
+	var jctx context.Context
+	if act.Deadline.IsZero() {
+		jctx, j.cancel = context.WithCancel(r.Context)
+	} else {
+		jctx, j.cancel = context.WithTimeout(r.Context, m.Remaining(act.Deadline))
+	}
+	inv := invocation{
+		key:    types.NamespacedName{Namespace: run.Namespace, Name: run.Name},
+		req:    req,
+		mounts: mounts,
+		ws:     ws,
+		limit:  entry.Manifest.Limits.Concurrency,
+		logger: logging.FromContext(ctx).With(zap.String("plugin", entry.Manifest.Name), zap.Int("attempt", act.Attempt)),
+	}
+	go r.execute(jctx, j, inv)
+	return j, nil
+}
+
+// permanent reports the condition reason and message of an error that
+// ends the run: one no retry can fix.
+func permanent(err error) (reason, msg string, ok bool) {
+	var ct *customtask.Error
+	var ws *workspace.Error
+	switch {
+	case errors.As(err, &ct):
+		return ct.Reason, ct.Message, true
+	case errors.As(err, &ws):
+		return ws.Reason, ws.Message, true
+	}
+	return "", "", false
+}
+
+// store writes run's status if it differs from the stored one, then
+// records Events and metrics for what changed. A status the apiserver
+// refuses as invalid or too large is replaced by a failure it accepts,
+// so the run ends instead of failing to update forever.
+func (r *Reconciler) store(ctx context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, stored *v1beta1.CustomRunStatus, st *runState) error {
+	if equality.Semantic.DeepEqual(stored, &run.Status) {
+		return nil
+	}
+	over := run.ResourceVersion
+	run.Status.ObservedGeneration = run.Generation
+	client := r.Client.TektonV1beta1().CustomRuns(run.Namespace)
+	_, err := client.UpdateStatus(ctx, run, metav1.UpdateOptions{})
+	if apierrors.IsInvalid(err) || apierrors.IsRequestEntityTooLargeError(err) {
+		logging.FromContext(ctx).Errorw("The apiserver refused the run's status; ending the run", zap.Error(err))
+		run.Status = *stored.DeepCopy()
+		m.Fail(run, ReasonStatusRejected, fmt.Sprintf("the apiserver refused the run's status: %v", err))
+		run.Status.ObservedGeneration = run.Generation
+		_, err = client.UpdateStatus(ctx, run, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	st.writtenOver = over
+	r.report(ctx, run, stored)
+	return nil
+}
+
+// report records the Events and metrics of a stored status change.
+func (r *Reconciler) report(ctx context.Context, run *v1beta1.CustomRun, before *v1beta1.CustomRunStatus) {
+	rec := controller.GetEventRecorder(ctx)
+	attempts := run.Spec.Retries + 1
+	if before.StartTime == nil && !run.IsDone() {
+		rec.Eventf(run, corev1.EventTypeNormal, lifecycle.ReasonStarted, "Attempt 1 of %d started", attempts)
+	}
+	for i := len(before.RetriesStatus); i < len(run.Status.RetriesStatus); i++ {
+		c := run.Status.RetriesStatus[i].GetCondition(apis.ConditionSucceeded)
+		rec.Eventf(run, corev1.EventTypeWarning, lifecycle.ReasonRetrying, "Attempt %d of %d failed (%s): %s; retrying", i+1, attempts, c.Reason, c.Message)
+	}
+	if !run.IsDone() {
+		return
+	}
+	c := run.Status.GetCondition(apis.ConditionSucceeded)
+	apiVersion, kind := lifecycle.Target(run)
+	outcome, eventType := metrics.OutcomeFailed, corev1.EventTypeWarning
+	switch {
+	case c.IsTrue():
+		outcome, eventType = metrics.OutcomeSucceeded, corev1.EventTypeNormal
+	case c.Reason == lifecycle.ReasonCancelled:
+		outcome = metrics.OutcomeCancelled
+	case c.Reason == lifecycle.ReasonTimedOut:
+		outcome = metrics.OutcomeTimedOut
+	}
+	r.Metrics.RunEnded(ctx, apiVersion, kind, outcome)
+	msg := c.Message
+	if msg == "" {
+		msg = "CustomRun " + outcome
+	}
+	rec.Event(run, eventType, c.Reason, msg)
+}
+
+func (r *Reconciler) machine(e *registry.Entry) *lifecycle.Machine {
+	m := &lifecycle.Machine{Clock: r.Clock}
+	if e.Manifest != nil {
+		m.DefaultTimeout = e.Manifest.Limits.DefaultTimeout()
+	}
+	return m
+}
+
+// Owns reports whether obj (a CustomRun, or an informer tombstone of one)
+// is a run of a registered kind, or one the reconciler is still working
+// on: the filter of the informer's event handler.
+func (r *Reconciler) Owns(obj any) bool {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	run, ok := obj.(*v1beta1.CustomRun)
+	if !ok {
+		return false
+	}
+	apiVersion, kind := lifecycle.Target(run)
+	return r.Registry.Lookup(apiVersion, kind) != nil || r.runs.has(types.NamespacedName{Namespace: run.Namespace, Name: run.Name})
+}
+
+// ObserveDeletion stops the invocation of a deleted run.
+func (r *Reconciler) ObserveDeletion(_ context.Context, key types.NamespacedName) error {
+	r.runs.forget(key)
+	return nil
+}
+
+// Demote stops the invocations of the runs in a bucket whose leadership
+// this replica lost.
+func (r *Reconciler) Demote(b pkgreconciler.Bucket) { r.runs.forgetBucket(b) }
