@@ -32,9 +32,18 @@
 //		})
 //	}
 //
-// Build it with GOOS=wasip1 GOARCH=wasm go build -o hello.wasm. The package
-// uses the standard library only and costs nothing at run time beyond one
-// JSON decode and one encode.
+// Build it as a WASI reactor (preferred) or a WASI command, from the same
+// source:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o hello.wasm  # reactor
+//	GOOS=wasip1 GOARCH=wasm go build -o hello.wasm                      # command
+//
+// A command starts the Go runtime on every call. A reactor's runtime is
+// started by its _initialize, which the host can run ahead of demand, so
+// a call to a prepared reactor instance costs a fraction of a millisecond
+// instead of several (docs/performance.md). Each instance still serves
+// one call only. The package uses the standard library only and costs
+// nothing at run time beyond one JSON decode and one encode.
 package guest
 
 import (
@@ -80,6 +89,14 @@ type Handler func(ctx context.Context, req *hostabi.Request) (*hostabi.Response,
 // in the plugin's log and cannot corrupt the response. A panic in a
 // goroutine h starts is not recovered: it kills the plugin, which the host
 // reports as hostabi.ReasonExited.
+//
+// Call Run from main. In a command, main runs when the host calls _start.
+// In a reactor (-buildmode=c-shared), this package exports tekton_run,
+// which runs main when the host calls it, and the exit ends the call.
+// Package initialization (init functions and package-level variables)
+// runs earlier, in _initialize, possibly long before the call when the
+// host prepares instances ahead of demand: read the clock, the request
+// and anything else that belongs to a call in main or in h, not there.
 func Run(h Handler) {
 	stdout := os.Stdout
 	os.Stdout = os.Stderr

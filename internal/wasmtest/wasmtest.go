@@ -23,8 +23,21 @@ var (
 // GOARCH=wasm, as `make plugins` does.
 func GoPlugin(tb testing.TB, pkgDir string) []byte {
 	tb.Helper()
-	return once(tb, "go", pkgDir, func(out string) *exec.Cmd {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", out, ".")
+	return goBuild(tb, pkgDir)
+}
+
+// GoReactor builds the Go package in directory pkgDir as a WASI reactor:
+// GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared.
+func GoReactor(tb testing.TB, pkgDir string) []byte {
+	tb.Helper()
+	return goBuild(tb, pkgDir, "-buildmode=c-shared")
+}
+
+func goBuild(tb testing.TB, pkgDir string, flags ...string) []byte {
+	tb.Helper()
+	return once(tb, "go"+strings.Join(flags, ""), pkgDir, func(out string) *exec.Cmd {
+		args := append(append([]string{"build", "-trimpath"}, flags...), "-o", out, ".")
+		cmd := exec.Command("go", args...)
 		cmd.Dir = pkgDir
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		return cmd

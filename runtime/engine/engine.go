@@ -48,12 +48,43 @@ type Config struct {
 	// are specific to the wazero version, so upgrading wazero recompiles.
 	// Nothing but the engine may write to it: its contents are executed.
 	CacheDir string
+
+	// WarmInstances is how many instances of each reactor plugin (see
+	// Compile) the engine keeps prepared ahead of demand, so that an
+	// invocation skips instantiation and the plugin's initialization
+	// (for a Go plugin, its runtime's start-up): 0 means
+	// DefaultWarmInstances, a negative number none. Each prepared
+	// instance serves one invocation and is then closed, exactly like an
+	// instance made on demand; see Plugin.Invoke.
+	//
+	// Cost: a prepared instance holds its memory while it waits, about
+	// 5 MiB for a Go plugin and a few hundred KiB for a C one, and its
+	// preparation takes host CPU in the background (about 2 ms for a Go
+	// plugin). Preparation starts at a plugin's first invocation, so a
+	// plugin that is compiled but never invoked costs nothing.
+	WarmInstances int
+}
+
+// DefaultWarmInstances is the number of prepared instances kept per
+// reactor plugin when Config.WarmInstances is 0: enough for a call to
+// find one ready while another is being prepared.
+const DefaultWarmInstances = 2
+
+func (c Config) warmInstances() int {
+	switch {
+	case c.WarmInstances < 0:
+		return 0
+	case c.WarmInstances == 0:
+		return DefaultWarmInstances
+	}
+	return c.WarmInstances
 }
 
 // Engine compiles and runs plugins. It is safe for concurrent use.
 type Engine struct {
-	cache      wazero.CompilationCache
-	baseConfig wazero.ModuleConfig
+	cache         wazero.CompilationCache
+	baseConfig    wazero.ModuleConfig
+	warmInstances int
 
 	mu       sync.Mutex
 	closed   bool
@@ -91,10 +122,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	return &Engine{
 		cache: cache,
 		// Every instance is anonymous (name ""), so any number of them can
-		// live in one runtime; _start is called by Invoke, not at
-		// instantiation, so that the instance outlives a trap and its
-		// memory can be inspected. Clocks and randomness are real;
-		// wazero's defaults are deterministic fakes.
+		// live in one runtime; _start and _initialize are called by the
+		// engine, not at instantiation, so that the instance outlives a
+		// trap and its memory can be inspected. Clocks and randomness are
+		// real; wazero's defaults are deterministic fakes.
 		baseConfig: wazero.NewModuleConfig().
 			WithName("").
 			WithArgs(programName).
@@ -102,18 +133,20 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			WithSysWalltime().
 			WithSysNanotime().
 			WithRandSource(cryptoRand),
-		runtimes: map[uint32]*sandboxRuntime{},
-		plugins:  map[pluginKey]*compiled{},
+		warmInstances: cfg.warmInstances(),
+		runtimes:      map[uint32]*sandboxRuntime{},
+		plugins:       map[pluginKey]*compiled{},
 	}, nil
 }
 
 // programName is the plugin's argv[0], its only argument.
 const programName = "plugin"
 
-// Close releases every runtime, compiled module and the in-memory
-// compilation cache (the on-disk cache stays). Invocations still running
-// are ended and fail; call Close once they have returned. Compile and
-// Invoke fail after Close.
+// Close releases every runtime, compiled module, prepared instance and
+// the in-memory compilation cache (the on-disk cache stays), and waits for
+// the instances being prepared in the background. Invocations still
+// running are ended and fail; call Close once they have returned. Compile
+// and Invoke fail after Close.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
@@ -121,10 +154,17 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
+	var pools []*warmPool
+	for _, c := range e.plugins {
+		pools = append(pools, c.warm)
+	}
 	runtimes := e.runtimes
 	e.runtimes, e.plugins = nil, nil
 	e.mu.Unlock()
 
+	for _, w := range pools {
+		w.close()
+	}
 	var errs []error
 	for _, r := range runtimes {
 		errs = append(errs, r.Close(ctx))
@@ -191,11 +231,15 @@ func (l Limits) pages() (uint32, error) {
 type compiled struct {
 	key    pluginKey
 	rt     *sandboxRuntime
-	module wazero.CompiledModule
+	engine *Engine
 
-	ready chan struct{} // closed when module or err is set
-	err   error
-	refs  int
+	ready  chan struct{} // closed when the fields below are set
+	err    error
+	module wazero.CompiledModule
+	entry  entry
+	warm   *warmPool // nil for a command, or when WarmInstances < 0
+
+	refs int
 }
 
 // Compile validates and compiles a module once per (sha256 digest, limits)
@@ -207,12 +251,21 @@ type compiled struct {
 // Compiling a 4 MB Go plugin takes about 2 s of CPU; loading it from the
 // on-disk cache about 0.1 s, mostly wazero decoding and validating the
 // module again. The same module under another memory limit reuses the
-// machine code in memory and costs about as much as a cache hit.
+// machine code in memory and costs about as much as a cache hit. Before
+// compiling, the engine merges the module's data segments, which makes
+// every instance of a Go plugin cheaper to create (see
+// coalesceDataSegments); the digest is still that of wasm.
+//
+// A plugin is either a WASI command, which exports _start, or a reactor,
+// which exports tekton_run and usually _initialize (hostabi/README.md).
+// A reactor can be prepared ahead of demand: see Config.WarmInstances.
+// A Go plugin built with -buildmode=c-shared is a reactor; built without,
+// a command.
 //
 // Errors are meant for the plugin's author: not wasm, fails to compile,
 // imports something the host does not provide (ABI v1 provides only
 // wasi_snapshot_preview1; module hostabi.ImportModule is reserved), a
-// memory minimum above the limit, or not a WASI command (no _start).
+// memory minimum above the limit, or neither a command nor a reactor.
 func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Plugin, error) {
 	if !strings.HasPrefix(string(wasm[:min(len(wasm), 4)]), "\x00asm") {
 		return nil, errors.New("the plugin is not a WebAssembly module (no \\0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)")
@@ -235,14 +288,20 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Plug
 			e.mu.Unlock()
 			return nil, err
 		}
-		c = &compiled{key: key, rt: rt, ready: make(chan struct{})}
+		c = &compiled{key: key, rt: rt, engine: e, ready: make(chan struct{})}
 		e.plugins[key] = c
 	}
 	c.refs++
 	e.mu.Unlock()
 
 	if !found {
-		c.module, c.err = compile(ctx, c.rt, wasm)
+		module, entry, err := compile(ctx, c.rt, wasm)
+		e.mu.Lock()
+		c.module, c.entry, c.err = module, entry, err
+		if err == nil && entry == entryReactor && e.warmInstances > 0 {
+			c.warm = newWarmPool(c, e.warmInstances)
+		}
+		e.mu.Unlock()
 		close(c.ready)
 	}
 	select {
@@ -268,58 +327,100 @@ func (e *Engine) release(c *compiled) {
 	}
 	e.mu.Unlock()
 	if last && c.module != nil {
+		c.warm.close()
 		_ = c.module.Close(context.Background())
 	}
 }
 
-// compile compiles wasm in rt and checks that it is a WASI command whose
-// imports the host provides.
-func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (wazero.CompiledModule, error) {
-	m, err := rt.CompileModule(ctx, wasm)
+// compile compiles wasm in rt and checks that it is a WASI command or a
+// reactor whose imports the host provides.
+func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (wazero.CompiledModule, entry, error) {
+	m, err := rt.CompileModule(ctx, coalesceDataSegments(wasm))
 	if err != nil {
 		msg := fmt.Sprintf("the plugin module does not compile: %v", err)
 		if strings.Contains(err.Error(), "over limit") {
 			msg += "; raise the plugin's memory limit (limits.memory in its manifest)"
 		}
-		return nil, errors.New(msg)
+		return nil, 0, errors.New(msg)
 	}
-	if err := checkModule(m, rt.wasi); err != nil {
+	e, err := checkModule(m, rt.wasi)
+	if err != nil {
 		_ = m.Close(ctx)
-		return nil, err
+		return nil, 0, err
 	}
-	return m, nil
+	return m, e, nil
 }
 
-func checkModule(m wazero.CompiledModule, wasi map[string]api.FunctionDefinition) error {
+// entry is how the engine runs a plugin.
+type entry int
+
+const (
+	// entryCommand: a WASI command. An invocation calls _start, which
+	// initializes the module and serves the request.
+	entryCommand entry = iota + 1
+	// entryReactor: a WASI reactor exporting runExport. An instance is
+	// initialized by calling _initialize, if exported, and an invocation
+	// calls runExport; see hostabi/README.md.
+	entryReactor
+)
+
+// Export names of the two kinds of plugins.
+const (
+	startExport      = "_start"
+	initializeExport = "_initialize"
+	runExport        = "tekton_run"
+)
+
+func (e entry) export() string {
+	if e == entryReactor {
+		return runExport
+	}
+	return startExport
+}
+
+func checkModule(m wazero.CompiledModule, wasi map[string]api.FunctionDefinition) (entry, error) {
 	for _, f := range m.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		switch mod {
 		case wasi_snapshot_preview1.ModuleName:
 			host, ok := wasi[name]
 			if !ok {
-				return fmt.Errorf("the plugin imports %s.%s, which WASI preview1 does not define", mod, name)
+				return 0, fmt.Errorf("the plugin imports %s.%s, which WASI preview1 does not define", mod, name)
 			}
 			if !sameSignature(f, host) {
-				return fmt.Errorf("the plugin imports %s.%s as %s, but its signature is %s", mod, name, signature(f), signature(host))
+				return 0, fmt.Errorf("the plugin imports %s.%s as %s, but its signature is %s", mod, name, signature(f), signature(host))
 			}
 		case hostabi.ImportModule:
-			return fmt.Errorf("the plugin imports %s.%s, a host capability ABI %s does not provide", mod, name, hostabi.Version)
+			return 0, fmt.Errorf("the plugin imports %s.%s, a host capability ABI %s does not provide", mod, name, hostabi.Version)
 		default:
-			return fmt.Errorf("the plugin imports %s.%s; the host provides only %s (ABI %s)", mod, name, wasi_snapshot_preview1.ModuleName, hostabi.Version)
+			return 0, fmt.Errorf("the plugin imports %s.%s; the host provides only %s (ABI %s)", mod, name, wasi_snapshot_preview1.ModuleName, hostabi.Version)
 		}
 	}
 	for _, mem := range m.ImportedMemories() {
 		mod, name, _ := mem.Import()
-		return fmt.Errorf("the plugin imports memory %s.%s; the host provides none: a plugin defines its own memory", mod, name)
+		return 0, fmt.Errorf("the plugin imports memory %s.%s; the host provides none: a plugin defines its own memory", mod, name)
 	}
-	start, ok := m.ExportedFunctions()["_start"]
-	if !ok {
-		return errors.New("the plugin exports no _start function: build it as a WASI command (for Go, without -buildmode=c-shared)")
+	exports := m.ExportedFunctions()
+	e := entryCommand
+	if _, ok := exports[startExport]; !ok {
+		if _, ok := exports[runExport]; !ok {
+			return 0, fmt.Errorf("the plugin exports neither %s (a WASI command) nor %s (a reactor): "+
+				"build it as a command, or export %s from a reactor (for Go, guest.Run in main, with or without -buildmode=c-shared)",
+				startExport, runExport, runExport)
+		}
+		e = entryReactor
 	}
-	if len(start.ParamTypes()) != 0 || len(start.ResultTypes()) != 0 {
-		return fmt.Errorf("the plugin's _start is %s; a WASI command's _start takes and returns nothing", signature(start))
+	names := []string{startExport}
+	if e == entryReactor {
+		names = []string{runExport, initializeExport}
 	}
-	return nil
+	for _, name := range names {
+		f, ok := exports[name]
+		if ok && (len(f.ParamTypes()) != 0 || len(f.ResultTypes()) != 0) {
+			return 0, fmt.Errorf("the plugin's %s is %s; it must take and return nothing", name, signature(f))
+		}
+	}
+	return e, nil
 }
 
 func sameSignature(a, b api.FunctionDefinition) bool {

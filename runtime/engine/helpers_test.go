@@ -14,11 +14,22 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 )
 
+// testCacheDir is the on-disk compilation cache of the engines the tests
+// make, so that a module compiles once per test binary: a Go plugin takes
+// seconds to compile (a minute under -race), and many tests compile one.
+var testCacheDir string
+
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "engine-test-cache-")
+	if err != nil {
+		panic(err)
+	}
+	testCacheDir = dir
 	code := m.Run()
 	if shared.engine != nil {
 		shared.engine.Close(context.Background())
 	}
+	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -70,7 +81,7 @@ var shared struct {
 func sharedEngine(tb testing.TB) *Engine {
 	tb.Helper()
 	shared.once.Do(func() {
-		shared.engine, shared.err = New(context.Background(), Config{})
+		shared.engine, shared.err = New(context.Background(), Config{CacheDir: testCacheDir})
 		shared.goPlugin = map[Limits]*Plugin{}
 	})
 	if shared.err != nil {
@@ -97,8 +108,13 @@ func sharedGoPlugin(tb testing.TB, limits Limits) *Plugin {
 	return p
 }
 
+// newEngine returns an Engine closed at the end of the test, with the
+// tests' compilation cache unless cfg names another.
 func newEngine(tb testing.TB, cfg Config) *Engine {
 	tb.Helper()
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = testCacheDir
+	}
 	e, err := New(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)

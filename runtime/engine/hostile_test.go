@@ -139,7 +139,8 @@ func TestCompileRefuses(t *testing.T) {
 		{"env import", wat(t, "import_env"), Limits{}, []string{"the plugin imports env.now; the host provides only wasi_snapshot_preview1"}},
 		{"wrong WASI signature", wat(t, "import_badsig"), Limits{}, []string{
 			"the plugin imports wasi_snapshot_preview1.fd_write as (i32) -> (), but its signature is (i32, i32, i32, i32) -> (i32)"}},
-		{"reactor", wat(t, "reactor"), Limits{}, []string{"the plugin exports no _start function: build it as a WASI command"}},
+		{"neither command nor reactor", wat(t, "reactor"), Limits{}, []string{"the plugin exports neither _start (a WASI command) nor tekton_run (a reactor)"}},
+		{"reactor with a bad tekton_run", wat(t, "reactor_badsig"), Limits{}, []string{"the plugin's tekton_run is (i32) -> (); it must take and return nothing"}},
 		{"memory over limit", wat(t, "bigmem"), Limits{}, []string{"over limit", "raise the plugin's memory limit"}},
 		{"limit below a page", wat(t, "ok"), Limits{MemoryBytes: 1000}, []string{"memory limit 1000 bytes is below one 64 KiB wasm page"}},
 		{"limit above 4 GiB", wat(t, "ok"), Limits{MemoryBytes: 8 << 30}, []string{"memory limit 8192 MiB is above the 4 GiB"}},

@@ -1,17 +1,17 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
@@ -81,7 +81,14 @@ type Mount struct {
 
 // Invoke runs req in a fresh instance of the plugin, used for this call
 // only: req is written as JSON to the plugin's stdin, and one
-// hostabi.Response is read from its stdout.
+// hostabi.Response is read from its stdout. A command's instance is
+// created for the call and runs _start. A reactor's instance is one
+// prepared ahead of demand when there is one ready (Config.WarmInstances)
+// and the call has no Mounts, else one created and initialized for the
+// call; either way the call runs its tekton_run, and the instance is
+// closed afterwards. A prepared instance has done nothing but its
+// initialization: it has not seen a request, its clocks read the time of
+// the call, and its sleep and close-on-context-done follow ctx.
 //
 // The returned error is non-nil only when the plugin was stopped: when ctx
 // ended before the plugin finished it is ctx.Err()
@@ -107,15 +114,19 @@ type Mount struct {
 //   - ReasonInvalidResponse: stdout is not one valid Response.
 //   - ReasonResultsTooLarge: the Response breaks a result or extraFields
 //     limit.
-//   - ReasonLoadFailed: the module could not be instantiated, or the
-//     host could not set up its sandbox (a mount's HostDir is not a
-//     directory, req cannot be encoded as JSON).
+//   - ReasonLoadFailed: the module could not be instantiated, a reactor
+//     exited with code 0 in _initialize, or the host could not set up its
+//     sandbox (a mount's HostDir is not a directory, req cannot be encoded
+//     as JSON).
+//
+// A reactor that fails in _initialize (trap, exit, out of memory) fails
+// the call the same way, since its initialization is part of every call.
 //
 // Cost: a fresh instance allocates the module's initial memory, copies its
-// data segments and then grows its memory as the plugin asks (wazero copies
-// the whole memory on growth). The Go test plugin costs about 7 ms of CPU
-// and 8 MiB of garbage per call (half of it instantiation), a WAT module
-// 0.1 ms; the host's GOGC weighs on the Go figure.
+// data segments and then grows its memory as the plugin asks. See
+// docs/performance.md for measured figures: a Go command plugin costs a
+// few milliseconds of CPU per call, most of it instantiation and the Go
+// runtime's start-up, which a prepared reactor instance has already done.
 func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocation) (*hostabi.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -128,28 +139,41 @@ func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocatio
 	if err != nil {
 		return failure(hostabi.ReasonLoadFailed, "the host could not set up the plugin's sandbox: "+err.Error()), nil
 	}
-	s := getSandbox()
-	defer putSandbox(s)
-	if err := json.NewEncoder(&s.stdin).Encode(req); err != nil {
-		return failure(hostabi.ReasonLoadFailed, "the host could not encode the request: "+err.Error()), nil
+
+	var inst *instance
+	if fsConfig == nil {
+		inst = p.c.warm.take()
 	}
+	if inst == nil {
+		inst = &instance{s: getSandbox()}
+	}
+	defer inst.close()
+	s := inst.s
 
 	// The instance runs under its own context so that breaking an output
 	// limit stops it the same way a deadline does.
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	s.stop, s.logSink = stop, inv.Log
-
-	cfg := p.engine.baseConfig.
-		WithStdin(bytes.NewReader(s.stdin.Bytes())).
-		WithStdout((*stdoutWriter)(s)).
-		WithStderr((*stderrWriter)(s)).
-		WithNanosleep(sleepUntilDone(runCtx))
-	if fsConfig != nil {
-		cfg = cfg.WithFSConfig(fsConfig)
+	s.bind(runCtx, stop, inv.Log)
+	if err := json.NewEncoder(&s.stdin).Encode(req); err != nil {
+		return failure(hostabi.ReasonLoadFailed, "the host could not encode the request: "+err.Error()), nil
 	}
-	mod, err := p.c.rt.InstantiateModule(runCtx, p.c.module, cfg)
-	if err != nil {
+	if inst.mod == nil {
+		if resp, err := p.c.start(ctx, runCtx, inst, fsConfig); resp != nil || err != nil {
+			return resp, err
+		}
+	}
+	_, err = inst.mod.ExportedFunction(p.c.entry.export()).Call(runCtx)
+	return s.outcome(ctx, inst.mod, err)
+}
+
+// start creates inst's module for a call and, for a reactor, initializes
+// it. A non-nil Response or error is the call's outcome: the instance
+// could not be started.
+func (c *compiled) start(ctx, runCtx context.Context, inst *instance, fsConfig wazero.FSConfig) (*hostabi.Response, error) {
+	s := inst.s
+	var err error
+	if inst.mod, err = c.instantiate(runCtx, s, fsConfig); err != nil {
 		// Linking failed, or the module's wasm start function (run at
 		// instantiation, before _start) did.
 		switch {
@@ -160,24 +184,40 @@ func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocatio
 		}
 		return failure(hostabi.ReasonLoadFailed, s.withLog(fmt.Sprintf("the plugin could not be instantiated: %v", err))), nil
 	}
-	defer mod.Close(context.Background())
-	_, err = mod.ExportedFunction("_start").Call(runCtx)
-	return s.outcome(ctx, mod, err)
+	if c.entry != entryReactor {
+		return nil, nil
+	}
+	err = c.initialize(runCtx, inst.mod)
+	if err == nil {
+		return nil, nil
+	}
+	if exit := (*sys.ExitError)(nil); errors.As(err, &exit) && exit.ExitCode() == 0 {
+		return failure(hostabi.ReasonLoadFailed, s.withLog("the plugin exited in "+initializeExport+", before "+runExport+" could be called")), nil
+	}
+	return s.outcome(ctx, inst.mod, err)
 }
 
-// sleepUntilDone is the guest's sleep (poll_oneoff with a clock): it
-// returns after ns or as soon as ctx ends, whichever is first. wazero's
-// close-on-context-done only stops guest code, not a host call, so a
-// plain time.Sleep would hold a cancelled plugin until it expired.
-func sleepUntilDone(ctx context.Context) sys.Nanosleep {
-	return func(ns int64) {
-		t := time.NewTimer(time.Duration(ns))
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
+// instantiate creates an instance of c whose stdio and sleep are s's.
+func (c *compiled) instantiate(ctx context.Context, s *sandbox, fsConfig wazero.FSConfig) (api.Module, error) {
+	cfg := c.engine.baseConfig.
+		WithStdin((*stdinReader)(s)).
+		WithStdout((*stdoutWriter)(s)).
+		WithStderr((*stderrWriter)(s)).
+		WithNanosleep(s.sleep)
+	if fsConfig != nil {
+		cfg = cfg.WithFSConfig(fsConfig)
 	}
+	return c.rt.InstantiateModule(ctx, c.module, cfg)
+}
+
+// initialize calls a reactor's _initialize, if it exports one.
+func (c *compiled) initialize(ctx context.Context, mod api.Module) error {
+	f := mod.ExportedFunction(initializeExport)
+	if f == nil {
+		return nil
+	}
+	_, err := f.Call(ctx)
+	return err
 }
 
 func mountConfig(mounts []Mount) (wazero.FSConfig, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero/api"
@@ -15,15 +16,21 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 )
 
-// sandbox is the host side of one invocation: the request on stdin, what
-// the plugin writes, and the first limit it broke. Only the invocation's
-// goroutine touches it (wazero calls fd_write on the goroutine that runs
-// the guest), so it needs no locking. Sandboxes are pooled.
+// sandbox is the host side of one instance and its one invocation: the
+// request on stdin, what the plugin writes, and the first limit it broke.
+// An instance's stdio and sleep are bound to its sandbox when it is
+// created, and the sandbox to a call when the call starts (bind), so that
+// an instance prepared ahead of demand serves the call it is handed to.
+// One goroutine at a time touches a sandbox (wazero calls the guest's
+// host functions on the goroutine that runs the guest; a prepared
+// instance is handed over through a channel), so it needs no locking.
+// Sandboxes are pooled.
 type sandbox struct {
 	stdin  bytes.Buffer
 	stdout bytes.Buffer
 
-	stop    context.CancelFunc // stops the instance
+	ctx     context.Context    // ends the guest's sleep: the call's context, or the preparation's
+	stop    context.CancelFunc // stops the instance: cancels ctx
 	broken  string             // the host reason of the first limit broken
 	logSink io.Writer          // Invocation.Log
 	log     logScanner
@@ -32,9 +39,37 @@ type sandbox struct {
 func (s *sandbox) reset() {
 	s.stdin.Reset()
 	s.stdout.Reset()
-	s.stop, s.broken, s.logSink = nil, "", nil
+	s.ctx, s.stop, s.broken, s.logSink = nil, nil, "", nil
 	s.log.reset()
 }
+
+// bind hands s to a call: ctx is the call's context and stop cancels it.
+// What the instance logged while it was prepared, before any call (at
+// most the last 2 KiB), is passed on to log first.
+func (s *sandbox) bind(ctx context.Context, stop context.CancelFunc, log io.Writer) {
+	s.ctx, s.stop, s.logSink = ctx, stop, log
+	if log != nil && len(s.log.buf) > 0 {
+		_, _ = log.Write(s.log.buf)
+	}
+}
+
+// sleep is the guest's sleep (poll_oneoff with a clock): it returns after
+// ns or as soon as s.ctx ends, whichever is first. wazero's
+// close-on-context-done only stops guest code, not a host call, so a
+// plain time.Sleep would hold a cancelled plugin until it expired.
+func (s *sandbox) sleep(ns int64) {
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.ctx.Done():
+	}
+}
+
+// stdinReader is the plugin's stdin: the request, once bound.
+type stdinReader sandbox
+
+func (r *stdinReader) Read(p []byte) (int, error) { return r.stdin.Read(p) }
 
 // errLimit is what a write past a limit returns to the guest (as EIO)
 // while the instance is being stopped.

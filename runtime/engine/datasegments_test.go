@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
+)
+
+// watModule compiles WAT source given as text.
+func watModule(t *testing.T, src string) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "module.wat")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return wasmtest.WAT(t, path)
+}
+
+// initialMemory instantiates wasm in wazero's interpreter and returns its
+// memory, or the instantiation error.
+func initialMemory(t *testing.T, wasm []byte) ([]byte, error) {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	mod, err := rt.Instantiate(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := mod.Memory().Read(0, mod.Memory().Size())
+	return bytes.Clone(b), nil
+}
+
+// segmentsModule is a module with one page of memory and the given data
+// segments, as WAT (offset, quoted string) pairs.
+func segmentsModule(segments ...string) string {
+	var b strings.Builder
+	b.WriteString("(module (memory (export \"memory\") 1)\n")
+	for i := 0; i+1 < len(segments); i += 2 {
+		fmt.Fprintf(&b, "  (data (i32.const %s) %s)\n", segments[i], segments[i+1])
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// manySegments is enough segments for coalescing, laid out like Go's:
+// short runs a few bytes apart, in increasing order, from 1024 to
+// manySegmentsEnd.
+func manySegments() []string {
+	var segs []string
+	for i := range minSegmentsToCoalesce {
+		segs = append(segs, fmt.Sprint(1024+i*16), fmt.Sprintf(`"seg%03d"`, i))
+	}
+	return segs
+}
+
+const manySegmentsEnd = 1024 + (minSegmentsToCoalesce-1)*16 + len("seg000")
+
+func TestCoalesceDataSegmentsKeepsInitialMemory(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		segments []string
+		want     int // segments after coalescing
+	}{
+		{"adjacent and close", manySegments(), 1},
+		{"overlapping, later wins", append(manySegments(), "1030", `"OVER"`, "1028", `"under"`), 1},
+		{"out of order", append([]string{"2100", `"late"`}, manySegments()...), 1},
+		{"far apart", append(manySegments(), "40000", `"far"`, "20000", `"middle"`), 3},
+		{"empty segments", append(manySegments(), "3000", `""`, "65536", `""`), 3},
+		{"gap of exactly maxDataGap", append(manySegments(), fmt.Sprint(manySegmentsEnd+maxDataGap), `"x"`), 1},
+		{"gap of maxDataGap+1", append(manySegments(), fmt.Sprint(manySegmentsEnd+maxDataGap+1), `"x"`), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wasm := watModule(t, segmentsModule(tc.segments...))
+			out := coalesceDataSegments(wasm)
+			if bytes.Equal(out, wasm) {
+				t.Fatal("the module was left as it is")
+			}
+			want, err := initialMemory(t, wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := initialMemory(t, out)
+			if err != nil {
+				t.Fatalf("the coalesced module does not instantiate: %v", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Error("the coalesced module starts with other memory")
+			}
+			segs, err := parseDataSegments(dataSection(t, out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(segs) != tc.want {
+				t.Errorf("%d segments after coalescing, want %d", len(segs), tc.want)
+			}
+		})
+	}
+}
+
+// dataSection returns the contents of wasm's data section.
+func dataSection(t *testing.T, wasm []byte) []byte {
+	t.Helper()
+	for pos := 8; pos < len(wasm); {
+		size, n := uleb32(wasm[pos+1:])
+		start := pos + 1 + n
+		if wasm[pos] == sectionData {
+			return wasm[start : start+int(size)]
+		}
+		pos = start + int(size)
+	}
+	t.Fatal("no data section")
+	return nil
+}
+
+// An out-of-bounds segment still fails instantiation.
+func TestCoalesceDataSegmentsKeepsBoundsErrors(t *testing.T) {
+	for _, offset := range []string{"65534", "-1"} {
+		wasm := watModule(t, segmentsModule(append(manySegments(), offset, `"abc"`)...))
+		out := coalesceDataSegments(wasm)
+		if bytes.Equal(out, wasm) {
+			t.Fatal("the module was left as it is")
+		}
+		if _, err := initialMemory(t, out); err == nil || !strings.Contains(err.Error(), "out of bounds memory access") {
+			t.Errorf("offset %s: instantiating the coalesced module: err = %v, want out of bounds", offset, err)
+		}
+	}
+}
+
+func TestCoalesceDataSegmentsLeavesAlone(t *testing.T) {
+	many := segmentsModule(manySegments()...)
+	globalOffset := strings.Replace(many, "(data (i32.const 1024)", "(data (global.get $g)", 1)
+	globalOffset = strings.Replace(globalOffset, "(memory", `(import "env" "g" (global $g i32)) (memory`, 1)
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+	}{
+		{"few segments", watModule(t, segmentsModule("0", `"a"`, "8", `"b"`))},
+		{"passive segment", watModule(t, strings.Replace(many, "(data (i32.const 1024)", "(data", 1))},
+		{"offset from a global", watModule(t, globalOffset)},
+		{"not wasm", []byte("hello")},
+		{"truncated", watModule(t, many)[:200]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if out := coalesceDataSegments(tc.wasm); !bytes.Equal(out, tc.wasm) {
+				t.Error("the module was changed")
+			}
+		})
+	}
+}
+
+// A hostile module cannot make the host write out much more than its own
+// size in zeros.
+func TestCoalesceDataSegmentsBoundsTheZeros(t *testing.T) {
+	var segs []string
+	for i := range 4 * minSegmentsToCoalesce {
+		segs = append(segs, fmt.Sprint(i*maxDataGap), `"x"`)
+	}
+	wasm := watModule(t, segmentsModule(segs...))
+	if out := coalesceDataSegments(wasm); len(out) > 2*len(wasm)+1<<20+64 {
+		t.Errorf("coalescing grew the module from %d to %d bytes", len(wasm), len(out))
+	}
+}
+
+// The Go test plugin, with its tens of thousands of segments, starts with
+// the same memory, from a few segments.
+func TestCoalesceDataSegmentsOfAGoPlugin(t *testing.T) {
+	wasm := goPlugin(t)
+	out := coalesceDataSegments(wasm)
+	before, err := parseDataSegments(dataSection(t, wasm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := parseDataSegments(dataSection(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := func(segs []dataSegment) []byte {
+		var b []byte
+		for _, s := range segs {
+			if end := int(s.end()); end > len(b) {
+				b = append(b, make([]byte, end-len(b))...)
+			}
+			copy(b[s.offset:], s.init)
+		}
+		return b
+	}
+	t.Logf("%d segments before, %d after", len(before), len(after))
+	if len(after) > 8 {
+		t.Errorf("%d segments after coalescing; want a few", len(after))
+	}
+	if !bytes.Equal(image(before), image(after)) {
+		t.Error("the coalesced segments write other bytes")
+	}
+}
