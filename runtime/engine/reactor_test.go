@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,6 +24,12 @@ func guestPlugin(tb testing.TB, reactor bool) []byte {
 		return wasmtest.GoReactor(tb, dir)
 	}
 	return wasmtest.GoPlugin(tb, dir)
+}
+
+// cReactor is testdata/creactor, a reactor in C.
+func cReactor(tb testing.TB) []byte {
+	tb.Helper()
+	return wasmtest.CPlugin(tb, filepath.Join("testdata", "creactor"))
 }
 
 // waitWarm waits until p's pool holds n prepared instances.
@@ -57,6 +64,7 @@ func TestCompileTellsCommandsFromReactors(t *testing.T) {
 		{"WAT reactor", wat(t, "reactor_counter"), entryReactor},
 		{"Go command", guestPlugin(t, false), entryCommand},
 		{"Go reactor", guestPlugin(t, true), entryReactor},
+		{"C reactor", cReactor(t), entryReactor},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustCompile(t, e, tc.wasm, Limits{})
@@ -74,6 +82,7 @@ func TestCompileTellsCommandsFromReactors(t *testing.T) {
 // whether it was prepared ahead of demand or made for the call, also when
 // many run at once and drain the pool.
 func TestReactorInstancesAreSingleUse(t *testing.T) {
+	cReq := request()
 	for _, tc := range []struct {
 		name string
 		wasm func(testing.TB) []byte
@@ -82,6 +91,7 @@ func TestReactorInstancesAreSingleUse(t *testing.T) {
 	}{
 		{"WAT", func(tb testing.TB) []byte { return wat(tb, "reactor_counter") }, request(), "[{global 1} {memory 1} {init 1}]"},
 		{"Go", func(tb testing.TB) []byte { return guestPlugin(tb, true) }, request("mode", "count"), "[{count 1}]"},
+		{"C", cReactor, cReq, fmt.Sprintf("[{calls 1} {length %d}]", requestLength(t, cReq))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustCompile(t, sharedEngine(t), tc.wasm(t), Limits{})
@@ -341,4 +351,14 @@ func TestWarmPoolIsDrainedOnClose(t *testing.T) {
 			}
 		})
 	}
+}
+
+// requestLength is the length of req as the engine writes it to stdin.
+func requestLength(tb testing.TB, req *hostabi.Request) int {
+	tb.Helper()
+	b, err := json.Marshal(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(b) + 1 // json.Encoder ends it with a newline
 }
