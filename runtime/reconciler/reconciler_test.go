@@ -1,14 +1,20 @@
 package reconciler
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
@@ -307,4 +313,257 @@ func TestPluginUnavailable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// finish reconciles key until its invocation has ended and its outcome is
+// stored, and returns the stored run.
+func (w *world) finish(key types.NamespacedName) *v1beta1.CustomRun {
+	w.t.Helper()
+	w.reconcile(key)
+	w.invocationEnds(key)
+	if got := w.reconcile(key); got.err != nil || got.writes != 1 {
+		w.t.Fatalf("recording the outcome: %+v", got)
+	}
+	return w.get(key)
+}
+
+// results returns a run's results by name.
+func results(run *v1beta1.CustomRun) map[string]string {
+	out := map[string]string{}
+	for _, r := range run.Status.Results {
+		out[r.Name] = r.Value
+	}
+	return out
+}
+
+func testTask(name string, spec map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": testAPI, "kind": "Test",
+		"metadata": map[string]any{"name": name, "namespace": "ns"},
+		"spec":     spec,
+	}}
+}
+
+func TestSpecResolution(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  string
+		want map[string]string // results ref, spec, labels; or the failure
+	}{{
+		name: "named customRef: the object's spec",
+		run: lines("metadata: {name: r, namespace: ns, uid: u}", "spec:",
+			"  customRef: {apiVersion: "+testAPI+", kind: Test, name: five}", "  params: ["+mode("echo")+"]"),
+		want: map[string]string{"ref": "five", "spec": `{"seconds":5}`, "labels": ""},
+	}, {
+		name: "unnamed customRef: no spec",
+		run:  run("r", []string{mode("echo")}),
+		want: map[string]string{"ref": "", "spec": "", "labels": ""},
+	}, {
+		name: "customSpec: its spec and metadata",
+		run: lines("metadata: {name: r, namespace: ns, uid: u}", "spec:",
+			"  customSpec: {apiVersion: "+testAPI+", kind: Test, spec: {seconds: 7}, metadata: {labels: {team: a}}}",
+			"  params: ["+mode("echo")+"]"),
+		want: map[string]string{"ref": "", "spec": `{"seconds":7}`, "labels": `{"team":"a"}`},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")),
+				withCustomTasks(testTask("five", map[string]any{"seconds": int64(5)})))
+			got := results(w.finish(w.create(tc.run)))
+			delete(got, "attempt")
+			delete(got, "files")
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("results (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestSpecResolutionFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name, ref, event string
+	}{{
+		name:  "missing object",
+		ref:   "{apiVersion: " + testAPI + ", kind: Test, name: absent}",
+		event: `Warning CustomTaskNotFound Test "absent" (` + testAPI + `) does not exist in namespace "ns"`,
+	}, {
+		name:  "kind without a CRD",
+		ref:   "{apiVersion: " + testAPI + ", kind: Uninstalled, name: x}",
+		event: "Warning CustomTaskNotFound the cluster serves no kind Uninstalled in " + testAPI + "; install the custom task's CRD, or use an unnamed customRef or a customSpec",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", ""), pluginConfigMap(t, "uninstalled", "Uninstalled", "")))
+			key := w.create(lines("metadata: {name: r, namespace: ns, uid: u}", "spec:", "  customRef: "+tc.ref))
+			w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{tc.event}})
+			if c := w.get(key).Status.Conditions[0]; c.Status != corev1.ConditionFalse || len(w.get(key).Status.RetriesStatus) != 0 {
+				t.Errorf("condition %+v", c)
+			}
+		})
+	}
+}
+
+func TestWorkspaces(t *testing.T) {
+	settings := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "settings"}, Data: map[string]string{"greeting": "hello"}}
+	token := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "token"}, Data: map[string][]byte{"token": []byte("s3cr3t")}}
+	for _, tc := range []struct {
+		name       string
+		workspaces string
+		allowed    []string
+		wantFiles  string // the files result
+		wantEvent  string // a failure instead
+	}{{
+		name:       "emptyDir: private and writable",
+		workspaces: "[{name: scratch, emptyDir: {}}]",
+		wantFiles:  "/workspace/scratch/written=ok",
+	}, {
+		name:       "configMap and secret the service account may read",
+		workspaces: "[{name: conf, configMap: {name: settings}}, {name: creds, secret: {secretName: token}}]",
+		allowed:    []string{"configmaps/settings", "secrets/token"},
+		wantFiles:  "/workspace/conf/greeting=hello,/workspace/creds/token=s3cr3t",
+	}, {
+		name:       "secret the service account may not read",
+		workspaces: "[{name: conf, configMap: {name: settings}}, {name: creds, secret: {secretName: token}}]",
+		allowed:    []string{"configmaps/settings"},
+		wantEvent: `Warning WorkspaceForbidden workspace "creds": service account "builder" may not get secret "token" in namespace "ns"; ` +
+			"bind it to a Role that allows get on secrets (resourceNames: [token])",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", ""), settings, token), allowing(tc.allowed...))
+			key := w.create(run("r", []string{mode("echo")}, "  serviceAccountName: builder", "  workspaces: "+tc.workspaces))
+			if tc.wantEvent != "" {
+				w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{tc.wantEvent}})
+				return
+			}
+			if got := results(w.finish(key))["files"]; got != tc.wantFiles {
+				t.Errorf("the plugin saw files %q, want %q", got, tc.wantFiles)
+			}
+			if left, _ := filepath.Glob(filepath.Join(w.r.Workspaces.Dir, "*")); len(left) != 0 {
+				t.Errorf("workspaces left after the invocation: %v", left)
+			}
+		})
+	}
+}
+
+func TestRestartRecovery(t *testing.T) {
+	started := func(ago string) string {
+		return lines(
+			"status:",
+			"  startTime: "+ago,
+			"  conditions: [{type: Succeeded, status: Unknown, reason: Started, lastTransitionTime: "+ago+"}]",
+		)
+	}
+	t.Run("an attempt in flight at the restart runs again", func(t *testing.T) {
+		w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
+		key := w.create(run("r", []string{mode("echo")}, "  timeout: 1m", started(ts(-10*time.Second))))
+		w.expect(w.reconcile(key), outcome{requeue: 50 * time.Second})
+		w.invocationEnds(key)
+		w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{"Normal Succeeded CustomRun succeeded"}})
+		if run := w.get(key); !run.Status.StartTime.Time.Equal(now.Add(-10*time.Second)) || results(run)["attempt"] != "1" {
+			t.Errorf("status %+v", run.Status)
+		}
+	})
+	t.Run("an attempt past its deadline times out without a call", func(t *testing.T) {
+		w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
+		key := w.create(run("r", []string{mode("echo")}, "  timeout: 1m", started(ts(-2*time.Minute))))
+		w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{`Warning CustomRunTimedOut CustomRun "r" timed out after 1m0s (attempt 1 of 1)`}})
+		select {
+		case k := <-w.ended:
+			t.Fatalf("invoked %s", k)
+		case <-time.After(100 * time.Millisecond):
+		}
+	})
+}
+
+func TestStaleInformerCopyIsIgnored(t *testing.T) {
+	w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
+	key := w.create(run("r", []string{mode("echo")}))
+	old := w.get(key)
+	w.finish(key)
+	// The informer still holds the copy our write replaced.
+	if err := w.indexer.Update(old); err != nil {
+		t.Fatal(err)
+	}
+	w.pipeline.ClearActions()
+	if err := w.rec.Reconcile(w.ctx, key.String()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case k := <-w.ended:
+		t.Fatalf("a stale copy invoked %s again", k)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if n := len(w.pipeline.Actions()); n != 0 {
+		t.Errorf("a stale copy caused %d API calls", n)
+	}
+}
+
+func TestConflictKeepsTheOutcome(t *testing.T) {
+	w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
+	key := w.create(run("r", []string{mode("echo")}))
+	w.reconcile(key)
+	w.invocationEnds(key)
+	// Someone else wrote the run meanwhile; the informer has not seen it.
+	w.patch(key, func(r *v1beta1.CustomRun) { r.Labels = map[string]string{"touched": "yes"} })
+	if err := w.indexer.Update(parseRun(t, run("r", []string{mode("echo")}))); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.reconcile(key); !apierrors.IsConflict(got.err) {
+		t.Fatalf("reconcile: %+v, want a conflict", got)
+	}
+	// Retried with the fresh copy: the outcome is stored, without a new call.
+	w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{"Normal Succeeded CustomRun succeeded"}})
+	select {
+	case k := <-w.ended:
+		t.Fatalf("invoked %s again", k)
+	default:
+	}
+}
+
+func TestRejectedStatusEndsTheRun(t *testing.T) {
+	w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
+	w.pipeline.PrependReactor("update", "customruns", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if len(a.(k8stesting.UpdateAction).GetObject().(*v1beta1.CustomRun).Status.Results) > 0 {
+			return true, nil, apierrors.NewRequestEntityTooLargeError("limit is 3145728")
+		}
+		return false, nil, nil
+	})
+	key := w.create(run("r", []string{mode("echo")}))
+	w.reconcile(key)
+	w.invocationEnds(key)
+	w.expect(w.reconcile(key), outcome{requeue: -1, writes: 2, events: []string{
+		"Warning StatusUpdateRejected the apiserver refused the run's status: Request entity too large: limit is 3145728"}})
+	w.expectStatus(key, lines(
+		"startTime: "+ts(0),
+		"completionTime: "+ts(0),
+		"conditions:",
+		"- {type: Succeeded, status: 'False', reason: StatusUpdateRejected, message: \"the apiserver refused the run's status: Request entity too large: limit is 3145728\", lastTransitionTime: "+ts(0)+"}",
+	))
+}
+
+func TestQueuedRunKeepsItsDeadline(t *testing.T) {
+	w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "limits: {concurrency: 1}\n")))
+	busy := w.create(run("busy", []string{mode("hang")}, "  timeout: 1h"))
+	queued := w.create(run("queued", []string{mode("echo")}, "  timeout: 300ms"))
+	w.reconcile(busy)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		if _, active := w.r.Dispatcher.Counts(); active == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the busy run's invocation did not start")
+		}
+	}
+	w.reconcile(queued)
+	w.invocationEnds(queued)
+	w.expect(w.reconcile(queued), outcome{requeue: -1, writes: 1, events: []string{`Warning CustomRunTimedOut CustomRun "queued" timed out after 300ms (attempt 1 of 1)`}})
+	// Deleting the busy run stops its invocation.
+	if err := w.pipeline.TektonV1beta1().CustomRuns("ns").Delete(w.ctx, busy.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.indexer.Delete(&v1beta1.CustomRun{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "busy"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.rec.Reconcile(w.ctx, busy.String()); err != nil {
+		t.Fatal(err)
+	}
+	w.invocationEnds(busy)
 }
