@@ -267,6 +267,9 @@ func (p *Preparer) read(ctx context.Context, run *v1beta1.CustomRun, workspace s
 		return nil, nil
 	case apierrors.IsNotFound(err):
 		return nil, &Error{ReasonNotFound, fmt.Sprintf("workspace %q: %s does not exist in namespace %q", workspace, src, run.Namespace)}
+	case apierrors.IsForbidden(err):
+		return nil, &Error{ReasonForbidden, fmt.Sprintf("workspace %q: the controller may not get %s in namespace %q, although service account %q may; "+
+			"grant the controller get on %s (the tekton-wasm-controller-workspaces ClusterRole)", workspace, src, run.Namespace, sa, src.resource)}
 	case err != nil:
 		return nil, fmt.Errorf("workspace %q: reading %s: %w", workspace, src, err)
 	}

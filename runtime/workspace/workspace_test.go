@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
@@ -23,8 +25,14 @@ import (
 
 // allow answers SubjectAccessReviews: the user may get the named
 // resources ("configmaps/settings") and nothing else. Every review is
-// recorded.
+// recorded. "controller-forbidden" makes the controller's own get of
+// secrets fail.
 func allow(kube *kubefake.Clientset, reviews *[]string, allowed ...string) {
+	if slices.Contains(allowed, "controller-forbidden") {
+		kube.PrependReactor("get", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(corev1.Resource("secrets"), "token", errors.New("RBAC: access denied"))
+		})
+	}
 	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
 		ra := sar.Spec.ResourceAttributes
@@ -186,6 +194,12 @@ func TestPrepareErrors(t *testing.T) {
 		allowed:    []string{"configmaps/token"},
 		want: &Error{ReasonForbidden, `workspace "creds": service account "default" may not get secret "token" in namespace "ns"; ` +
 			`bind it to a Role that allows get on secrets (resourceNames: [token]) (no RBAC policy matched)`},
+	}, {
+		name:       "the controller may not read the secret",
+		workspaces: `workspaces: [{name: creds, secret: {secretName: token}}]`,
+		allowed:    []string{"secrets/token", "controller-forbidden"},
+		want: &Error{ReasonForbidden, `workspace "creds": the controller may not get secret "token" in namespace "ns", although service account "default" may; ` +
+			`grant the controller get on secrets (the tekton-wasm-controller-workspaces ClusterRole)`},
 	}, {
 		name:       "missing configMap",
 		workspaces: `workspaces: [{name: conf, configMap: {name: absent}}]`,
