@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# cluster.sh runs a real, single-machine Kubernetes control plane with Tekton's
+# pipelines controller and tekton-wasm's controller, all as local processes
+# (no Docker, no kubelet: custom tasks need no pods). See docs/e2e.md.
+#
+#   hack/cluster.sh up                  build what is missing, start everything
+#                                       not yet running, print `export KUBECONFIG=…`
+#   hack/cluster.sh down                stop what `up` started, delete the cluster's data
+#   hack/cluster.sh status              one line per component: pid, RSS, log
+#   hack/cluster.sh env                 print `export KUBECONFIG=…`
+#   hack/cluster.sh restart-controller  rebuild tekton-wasm's controller from the
+#                                       working tree and restart it (SIGTERM)
+#   hack/cluster.sh kill-controller     SIGKILL tekton-wasm's controller, no restart
+#   hack/cluster.sh start-controller    start it again (after kill-controller)
+#
+# Components, in start order: etcd, kube-apiserver, kube-controller-manager
+# (namespace and garbage-collector controllers only), Tekton's CRDs and config,
+# Tekton's controller, and, when cmd/controller exists, ours. All listen on
+# free 127.0.0.1 ports chosen at the first `up` and kept until `down`.
+#
+# State lives in $TEKTON_WASM_CLUSTER (default <repo>/.cache/cluster), so
+# each working tree has its own cluster:
+#   kubeconfig, env (ports), pki/, etcd/, pids/, logs/<component>.log
+# Binaries are built by hack/tools/build.sh into $TEKTON_WASM_CACHE/bin
+# (default ~/.cache/tekton-wasm/bin), shared by all working trees.
+#
+# Progress goes to stderr, the export line alone to stdout, so
+# `eval "$(hack/cluster.sh up)"` works.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${TEKTON_WASM_CACHE:-$HOME/.cache/tekton-wasm}
+bin=$cache/bin
+state=${TEKTON_WASM_CLUSTER:-$repo/.cache/cluster}
+logs=$state/logs
+pids=$state/pids
+kubeconfig=$state/kubeconfig
+
+# Tekton's controller reads these; SYSTEM_NAMESPACE is where its config lives.
+tekton_ns=tekton-pipelines
+
+say() { printf 'cluster.sh: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+now() { printf '%s' "${EPOCHREALTIME/./}"; } # microseconds
+since() { local d=$(( $(now) - $1 )); printf '%d.%01ds' $((d / 1000000)) $((d % 1000000 / 100000)); }
+
+# ---- processes -------------------------------------------------------------
+
+# pid_of NAME prints NAME's pid if the process that `start` recorded is still
+# alive and still runs the recorded binary (pids are reused).
+pid_of() {
+  local f=$pids/$1.pid pid exe argv0
+  [[ -f $f ]] || return 1
+  read -r pid exe <"$f"
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  argv0=$(tr '\0' '\n' </proc/"$pid"/cmdline 2>/dev/null | head -n1) || return 1
+  [[ $argv0 == "$exe" ]] || return 1
+  printf '%s' "$pid"
+}
+
+# start NAME [VAR=value...] BINARY ARGS... starts a component in the
+# background with its output appended to logs/NAME.log. Callers check first
+# that it is not running.
+start() {
+  local name=$1; shift
+  local envs=()
+  while [[ $1 == *=* ]]; do envs+=("$1"); shift; done
+  printf '\n=== %s start %s\n' "$name" "$(date -Is)" >>"$logs/$name.log"
+  env "${envs[@]}" "$@" >>"$logs/$name.log" 2>&1 </dev/null &
+  local pid=$!
+  printf '%s %s\n' "$pid" "$1" >"$pids/$name.pid"
+  # Until env has exec'd the binary, pid_of does not recognise the process.
+  while ! pid_of "$name" >/dev/null && [[ -d /proc/$pid ]]; do sleep 0.01; done
+}
+
+# stop NAME [SIGNAL] stops a component started by `start`: SIGTERM, then
+# SIGKILL after 15 s; with SIGNAL=KILL at once.
+stop() {
+  local name=$1 sig=${2:-TERM} pid
+  if ! pid=$(pid_of "$name"); then
+    rm -f "$pids/$name.pid"
+    return 0
+  fi
+  kill -s "$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq 150); do
+    [[ -d /proc/$pid ]] || break
+    sleep 0.1
+  done
+  if [[ -d /proc/$pid ]]; then
+    say "$name (pid $pid) ignored SIGTERM for 15s; sending SIGKILL"
+    kill -s KILL "$pid" 2>/dev/null || true
+    while [[ -d /proc/$pid ]]; do sleep 0.1; done
+  fi
+  rm -f "$pids/$name.pid"
+  say "$name stopped (pid $pid, SIG$sig)"
+}
+
+# ready NAME URL TIMEOUT waits for URL to answer 200 OK, and fails with the
+# tail of NAME's log if the process dies or the wait times out.
+ready() {
+  local name=$1 url=$2 timeout=$3
+  local t0; t0=$(now)
+  if ! RIG_TOKEN=${token:-} "$bin/rig" wait "$url" "$timeout" 2>"$state/wait.err" || ! pid_of "$name" >/dev/null; then
+    cat "$state/wait.err" >&2
+    say "$name did not become ready; last lines of $logs/$name.log:"
+    tail -n 30 "$logs/$name.log" >&2
+    exit 1
+  fi
+  say "$name ready in $(since "$t0") (pid $(pid_of "$name"))"
+}
+
+# ready_log NAME PATTERN TIMEOUT_S waits for PATTERN (grep -E) in NAME's log
+# since its last start.
+ready_log() {
+  local name=$1 pattern=$2 timeout=$3
+  local t0; t0=$(now)
+  local deadline=$((SECONDS + timeout))
+  until tac "$logs/$name.log" | sed "/^=== $name start/q" | grep -qE "$pattern"; do
+    if ! pid_of "$name" >/dev/null || ((SECONDS > deadline)); then
+      say "$name did not log /$pattern/ within ${timeout}s; last lines of $logs/$name.log:"
+      tail -n 30 "$logs/$name.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  say "$name ready in $(since "$t0") (pid $(pid_of "$name"))"
+}
+
+# ---- configuration ---------------------------------------------------------
+
+# load_env reads the ports and token of the current cluster, choosing them at
+# the first `up`.
+load_env() {
+  if [[ ! -f $state/env ]]; then
+    local p
+    mapfile -t p < <("$bin/rig" ports 9)
+    cat >"$state/env" <<EOF
+etcd_port=${p[0]}
+etcd_peer_port=${p[1]}
+api_port=${p[2]}
+tekton_probes_port=${p[3]}
+tekton_metrics_port=${p[4]}
+tekton_profiling_port=${p[5]}
+controller_probes_port=${p[6]}
+controller_metrics_port=${p[7]}
+controller_profiling_port=${p[8]}
+token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+EOF
+  fi
+  # shellcheck disable=SC1091
+  source "$state/env"
+}
+
+write_kubeconfig() {
+  cat >"$kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: rig
+  cluster:
+    server: https://127.0.0.1:$api_port
+    certificate-authority: $state/pki/ca.crt
+users:
+- name: admin
+  user:
+    token: $token
+contexts:
+- name: rig
+  context: {cluster: rig, user: admin}
+current-context: rig
+EOF
+  chmod 600 "$kubeconfig"
+}
+
+kubectl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+
+# tekton_config prints the directory of Tekton's release manifests (CRDs,
+# namespace, config ConfigMaps) in the module cache, at the version the
+# tools module builds.
+tekton_config() {
+  local dir
+  dir=$(cd "$repo/hack/tools/tekton" && go list -m -f '{{.Dir}}' github.com/tektoncd/pipeline)
+  printf '%s/config' "$dir"
+}
+
+# ---- components ------------------------------------------------------------
+
+up_etcd() {
+  pid_of etcd >/dev/null && return
+  # A stopped etcd's data belongs to a cluster that is gone.
+  rm -rf "$state/etcd"
+  start etcd "$bin/etcd" --name rig --data-dir "$state/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" \
+    --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+    --initial-cluster "rig=http://127.0.0.1:$etcd_peer_port" \
+    --unsafe-no-fsync --log-level warn
+  ready etcd "http://127.0.0.1:$etcd_port/health" 30s
+}
+
+up_apiserver() {
+  pid_of apiserver >/dev/null && return
+  local pki=$state/pki
+  printf '%s,admin,admin,system:masters\n' "$token" >"$state/tokens.csv"
+  chmod 600 "$state/tokens.csv"
+  start apiserver "$bin/kube-apiserver" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+    --secure-port "$api_port" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --endpoint-reconciler-type none \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" \
+    --token-auth-file "$state/tokens.csv" \
+    --authorization-mode RBAC \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$pki/sa.pub" \
+    --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range 10.0.0.0/24 \
+    --disable-admission-plugins ServiceAccount \
+    --enable-priority-and-fairness=false \
+    --profiling=false
+  ready apiserver "https://127.0.0.1:$api_port/readyz" 60s
+}
+
+up_kcm() {
+  pid_of kube-controller-manager >/dev/null && return
+  # Without these two controllers deleted namespaces stay Terminating and
+  # owned objects are never garbage-collected.
+  start kube-controller-manager "$bin/kube-controller-manager" \
+    --kubeconfig "$kubeconfig" \
+    --controllers namespace-controller,garbage-collector-controller \
+    --leader-elect=false --secure-port 0
+  # It serves nothing; give it a moment to fail on bad flags.
+  sleep 0.5
+  pid_of kube-controller-manager >/dev/null || { tail -n 30 "$logs/kube-controller-manager.log" >&2; die "kube-controller-manager exited"; }
+  say "kube-controller-manager started (pid $(pid_of kube-controller-manager))"
+}
+
+up_tekton_config() {
+  local t0 dir; t0=$(now)
+  dir=$(tekton_config)
+  # Server-side: the largest CRD is over client-side apply's annotation limit.
+  kubectl apply --server-side --force-conflicts -f "$dir/100-namespace" -f "$dir/300-crds" >/dev/null
+  kubectl wait --for condition=Established --timeout 60s -f "$dir/300-crds" >/dev/null
+  local cm=()
+  for f in "$dir"/config-*.yaml; do cm+=(-f "$f"); done
+  kubectl apply --server-side --force-conflicts "${cm[@]}" >/dev/null
+  say "Tekton CRDs and config applied in $(since "$t0") (from $dir)"
+}
+
+up_tekton() {
+  pid_of tekton-controller >/dev/null && return
+  # The image flags are required but only used for TaskRun pods, which
+  # custom-task pipelines never create.
+  local images=(-entrypoint-image=unused -nop-image=unused
+    -sidecarlogresults-image=unused -workingdirinit-image=unused
+    -shell-image=unused -shell-image-win=unused)
+  start tekton-controller \
+    SYSTEM_NAMESPACE=$tekton_ns \
+    CONFIG_DEFAULTS_NAME=config-defaults \
+    CONFIG_LOGGING_NAME=config-logging \
+    CONFIG_OBSERVABILITY_NAME=config-observability \
+    CONFIG_FEATURE_FLAGS_NAME=feature-flags \
+    CONFIG_LEADERELECTION_NAME=config-leader-election-controller \
+    CONFIG_SPIRE=config-spire \
+    METRICS_DOMAIN=tekton.dev/pipeline \
+    PROBES_PORT="$tekton_probes_port" \
+    METRICS_PROMETHEUS_PORT="$tekton_metrics_port" \
+    PROFILING_PORT="$tekton_profiling_port" \
+    "$bin/tekton-controller" -kubeconfig "$kubeconfig" -disable-ha "${images[@]}"
+  # Its probe answers before the informers sync; the PipelineRun
+  # reconciler's workers start after.
+  ready_log tekton-controller '"Started workers".*pipelinerun' 60
+}
+
+# ---- commands --------------------------------------------------------------
+
+print_env() { printf 'export KUBECONFIG=%s\n' "$kubeconfig"; }
+
+cmd_up() {
+  local t0; t0=$(now)
+  mkdir -p "$logs" "$pids"
+  "$repo/hack/tools/build.sh" >&2
+  pid_of etcd >/dev/null || rm -f "$state/env" "$logs"/*.log
+  load_env
+  "$bin/rig" pki "$state/pki"
+  write_kubeconfig
+  up_etcd
+  up_apiserver
+  up_kcm
+  up_tekton_config
+  up_tekton
+  say "up in $(since "$t0"); logs in $logs"
+  print_env
+}
+
+cmd_down() {
+  local c
+  for c in tekton-controller kube-controller-manager apiserver etcd; do stop "$c"; done
+  rm -rf "$state/etcd" "$state/env" "$state/tokens.csv" "$kubeconfig"
+  say "down; logs kept in $logs"
+}
+
+cmd_status() {
+  local c pid rss
+  for c in etcd apiserver kube-controller-manager tekton-controller; do
+    if pid=$(pid_of "$c"); then
+      rss=$(awk '/^VmRSS/ {printf "%d MiB", $2/1024}' /proc/"$pid"/status)
+      printf '%-24s running  pid %-8s rss %-9s log %s\n' "$c" "$pid" "$rss" "$logs/$c.log"
+    else
+      printf '%-24s stopped\n' "$c"
+    fi
+  done
+  [[ -f $kubeconfig ]] && print_env
+}
+
+case ${1:-} in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) [[ -f $kubeconfig ]] || die "no cluster; run: hack/cluster.sh up"; print_env ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
