@@ -225,11 +225,12 @@ up_apiserver() {
 
 up_kcm() {
   pid_of kube-controller-manager >/dev/null && return
-  # Without these two controllers deleted namespaces stay Terminating and
-  # owned objects are never garbage-collected.
+  # Without the first two, deleted namespaces stay Terminating and owned
+  # objects are never garbage-collected; the third fills aggregated
+  # ClusterRoles such as config/'s tekton-wasm-controller-custom-tasks.
   start kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig "$kubeconfig" \
-    --controllers namespace-controller,garbage-collector-controller \
+    --controllers namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller \
     --leader-elect=false --secure-port 0
   # It serves nothing; give it a moment to fail on bad flags.
   sleep 0.5
@@ -274,6 +275,64 @@ up_tekton() {
   ready_log tekton-controller '"Started workers".*pipelinerun' 60
 }
 
+# Our controller runs as its own ServiceAccount from config/, so the e2e tests
+# exercise config/'s RBAC; TEKTON_WASM_CONTROLLER_AS=admin runs it with the
+# rig's admin token instead.
+controller_ns() { sed -n 's/^  name: //p' "$repo/config/100-namespace.yaml" | head -n1; }
+
+has_controller() { [[ -f $repo/cmd/controller/main.go ]]; }
+
+# up_controller_config applies config/ except the Deployment (the rig runs the
+# controller as a local process).
+up_controller_config() {
+  local args=() f
+  for f in "$repo"/config/*.yaml; do
+    [[ $(basename "$f") == 500-controller.yaml ]] || args+=(-f "$f")
+  done
+  kubectl apply --server-side --force-conflicts "${args[@]}" >/dev/null
+}
+
+start_controller() {
+  pid_of controller >/dev/null && return
+  local t0 ns; t0=$(now)
+  ns=$(controller_ns)
+  mkdir -p "$state/controller"
+  (cd "$repo" && nice go build -o "$state/controller/controller" ./cmd/controller)
+  say "controller built in $(since "$t0")"
+  local kc=$kubeconfig
+  if [[ ${TEKTON_WASM_CONTROLLER_AS:-serviceaccount} != admin ]]; then
+    kc=$state/controller/kubeconfig
+    local sa_token
+    sa_token=$(kubectl create token tekton-wasm-controller -n "$ns" --duration 48h)
+    sed "s/token: .*/token: $sa_token/" "$kubeconfig" >"$kc"
+    chmod 600 "$kc"
+  fi
+  start controller \
+    SYSTEM_NAMESPACE="$ns" \
+    CONFIG_LOGGING_NAME=config-logging \
+    CONFIG_OBSERVABILITY_NAME=config-observability \
+    CONFIG_LEADERELECTION_NAME=config-leader-election \
+    METRICS_PROMETHEUS_PORT="$controller_metrics_port" \
+    PROFILING_PORT="$controller_profiling_port" \
+    "$state/controller/controller" -kubeconfig "$kc" -disable-ha \
+    -probes-port "$controller_probes_port" \
+    -cache-dir "$state/controller/cache" \
+    -workspace-dir "$state/controller/workspaces" \
+    ${TEKTON_WASM_CONTROLLER_FLAGS:-}
+  ready controller "http://127.0.0.1:$controller_probes_port/readiness" 60s
+}
+
+up_controller() {
+  if ! has_controller; then
+    say "no cmd/controller in $repo: not starting tekton-wasm's controller"
+    return
+  fi
+  local t0; t0=$(now)
+  up_controller_config
+  say "config/ applied in $(since "$t0")"
+  start_controller
+}
+
 # ---- commands --------------------------------------------------------------
 
 print_env() { printf 'export KUBECONFIG=%s\n' "$kubeconfig"; }
@@ -291,20 +350,21 @@ cmd_up() {
   up_kcm
   up_tekton_config
   up_tekton
+  up_controller
   say "up in $(since "$t0"); logs in $logs"
   print_env
 }
 
 cmd_down() {
   local c
-  for c in tekton-controller kube-controller-manager apiserver etcd; do stop "$c"; done
-  rm -rf "$state/etcd" "$state/env" "$state/tokens.csv" "$kubeconfig"
+  for c in controller tekton-controller kube-controller-manager apiserver etcd; do stop "$c"; done
+  rm -rf "$state/etcd" "$state/env" "$state/tokens.csv" "$kubeconfig" "$state/controller/kubeconfig"
   say "down; logs kept in $logs"
 }
 
 cmd_status() {
   local c pid rss
-  for c in etcd apiserver kube-controller-manager tekton-controller; do
+  for c in etcd apiserver kube-controller-manager tekton-controller controller; do
     if pid=$(pid_of "$c"); then
       rss=$(awk '/^VmRSS/ {printf "%d MiB", $2/1024}' /proc/"$pid"/status)
       printf '%-24s running  pid %-8s rss %-9s log %s\n' "$c" "$pid" "$rss" "$logs/$c.log"
@@ -320,5 +380,14 @@ case ${1:-} in
   down) cmd_down ;;
   status) cmd_status ;;
   env) [[ -f $kubeconfig ]] || die "no cluster; run: hack/cluster.sh up"; print_env ;;
+  restart-controller|kill-controller|start-controller)
+    has_controller || die "no cmd/controller in $repo"
+    pid_of apiserver >/dev/null || die "no cluster; run: hack/cluster.sh up"
+    load_env
+    case $1 in
+      restart-controller) stop controller; start_controller ;;
+      kill-controller) stop controller KILL ;;
+      start-controller) start_controller ;;
+    esac ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
