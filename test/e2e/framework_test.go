@@ -27,6 +27,7 @@ import (
 	pipelineclient "github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
@@ -38,6 +39,7 @@ var (
 
 	kube   kubernetes.Interface
 	tekton pipelineclient.Interface
+	dyn    dynamic.Interface
 )
 
 func TestMain(m *testing.M) {
@@ -47,6 +49,10 @@ func TestMain(m *testing.M) {
 	}
 	if err := connect(path); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: no cluster at %s: %v\nstart one with: hack/cluster.sh up\n", path, err)
+		os.Exit(1)
+	}
+	if err := registerFirstParty(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		os.Exit(1)
 	}
 	os.Exit(m.Run())
@@ -63,6 +69,9 @@ func connect(kubeconfig string) error {
 		return err
 	}
 	if tekton, err = pipelineclient.NewForConfig(cfg); err != nil {
+		return err
+	}
+	if dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return err
 	}
 	_, err = kube.Discovery().ServerVersion()

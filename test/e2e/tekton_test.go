@@ -17,6 +17,7 @@ import (
 // a kind that no plugin serves is left alone (no startTime, no condition) by
 // every controller in the cluster.
 func TestUnregisteredKindUntouched(t *testing.T) {
+	t.Parallel()
 	ns := newNamespace(t)
 	ctx := context.Background()
 

@@ -1,0 +1,145 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/pkg/apis"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+)
+
+// controllerNamespace holds the controller's config and the plugin
+// ConfigMaps (config/100-namespace.yaml).
+const controllerNamespace = "tekton-wasm"
+
+// pluginDir is where `make plugins` writes the first-party plugins and their
+// index.yaml.
+var pluginDir = filepath.Join(repoRoot, "bin", "plugins")
+
+// firstParty reads the first-party plugins `make plugins` built.
+func firstParty() ([]manifest.Plugin, error) {
+	idx, err := manifest.LoadDir(pluginDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w (run `make plugins`)", err)
+	}
+	return idx.Plugins, nil
+}
+
+// applyPlugin creates or replaces the plugin ConfigMap of p (its module read
+// from pluginDir) in the controller's namespace.
+func applyPlugin(ctx context.Context, p manifest.Plugin) (*corev1.ConfigMap, error) {
+	module, err := manifest.ReadModule(pluginDir, &p)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := manifest.ToConfigMap(&p, module, controllerNamespace)
+	if err != nil {
+		return nil, err
+	}
+	cms := kube.CoreV1().ConfigMaps(controllerNamespace)
+	got, err := cms.Create(ctx, cm, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		var old *corev1.ConfigMap
+		if old, err = cms.Get(ctx, cm.Name, metav1.GetOptions{}); err == nil {
+			cm.ResourceVersion = old.ResourceVersion
+			got, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registering plugin %s: %w", p.Name, err)
+	}
+	return got, nil
+}
+
+// registerFirstParty registers every first-party plugin under its own kind.
+// The registrations outlive the tests (hack/cluster.sh down removes them).
+func registerFirstParty(ctx context.Context) error {
+	plugins, err := firstParty()
+	if err != nil {
+		return err
+	}
+	for _, p := range plugins {
+		if _, err := applyPlugin(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// registerTestPlugin registers the module of the first-party plugin serving
+// kind under an apiVersion of t's own, <ns>.e2e.tekton-wasm.dev/v1alpha1, so
+// that tests running in parallel share no registration, and unregisters it
+// when t ends. It returns the apiVersion.
+func registerTestPlugin(t *testing.T, ns, kind string) string {
+	t.Helper()
+	plugins, err := firstParty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plugins {
+		if p.Kind != kind {
+			continue
+		}
+		p.Name = ns + "-" + p.Name
+		p.APIVersion = ns + ".e2e.tekton-wasm.dev/v1alpha1"
+		cm, err := applyPlugin(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			err := kube.CoreV1().ConfigMaps(controllerNamespace).Delete(context.Background(), cm.Name, metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("unregistering plugin %s: %v", cm.Name, err)
+			}
+		})
+		return p.APIVersion
+	}
+	t.Fatalf("no first-party plugin of kind %s in %s", kind, pluginDir)
+	return ""
+}
+
+// createCustomRun creates cr in ns and returns it.
+func createCustomRun(t *testing.T, ns string, cr *v1beta1.CustomRun) *v1beta1.CustomRun {
+	t.Helper()
+	got, err := tekton.TektonV1beta1().CustomRuns(ns).Create(context.Background(), cr, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating CustomRun %s: %v", cr.Name, err)
+	}
+	return got
+}
+
+// waitDone waits until the CustomRun ns/name has a final Succeeded
+// condition and returns it.
+func waitDone(t *testing.T, ns, name string, timeout time.Duration) *v1beta1.CustomRun {
+	t.Helper()
+	var cr *v1beta1.CustomRun
+	eventually(t, timeout, "CustomRun "+name+" to finish", func(ctx context.Context) (bool, error) {
+		var err error
+		cr, err = tekton.TektonV1beta1().CustomRuns(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		c := cr.Status.GetCondition(apis.ConditionSucceeded)
+		return c != nil && !c.IsUnknown(), nil
+	})
+	return cr
+}
+
+// wantCondition fails t unless cr ended with the given status and reason.
+func wantCondition(t *testing.T, cr *v1beta1.CustomRun, status corev1.ConditionStatus, reason string) {
+	t.Helper()
+	c := cr.Status.GetCondition(apis.ConditionSucceeded)
+	if c == nil || c.Status != status || c.Reason != reason {
+		t.Fatalf("CustomRun %s: Succeeded condition = %+v, want status %s reason %s", cr.Name, c, status, reason)
+	}
+}
