@@ -71,10 +71,21 @@ func main() {
 	sharedmain.MainWithConfig(ctx, component, cfg, c.Constructor)
 }
 
-// serveProbes serves /health (alive until shutdown) and /readiness (the
-// plugin ConfigMaps that existed at start are loaded).
+// serveProbes serves the probes on port until ctx ends.
 func serveProbes(ctx context.Context, port string, ready func() bool) {
-	mux := http.NewServeMux()
+	srv := &http.Server{Addr: net.JoinHostPort("", port), Handler: probes(ctx, ready), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Shutdown(context.Background())
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatalf("serving the health probes on port %s: %v", port, err)
+	}
+}
+
+// probes answers /health (alive until shutdown) and /readiness (ready()
+// and not shutting down) with 200, or 503.
+func probes(ctx context.Context, ready func() bool) http.Handler {
 	probe := func(ok func() bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, _ *http.Request) {
 			if ctx.Err() != nil || !ok() {
@@ -84,16 +95,10 @@ func serveProbes(ctx context.Context, port string, ready func() bool) {
 			w.WriteHeader(http.StatusOK)
 		}
 	}
+	mux := http.NewServeMux()
 	mux.Handle("/health", probe(func() bool { return true }))
 	mux.Handle("/readiness", probe(ready))
-	srv := &http.Server{Addr: net.JoinHostPort("", port), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Shutdown(context.Background())
-	}()
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatalf("serving the health probes on port %s: %v", port, err)
-	}
+	return mux
 }
 
 func envOr(name, def string) string {

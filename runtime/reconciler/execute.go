@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
@@ -57,10 +58,14 @@ func (r *Reconciler) execute(ctx context.Context, j *job, inv invocation) {
 	}
 	defer lease.Release()
 
-	log := &lineLogger{logger: inv.logger.With(zap.String("sha256", lease.Entry.Digest()))}
+	call := engine.Invocation{Mounts: inv.mounts}
+	if inv.logger.Desugar().Core().Enabled(zapcore.DebugLevel) {
+		log := &lineLogger{logger: inv.logger.With(zap.String("sha256", lease.Entry.Digest()))}
+		defer log.flush()
+		call.Log = log
+	}
 	start := time.Now()
-	resp, err := lease.Plugin.Invoke(ctx, inv.req, engine.Invocation{Log: log, Mounts: inv.mounts})
-	log.flush()
+	resp, err := lease.Plugin.Invoke(ctx, inv.req, call)
 	r.Metrics.Invoked(r.Context, lease.Entry.Manifest.Name, time.Since(start), result(resp, err))
 	j.outcome = lifecycle.Outcome{Response: resp, Err: err}
 }
@@ -83,8 +88,9 @@ func result(resp *hostabi.Response, err error) string {
 const maxLogLine = 4 << 10
 
 // lineLogger writes a plugin's stderr to the controller's log at debug
-// level, one entry per line (lines longer than maxLogLine are split). The
-// engine calls Write on the invocation's goroutine, so it needs no lock.
+// level, one entry per line (lines longer than maxLogLine are split); it
+// is used only when debug logging is on. The engine calls Write on the
+// invocation's goroutine, so it needs no lock.
 type lineLogger struct {
 	logger *zap.SugaredLogger
 	line   []byte
@@ -110,7 +116,7 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 
 func (l *lineLogger) flush() {
 	for start := 0; start < len(l.line); start += maxLogLine {
-		l.logger.Debugw("Plugin log", zap.ByteString("line", l.line[start:min(start+maxLogLine, len(l.line))]))
+		l.logger.Debugw("Plugin log", zap.String("line", string(l.line[start:min(start+maxLogLine, len(l.line))])))
 	}
 	l.line = l.line[:0]
 }

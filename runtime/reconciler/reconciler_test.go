@@ -8,6 +8,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	k8stesting "k8s.io/client-go/testing"
+	pkgreconciler "knative.dev/pkg/reconciler"
 
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
@@ -566,4 +570,33 @@ func TestQueuedRunKeepsItsDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.invocationEnds(busy)
+}
+
+func TestDemoteStopsInvocations(t *testing.T) {
+	w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
+	key := w.create(run("r", []string{mode("hang")}, "  timeout: 1h"))
+	w.expect(w.reconcile(key), outcome{requeue: statusDelay})
+	w.r.Demote(pkgreconciler.UniversalBucket())
+	w.invocationEnds(key)
+	if w.r.runs.has(key) {
+		t.Error("the state of a run in a lost bucket is kept")
+	}
+}
+
+func TestPluginLogAtDebugLevel(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	l := &lineLogger{logger: zap.New(core).Sugar()}
+	for _, chunk := range []string{"first li", "ne\nsecond\n\nthird ", "without newline"} {
+		if _, err := l.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.flush()
+	var got []string
+	for _, e := range logs.All() {
+		got = append(got, e.ContextMap()["line"].(string))
+	}
+	if d := cmp.Diff([]string{"first line", "second", "third without newline"}, got); d != "" {
+		t.Errorf("log lines (-want +got):\n%s", d)
+	}
 }
