@@ -8,13 +8,16 @@
 #   hack/cluster.sh down                stop what `up` started, delete the cluster's data
 #   hack/cluster.sh status              one line per component: pid, RSS, log
 #   hack/cluster.sh env                 print `export KUBECONFIG=…`
+#   hack/cluster.sh test [FLAGS]        run the e2e suite (extra go test FLAGS) on the
+#                                       rig; a rig this command started, it stops after
 #   hack/cluster.sh restart-controller  rebuild tekton-wasm's controller from the
 #                                       working tree and restart it (SIGTERM)
 #   hack/cluster.sh kill-controller     SIGKILL tekton-wasm's controller, no restart
 #   hack/cluster.sh start-controller    start it again (after kill-controller)
 #
 # Components, in start order: etcd, kube-apiserver, kube-controller-manager
-# (namespace and garbage-collector controllers only), Tekton's CRDs and config,
+# (namespace, garbage-collector and clusterrole-aggregation controllers only),
+# Tekton's CRDs and config,
 # Tekton's controller, and, when cmd/controller exists, ours. All listen on
 # free 127.0.0.1 ports chosen at the first `up` and kept until `down`.
 #
@@ -292,13 +295,27 @@ up_controller_config() {
   kubectl apply --server-side --force-conflicts "${args[@]}" >/dev/null
 }
 
+# build_controller builds cmd/controller from the working tree into
+# controller/controller.new and reports whether it differs from
+# controller/controller, the binary last started.
+build_controller() {
+  local t0; t0=$(now)
+  mkdir -p "$state/controller"
+  # Callers test the result, which turns off set -e in here: check by hand.
+  (cd "$repo" && nice go build -o "$state/controller/controller.new" ./cmd/controller) ||
+    die "building cmd/controller failed"
+  say "controller built in $(since "$t0")"
+  ! cmp -s "$state/controller/controller.new" "$state/controller/controller"
+}
+
+# start_controller starts the binary build_controller made, unless the
+# controller is running.
 start_controller() {
   pid_of controller >/dev/null && return
-  local t0 ns; t0=$(now)
-  ns=$(controller_ns)
-  mkdir -p "$state/controller"
-  (cd "$repo" && nice go build -o "$state/controller/controller" ./cmd/controller)
-  say "controller built in $(since "$t0")"
+  local ns; ns=$(controller_ns)
+  if [[ -f $state/controller/controller.new ]]; then
+    mv "$state/controller/controller.new" "$state/controller/controller"
+  fi
   local kc=$kubeconfig
   if [[ ${TEKTON_WASM_CONTROLLER_AS:-serviceaccount} != admin ]]; then
     kc=$state/controller/kubeconfig
@@ -330,6 +347,11 @@ up_controller() {
   local t0; t0=$(now)
   up_controller_config
   say "config/ applied in $(since "$t0")"
+  # A running controller built from an older working tree is replaced.
+  if build_controller && pid_of controller >/dev/null; then
+    say "the working tree's controller differs from the running one: restarting it"
+    stop controller
+  fi
   start_controller
 }
 
@@ -362,6 +384,21 @@ cmd_down() {
   say "down; logs kept in $logs"
 }
 
+# cmd_test runs the e2e suite (go test flags may follow) against the rig,
+# starting it first; it stops the rig afterwards unless it was already up.
+cmd_test() {
+  local was_up=false status=0
+  pid_of apiserver >/dev/null && was_up=true
+  cmd_up >/dev/null
+  (cd "$repo" && KUBECONFIG=$kubeconfig go test -tags e2e -count=1 -timeout 30m "$@" ./test/e2e/...) || status=$?
+  if $was_up; then
+    say "leaving the cluster up, as it was before"
+  else
+    cmd_down
+  fi
+  return "$status"
+}
+
 cmd_status() {
   local c pid rss
   for c in etcd apiserver kube-controller-manager tekton-controller controller; do
@@ -379,13 +416,14 @@ case ${1:-} in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
+  test) shift; cmd_test "$@" ;;
   env) [[ -f $kubeconfig ]] || die "no cluster; run: hack/cluster.sh up"; print_env ;;
   restart-controller|kill-controller|start-controller)
     has_controller || die "no cmd/controller in $repo"
     pid_of apiserver >/dev/null || die "no cluster; run: hack/cluster.sh up"
     load_env
     case $1 in
-      restart-controller) stop controller; start_controller ;;
+      restart-controller) build_controller || true; stop controller; start_controller ;;
       kill-controller) stop controller KILL ;;
       start-controller) start_controller ;;
     esac ;;
