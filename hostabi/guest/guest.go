@@ -54,6 +54,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
+	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 )
@@ -173,6 +175,24 @@ func call(ctx context.Context, req *hostabi.Request, stderr io.Writer, h Handler
 		}
 	}()
 	return h(ctx, req)
+}
+
+// sampleRequest is a request with every field set, for warmUp.
+const sampleRequest = `{"abiVersion":"tekton-wasm/v1","run":{"name":"r","namespace":"n","uid":"u","labels":{"a":"b"},"serviceAccountName":"s"},` +
+	`"apiVersion":"x.dev/v1","kind":"X","ref":"x","spec":{"a":[1,"b",{"c":null,"d":true}]},"metadata":{"labels":{"a":"b"},"annotations":{"a":"b"}},` +
+	`"params":[{"name":"s","value":"v"},{"name":"a","value":["x"]},{"name":"o","value":{"k":"v"}}],"attempt":1,"retries":1,` +
+	`"startTime":"2026-01-02T03:04:05Z","deadline":"2026-01-02T04:04:05.5Z","extraFields":{"n":1},` +
+	`"workspaces":[{"name":"w","path":"/workspace/w","readOnly":true}]}`
+
+// warmUp serves sampleRequest with a handler that answers with every
+// Response field set, writing nothing anywhere: it runs the code paths of
+// a call, once, ahead of the call.
+func warmUp() int {
+	return serve(strings.NewReader(sampleRequest), io.Discard, io.Discard, func(_ context.Context, req *hostabi.Request) (*hostabi.Response, error) {
+		return &hostabi.Response{Status: hostabi.StatusRunning, Reason: "Waiting", Message: req.Run.Name,
+			Results: []hostabi.Result{{Name: "a", Value: "b"}}, ExtraFields: req.ExtraFields,
+			RequeueAfter: hostabi.Duration{Duration: time.Second}}, nil
+	})
 }
 
 func failed(reason, format string, args ...any) *hostabi.Response {

@@ -3,10 +3,12 @@ package guest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +219,24 @@ func TestRun(t *testing.T) {
 	}
 	if want := "stray print\nstray write\n"; stderr.String() != want {
 		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+}
+
+// warmUp runs a call's code paths on a request with every field set.
+func TestWarmUp(t *testing.T) {
+	var req hostabi.Request
+	dec := json.NewDecoder(strings.NewReader(sampleRequest))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		t.Fatalf("sampleRequest: %v", err)
+	}
+	v := reflect.ValueOf(req)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Errorf("sampleRequest leaves %s unset", v.Type().Field(i).Name)
+		}
+	}
+	if code := warmUp(); code != 0 {
+		t.Errorf("warmUp = %d, want 0", code)
 	}
 }

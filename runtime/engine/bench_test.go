@@ -2,62 +2,178 @@ package engine
 
 import (
 	"context"
+	"path/filepath"
+	"slices"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 )
 
-// BenchmarkCompile measures Engine.Compile of the Go test plugin in a new
-// Engine: cold (nothing cached) and cached (from a warm on-disk cache, as
-// after a controller restart).
-func BenchmarkCompile(b *testing.B) {
-	wasm := goPlugin(b)
-	compileIn := func(b *testing.B, cfg Config) {
-		e, err := New(context.Background(), cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p, err := e.Compile(context.Background(), wasm, Limits{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		p.Close(context.Background())
-		e.Close(context.Background())
-	}
-	b.Run("cold", func(b *testing.B) {
-		for b.Loop() {
-			compileIn(b, Config{})
-		}
-	})
-	b.Run("cached", func(b *testing.B) {
-		cfg := Config{CacheDir: b.TempDir()}
-		compileIn(b, cfg)
-		for b.Loop() {
-			compileIn(b, cfg)
-		}
-	})
+// The benchmarks run the first-party plugins, built as the Makefile builds
+// them: plugins/wait (Go, with the guest SDK) as a command and as a
+// reactor, plugins/semver (C, a command), plus the C reactor test plugin
+// and the WAT module testdata/ok.wat. docs/performance.md quotes them.
+
+// benchPlugin is a plugin and a request it succeeds on.
+type benchPlugin struct {
+	name string
+	wasm func(testing.TB) []byte
+	req  *hostabi.Request
 }
 
-// BenchmarkInvoke measures one Invoke, a fresh instance included, of the
-// Go test plugin and of a WAT module that reads the request and answers.
-func BenchmarkInvoke(b *testing.B) {
-	for _, bc := range []struct {
-		name   string
-		plugin func(testing.TB) *Plugin
-	}{
-		{"go", func(tb testing.TB) *Plugin { return sharedGoPlugin(tb, Limits{}) }},
-		{"wat", func(tb testing.TB) *Plugin { return mustCompile(tb, sharedEngine(tb), wat(tb, "ok"), Limits{}) }},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			p := bc.plugin(b)
-			req := request("mode", "ok")
-			b.ReportAllocs()
+func benchPlugins() []benchPlugin {
+	wait := filepath.Join("..", "..", "plugins", "wait")
+	waitReq := request("duration", "0s")
+	semverReq := request("version", "1.4.2-rc.1+build.7", "constraint", ">=1.4.2-rc.1 <2.0.0 || ^3", "require", "true")
+	return []benchPlugin{
+		{"go-command", func(tb testing.TB) []byte { return wasmtest.GoPlugin(tb, wait) }, waitReq},
+		{"go-reactor", func(tb testing.TB) []byte { return wasmtest.GoReactor(tb, wait) }, waitReq},
+		{"c-command", func(tb testing.TB) []byte {
+			return wasmtest.CPlugin(tb, filepath.Join("..", "..", "plugins", "semver"))
+		}, semverReq},
+		{"c-reactor", cReactor, request()},
+		{"wat-command", func(tb testing.TB) []byte { return wat(tb, "ok") }, request()},
+	}
+}
+
+func findBenchPlugin(name string) benchPlugin {
+	for _, p := range benchPlugins() {
+		if p.name == name {
+			return p
+		}
+	}
+	panic("no bench plugin " + name)
+}
+
+// BenchmarkCompile measures New and Compile in a fresh Engine: cold
+// (nothing cached) and cached (from a warm on-disk cache, as after a
+// controller restart: the time until the plugin is ready).
+func BenchmarkCompile(b *testing.B) {
+	for _, name := range []string{"go-reactor", "c-command"} {
+		bp := findBenchPlugin(name)
+		wasm := bp.wasm(b)
+		compileIn := func(b *testing.B, cfg Config) {
+			e, err := New(context.Background(), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := e.Compile(context.Background(), wasm, Limits{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Close(context.Background())
+			e.Close(context.Background())
+		}
+		b.Run(name+"/cold", func(b *testing.B) {
 			for b.Loop() {
-				resp, err := p.Invoke(context.Background(), req, Invocation{})
-				if err != nil || resp.Status != hostabi.StatusSucceeded {
-					b.Fatalf("Invoke = %+v, %v", resp, err)
-				}
+				compileIn(b, Config{})
+			}
+		})
+		b.Run(name+"/cached", func(b *testing.B) {
+			cfg := Config{CacheDir: b.TempDir()}
+			compileIn(b, cfg)
+			for b.Loop() {
+				compileIn(b, cfg)
 			}
 		})
 	}
+}
+
+// BenchmarkInvoke measures one Invoke as a controller makes it between
+// runs: one call at a time, with the engine otherwise idle. For a
+// reactor, each call finds its pool refilled (the timer stops while the
+// pool refills); "unprepared" is a reactor without a pool. It reports
+// the latency's p50 and p99 (latency-p50-ms, latency-p99-ms) and the
+// host CPU per call including the background preparation of the instance
+// that replaces the one taken (cpu-ms/op).
+func BenchmarkInvoke(b *testing.B) {
+	type variant struct {
+		name string
+		warm int
+	}
+	for _, bp := range benchPlugins() {
+		variants := []variant{{bp.name, -1}}
+		if bp.name == "go-reactor" || bp.name == "c-reactor" {
+			variants = []variant{{bp.name, DefaultWarmInstances}, {bp.name + "-unprepared", -1}}
+		}
+		for _, v := range variants {
+			b.Run(v.name, func(b *testing.B) {
+				e := newEngine(b, Config{WarmInstances: v.warm})
+				p := mustCompile(b, e, bp.wasm(b), Limits{})
+				refill := func() {
+					if p.c.warm != nil {
+						waitWarm(b, p, cap(p.c.warm.ready))
+					}
+				}
+				invokeOK(b, p, bp.req)
+				refill()
+				latencies := make([]time.Duration, 0, 1024)
+				cpu := cpuTime()
+				b.ReportAllocs()
+				for b.Loop() {
+					start := time.Now()
+					invokeOK(b, p, bp.req)
+					latencies = append(latencies, time.Since(start))
+					b.StopTimer()
+					refill()
+					b.StartTimer()
+				}
+				reportCPU(b, cpu)
+				reportLatency(b, latencies)
+			})
+		}
+	}
+}
+
+// BenchmarkThroughput measures invocations back to back from as many
+// goroutines as there are CPUs: the pool is mostly empty and most calls
+// make their own instance, so ns/op is the host CPU an invocation needs
+// at saturation, divided by the CPUs.
+func BenchmarkThroughput(b *testing.B) {
+	for _, name := range []string{"go-command", "go-reactor"} {
+		bp := findBenchPlugin(name)
+		b.Run(name, func(b *testing.B) {
+			p := mustCompile(b, newEngine(b, Config{}), bp.wasm(b), Limits{})
+			invokeOK(b, p, bp.req)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					invokeOK(b, p, bp.req)
+				}
+			})
+		})
+	}
+}
+
+func invokeOK(b *testing.B, p *Plugin, req *hostabi.Request) {
+	resp, err := p.Invoke(context.Background(), req, Invocation{})
+	if err != nil || resp.Status != hostabi.StatusSucceeded {
+		b.Fatalf("Invoke = %+v, %v", resp, err)
+	}
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportCPU(b *testing.B, since time.Duration) {
+	b.ReportMetric(float64(cpuTime()-since)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+}
+
+func reportLatency(b *testing.B, latencies []time.Duration) {
+	slices.Sort(latencies)
+	pct := func(p float64) float64 {
+		return float64(latencies[int(p*float64(len(latencies)-1))]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(pct(0.50), "latency-p50-ms")
+	b.ReportMetric(pct(0.99), "latency-p99-ms")
 }

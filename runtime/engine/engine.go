@@ -13,6 +13,10 @@
 //     properties of a wazero.Runtime, so the engine keeps one runtime per
 //     distinct memory limit, created on first use; all of them share one
 //     compilation cache.
+//   - Instances: one per invocation, created for it or, for a reactor
+//     plugin, prepared ahead of demand (Config.WarmInstances), and closed
+//     after it. Their linear memories are mappings the engine recycles,
+//     zeroed, between instances (see memory.go).
 //   - The sandbox of an invocation: the request on stdin, capped stdout and
 //     stderr, real clocks, crypto randomness, a sleep that ends with the
 //     context, and no filesystem, network, environment or arguments beyond
@@ -85,6 +89,7 @@ type Engine struct {
 	cache         wazero.CompilationCache
 	baseConfig    wazero.ModuleConfig
 	warmInstances int
+	memory        *memoryPool
 
 	mu       sync.Mutex
 	closed   bool
@@ -134,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			WithSysNanotime().
 			WithRandSource(cryptoRand),
 		warmInstances: cfg.warmInstances(),
+		memory:        newMemoryPool(),
 		runtimes:      map[uint32]*sandboxRuntime{},
 		plugins:       map[pluginKey]*compiled{},
 	}, nil
@@ -169,6 +175,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	for _, r := range runtimes {
 		errs = append(errs, r.Close(ctx))
 	}
+	e.memory.close()
 	errs = append(errs, e.cache.Close(ctx))
 	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 )
 
 func TestWellBehavedModuleSucceeds(t *testing.T) {
@@ -185,6 +186,24 @@ func TestConcurrentInvocationsAreIsolated(t *testing.T) {
 	for range workers * calls {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// A module that dirties all of its memory leaves nothing for the next
+// instance to find, though the engine recycles linear memory.
+func TestRecycledMemoryIsZeroed(t *testing.T) {
+	e := newEngine(t, Config{})
+	p := mustCompile(t, e, wat(t, "scribble"), Limits{})
+	for i := range 20 {
+		if got := results(t, invoke(t, p, request(), Invocation{})); got["dirty"] != "0" {
+			t.Fatalf("call %d found its memory dirty", i+1)
+		}
+		e.memory.mu.Lock()
+		recycled := len(e.memory.free[manifest.DefaultMemory])
+		e.memory.mu.Unlock()
+		if recycled != 1 {
+			t.Fatalf("after call %d the engine keeps %d memories for reuse; want 1, or this test proves nothing", i+1, recycled)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
@@ -145,7 +146,7 @@ func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocatio
 		inst = p.c.warm.take()
 	}
 	if inst == nil {
-		inst = &instance{s: getSandbox()}
+		inst = p.c.newInstance()
 	}
 	defer inst.close()
 	s := inst.s
@@ -172,8 +173,8 @@ func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocatio
 // could not be started.
 func (c *compiled) start(ctx, runCtx context.Context, inst *instance, fsConfig wazero.FSConfig) (*hostabi.Response, error) {
 	s := inst.s
-	var err error
-	if inst.mod, err = c.instantiate(runCtx, s, fsConfig); err != nil {
+	err := c.instantiate(runCtx, inst, fsConfig)
+	if err != nil {
 		// Linking failed, or the module's wasm start function (run at
 		// instantiation, before _start) did.
 		switch {
@@ -197,8 +198,9 @@ func (c *compiled) start(ctx, runCtx context.Context, inst *instance, fsConfig w
 	return s.outcome(ctx, inst.mod, err)
 }
 
-// instantiate creates an instance of c whose stdio and sleep are s's.
-func (c *compiled) instantiate(ctx context.Context, s *sandbox, fsConfig wazero.FSConfig) (api.Module, error) {
+// instantiate creates inst's module, with its sandbox's stdio and sleep.
+func (c *compiled) instantiate(ctx context.Context, inst *instance, fsConfig wazero.FSConfig) error {
+	s := inst.s
 	cfg := c.engine.baseConfig.
 		WithStdin((*stdinReader)(s)).
 		WithStdout((*stdoutWriter)(s)).
@@ -207,7 +209,12 @@ func (c *compiled) instantiate(ctx context.Context, s *sandbox, fsConfig wazero.
 	if fsConfig != nil {
 		cfg = cfg.WithFSConfig(fsConfig)
 	}
-	return c.rt.InstantiateModule(ctx, c.module, cfg)
+	mod, err := c.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, inst), c.module, cfg)
+	if err != nil {
+		return err
+	}
+	inst.mod = mod
+	return nil
 }
 
 // initialize calls a reactor's _initialize, if it exports one.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 )
 
 // instance is one instance of a plugin with its sandbox. It serves one
@@ -13,12 +14,30 @@ import (
 type instance struct {
 	mod api.Module
 	s   *sandbox
+
+	memory *memoryPool   // where its linear memory comes from
+	mem    *linearMemory // its linear memory, once allocated
 }
 
-// close closes the module and recycles the sandbox.
+func (c *compiled) newInstance() *instance {
+	return &instance{s: getSandbox(), memory: c.engine.memory}
+}
+
+// Allocate implements experimental.MemoryAllocator: wazero calls it to
+// create the instance's linear memory.
+func (i *instance) Allocate(_, max uint64) experimental.LinearMemory {
+	i.mem = newLinearMemory(i.memory, max)
+	return i.mem
+}
+
+// close closes the module, returns its memory to the pool and recycles
+// the sandbox.
 func (i *instance) close() {
 	if i.mod != nil {
 		_ = i.mod.Close(context.Background())
+	}
+	if i.mem != nil {
+		i.mem.release()
 	}
 	putSandbox(i.s)
 }
@@ -108,10 +127,10 @@ func (w *warmPool) fill() {
 func (w *warmPool) prepare() (*instance, bool) {
 	ctx, cancel := context.WithTimeout(w.ctx, prepareTimeout)
 	defer cancel()
-	inst := &instance{s: getSandbox()}
+	inst := w.c.newInstance()
 	inst.s.ctx, inst.s.stop = ctx, cancel
-	var err error
-	if inst.mod, err = w.c.instantiate(ctx, inst.s, nil); err == nil {
+	err := w.c.instantiate(ctx, inst, nil)
+	if err == nil {
 		err = w.c.initialize(ctx, inst.mod)
 	}
 	// The preparation's context ends here; the call that takes the
