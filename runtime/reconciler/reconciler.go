@@ -191,7 +191,10 @@ func (r *Reconciler) inFlight(ctx context.Context, m *lifecycle.Machine, run *v1
 	}
 	if j.pending != nil {
 		if wait := m.Remaining(j.submitted.Add(r.StatusDelay)); wait > 0 {
-			return controller.NewRequeueAfter(min(wait, next))
+			if !j.act.Deadline.IsZero() {
+				wait = min(wait, next)
+			}
+			return controller.NewRequeueAfter(wait)
 		}
 		if err := r.store(ctx, m, run, stored, st); err != nil {
 			return err

@@ -82,6 +82,16 @@ func TestStartIsStoredAfterStatusDelay(t *testing.T) {
 	w.expect(w.reconcile(key), outcome{requeue: time.Minute - statusDelay})
 }
 
+func TestStartIsStoredAfterStatusDelayWithoutTimeout(t *testing.T) {
+	w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
+	key := w.create(run("r", []string{mode("hang")}, "  timeout: 0s"))
+
+	// No deadline: the run comes back when the start is due, not at once.
+	w.expect(w.reconcile(key), outcome{requeue: statusDelay})
+	w.clock.Step(statusDelay)
+	w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{"Normal Started Attempt 1 of 1 started"}})
+}
+
 func TestRetries(t *testing.T) {
 	w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
 	key := w.create(run("r", []string{mode("fail"), "{name: succeedOn, value: '3'}"}, "  retries: 2"))
