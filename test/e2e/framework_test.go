@@ -37,18 +37,22 @@ var (
 	// repoRoot is the working tree under test; go test runs in test/e2e.
 	repoRoot = func() string { d, _ := filepath.Abs("../.."); return d }()
 
+	// kubeconfigPath is the absolute path of the kubeconfig in use.
+	kubeconfigPath string
+
 	kube   kubernetes.Interface
 	tekton pipelineclient.Interface
 	dyn    dynamic.Interface
 )
 
 func TestMain(m *testing.M) {
-	path := os.Getenv("KUBECONFIG")
-	if path == "" {
-		path = filepath.Join(repoRoot, ".cache", "cluster", "kubeconfig")
+	kubeconfigPath = os.Getenv("KUBECONFIG")
+	if kubeconfigPath == "" {
+		kubeconfigPath = filepath.Join(repoRoot, ".cache", "cluster", "kubeconfig")
 	}
-	if err := connect(path); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: no cluster at %s: %v\nstart one with: hack/cluster.sh up\n", path, err)
+	kubeconfigPath, _ = filepath.Abs(kubeconfigPath)
+	if err := connect(kubeconfigPath); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: no cluster at %s: %v\nstart one with: hack/cluster.sh up\n", kubeconfigPath, err)
 		os.Exit(1)
 	}
 	if err := registerFirstParty(context.Background()); err != nil {
