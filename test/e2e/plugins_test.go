@@ -22,23 +22,27 @@ import (
 // ConfigMaps (config/100-namespace.yaml).
 const controllerNamespace = "tekton-wasm"
 
-// pluginDir is where `make plugins` writes the first-party plugins and their
-// index.yaml.
-var pluginDir = filepath.Join(repoRoot, "bin", "plugins")
+// Plugin directories (index.yaml and modules) the Makefile builds.
+var (
+	// pluginDir holds the first-party plugins (`make plugins`).
+	pluginDir = filepath.Join(repoRoot, "bin", "plugins")
+	// hostileDir holds plugins that misbehave on purpose (`make hostile`).
+	hostileDir = filepath.Join(repoRoot, "bin", "hostile")
+)
 
-// firstParty reads the first-party plugins `make plugins` built.
-func firstParty() ([]manifest.Plugin, error) {
-	idx, err := manifest.LoadDir(pluginDir)
+// loadPlugins reads the index of a plugin directory the Makefile builds.
+func loadPlugins(dir string) ([]manifest.Plugin, error) {
+	idx, err := manifest.LoadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w (run `make plugins`)", err)
+		return nil, fmt.Errorf("%w (run `make plugins hostile`)", err)
 	}
 	return idx.Plugins, nil
 }
 
 // applyPlugin creates or replaces the plugin ConfigMap of p (its module read
-// from pluginDir) in the controller's namespace.
-func applyPlugin(ctx context.Context, p manifest.Plugin) (*corev1.ConfigMap, error) {
-	module, err := manifest.ReadModule(pluginDir, &p)
+// from dir) in the controller's namespace.
+func applyPlugin(ctx context.Context, dir string, p manifest.Plugin) (*corev1.ConfigMap, error) {
+	module, err := manifest.ReadModule(dir, &p)
 	if err != nil {
 		return nil, err
 	}
@@ -64,12 +68,12 @@ func applyPlugin(ctx context.Context, p manifest.Plugin) (*corev1.ConfigMap, err
 // registerFirstParty registers every first-party plugin under its own kind.
 // The registrations outlive the tests (hack/cluster.sh down removes them).
 func registerFirstParty(ctx context.Context) error {
-	plugins, err := firstParty()
+	plugins, err := loadPlugins(pluginDir)
 	if err != nil {
 		return err
 	}
 	for _, p := range plugins {
-		if _, err := applyPlugin(ctx, p); err != nil {
+		if _, err := applyPlugin(ctx, pluginDir, p); err != nil {
 			return err
 		}
 	}
@@ -82,7 +86,14 @@ func registerFirstParty(ctx context.Context) error {
 // when t ends. It returns the apiVersion.
 func registerTestPlugin(t *testing.T, ns, kind string) string {
 	t.Helper()
-	plugins, err := firstParty()
+	return registerTestPluginFrom(t, pluginDir, ns, kind)
+}
+
+// registerTestPluginFrom is registerTestPlugin for the plugin of the given
+// kind in dir.
+func registerTestPluginFrom(t *testing.T, dir, ns, kind string) string {
+	t.Helper()
+	plugins, err := loadPlugins(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +103,7 @@ func registerTestPlugin(t *testing.T, ns, kind string) string {
 		}
 		p.Name = ns + "-" + p.Name
 		p.APIVersion = ns + ".e2e.tekton-wasm.dev/v1alpha1"
-		cm, err := applyPlugin(context.Background(), p)
+		cm, err := applyPlugin(context.Background(), dir, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +115,7 @@ func registerTestPlugin(t *testing.T, ns, kind string) string {
 		})
 		return p.APIVersion
 	}
-	t.Fatalf("no first-party plugin of kind %s in %s", kind, pluginDir)
+	t.Fatalf("no plugin of kind %s in %s", kind, dir)
 	return ""
 }
 
