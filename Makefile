@@ -30,8 +30,11 @@ $(PLUGINS_OUT):
 	@mkdir -p $@
 
 .SECONDEXPANSION:
+# Go plugins are WASI reactors (-buildmode=c-shared), which the engine
+# prepares ahead of demand: a call then costs a fraction of a millisecond
+# instead of several (docs/performance.md).
 $(foreach p,$(GO_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/*.go) $(wildcard hostabi/*.go hostabi/guest/*.go) | $(PLUGINS_OUT)
-	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -o $@ ./plugins/$*
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./plugins/$*
 
 $(foreach p,$(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/*.c plugins/%/*.h plugins/%/CFLAGS) | deps $(PLUGINS_OUT)
 	clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror $$(cat plugins/$*/CFLAGS 2>/dev/null) -o $@ $(wildcard plugins/$*/*.c)
@@ -56,8 +59,23 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
+# Benchmarks, summed up in one table of figures and targets, printed and
+# written into docs/performance.md (between its bench markers) with the
+# machine and the load. Each file in BENCH_ROWS lists figures: add one for
+# more packages' benchmarks (format: runtime/engine/internal/benchtable).
+BENCH_PKGS  ?= ./runtime/...
+BENCH_FLAGS ?= -count 3
+BENCH_ROWS  ?= runtime/engine/bench.rows
+BENCH_OUT   := $(BIN)/bench.txt
+
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./runtime/...
+	@mkdir -p $(BIN)
+	@set -o pipefail; { echo "loadavg-before: $$(cat /proc/loadavg)"; \
+	  $(GO) test -run '^$$' -bench . -benchmem $(BENCH_FLAGS) $(BENCH_PKGS); status=$$?; \
+	  echo "loadavg-after: $$(cat /proc/loadavg)"; exit $$status; } | tee $(BENCH_OUT)
+	@echo
+	@$(GO) run ./runtime/engine/internal/benchtable $(addprefix -rows ,$(BENCH_ROWS)) \
+	  -doc docs/performance.md -command "make bench ($(GO) test -run '^\$$' -bench . -benchmem $(BENCH_FLAGS) $(BENCH_PKGS))" < $(BENCH_OUT)
 
 clean:
 	rm -rf $(BIN)

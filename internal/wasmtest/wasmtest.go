@@ -19,18 +19,19 @@ var (
 	built = map[string][]byte{} // by kind and absolute source path
 )
 
-// GoPlugin builds the Go package in directory pkgDir with GOOS=wasip1
-// GOARCH=wasm, as `make plugins` does.
+// GoPlugin builds the Go package in directory pkgDir as `make plugins`
+// does: a WASI reactor (GOOS=wasip1 GOARCH=wasm go build
+// -buildmode=c-shared), which the engine can prepare ahead of demand.
 func GoPlugin(tb testing.TB, pkgDir string) []byte {
 	tb.Helper()
-	return goBuild(tb, pkgDir)
+	return goBuild(tb, pkgDir, "-buildmode=c-shared")
 }
 
-// GoReactor builds the Go package in directory pkgDir as a WASI reactor:
-// GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared.
-func GoReactor(tb testing.TB, pkgDir string) []byte {
+// GoCommand builds the Go package in directory pkgDir as a WASI command
+// (GOOS=wasip1 GOARCH=wasm go build), whose main runs at _start.
+func GoCommand(tb testing.TB, pkgDir string) []byte {
 	tb.Helper()
-	return goBuild(tb, pkgDir, "-buildmode=c-shared")
+	return goBuild(tb, pkgDir)
 }
 
 func goBuild(tb testing.TB, pkgDir string, flags ...string) []byte {

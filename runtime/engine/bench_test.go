@@ -2,8 +2,12 @@ package engine
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,8 +33,8 @@ func benchPlugins() []benchPlugin {
 	waitReq := request("duration", "0s")
 	semverReq := request("version", "1.4.2-rc.1+build.7", "constraint", ">=1.4.2-rc.1 <2.0.0 || ^3", "require", "true")
 	return []benchPlugin{
-		{"go-command", func(tb testing.TB) []byte { return wasmtest.GoPlugin(tb, wait) }, waitReq},
-		{"go-reactor", func(tb testing.TB) []byte { return wasmtest.GoReactor(tb, wait) }, waitReq},
+		{"go-command", func(tb testing.TB) []byte { return wasmtest.GoCommand(tb, wait) }, waitReq},
+		{"go-reactor", func(tb testing.TB) []byte { return wasmtest.GoPlugin(tb, wait) }, waitReq},
 		{"c-command", func(tb testing.TB) []byte {
 			return wasmtest.CPlugin(tb, filepath.Join("..", "..", "plugins", "semver"))
 		}, semverReq},
@@ -176,4 +180,56 @@ func reportLatency(b *testing.B, latencies []time.Duration) {
 	}
 	b.ReportMetric(pct(0.50), "latency-p50-ms")
 	b.ReportMetric(pct(0.99), "latency-p99-ms")
+}
+
+// BenchmarkInstanceMemory measures the memory an idle prepared instance
+// of the Go reactor holds, over a pool of 16: its linear memory
+// (linear-MiB/instance) and the growth of the process's resident set
+// (rss-MiB/instance), which adds wazero's own per-instance structures.
+func BenchmarkInstanceMemory(b *testing.B) {
+	const n = 16
+	bp := findBenchPlugin("go-reactor")
+	wasm := bp.wasm(b)
+	var linear, rss float64
+	for b.Loop() {
+		e, err := New(context.Background(), Config{CacheDir: testCacheDir, WarmInstances: n})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := e.Compile(context.Background(), wasm, Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		before := residentBytes(b)
+		p.c.warm.take()
+		waitWarm(b, p, n)
+		runtime.GC()
+		rss += float64(residentBytes(b)-before) / n
+		var total uint32
+		for range n {
+			inst := <-p.c.warm.ready
+			total += inst.mod.Memory().Size()
+			inst.close()
+		}
+		linear += float64(total) / n
+		p.Close(context.Background())
+		e.Close(context.Background())
+	}
+	b.ReportMetric(linear/float64(b.N)/(1<<20), "linear-MiB/instance")
+	b.ReportMetric(rss/float64(b.N)/(1<<20), "rss-MiB/instance")
+}
+
+// residentBytes is the process's resident set size.
+func residentBytes(b *testing.B) int64 {
+	statm, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		b.Skipf("no /proc/self/statm: %v", err)
+	}
+	f := strings.Fields(string(statm))
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pages * int64(os.Getpagesize())
 }

@@ -39,10 +39,10 @@ func wat(tb testing.TB, name string) []byte {
 	return wasmtest.WAT(tb, filepath.Join("testdata", name+".wat"))
 }
 
-// goPlugin is testdata/goplugin built for wasip1.
+// goPlugin is testdata/goplugin built as a WASI command.
 func goPlugin(tb testing.TB) []byte {
 	tb.Helper()
-	return wasmtest.GoPlugin(tb, filepath.Join("testdata", "goplugin"))
+	return wasmtest.GoCommand(tb, filepath.Join("testdata", "goplugin"))
 }
 
 // debianRustc is Debian's rustc, whose wasm32-wasi std comes from the

@@ -21,9 +21,9 @@ func guestPlugin(tb testing.TB, reactor bool) []byte {
 	tb.Helper()
 	dir := filepath.Join("testdata", "guestplugin")
 	if reactor {
-		return wasmtest.GoReactor(tb, dir)
+		return wasmtest.GoPlugin(tb, dir)
 	}
-	return wasmtest.GoPlugin(tb, dir)
+	return wasmtest.GoCommand(tb, dir)
 }
 
 // cReactor is testdata/creactor, a reactor in C.

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const benchOutput = `loadavg-before: 0.52 0.80 1.10 1/234 5678
+goos: linux
+BenchmarkCompile/go/cached-2   	      10	 81234567 ns/op	 20102606 B/op	  102156 allocs/op
+BenchmarkInvoke/go-reactor-2   	     979	   1261030 ns/op	        10.23 cpu-ms/op	         0.7 latency-p50-ms
+BenchmarkInvoke/go-reactor-2   	     979	   1261030 ns/op	        10.23 cpu-ms/op	         0.9 latency-p50-ms
+BenchmarkInvoke/go-reactor-2   	     979	   1261030 ns/op	        10.23 cpu-ms/op	         2.5 latency-p50-ms
+BenchmarkInvoke/c-2            	   20000	     53202 ns/op	         0.3439 cpu-ms/op	         0.4 latency-p50-ms
+BenchmarkE2E/native-2          	      10	  5000000 ns/op
+BenchmarkE2E/ours-2            	      10	  5500000 ns/op
+    bench_test.go:12: a log line
+PASS
+loadavg-after: 1.50 1.00 1.20 1/234 5678
+`
+
+func TestRender(t *testing.T) {
+	rows, err := parseRows(`
+# figure | benchmark | metric | target
+Go ready from cache | BenchmarkCompile/go/cached | ns/op | < 100
+Go call p50 | BenchmarkInvoke/go-reactor | latency-p50-ms | <= 2
+C call p50 | BenchmarkInvoke/c | latency-p50-ms | <= 0.3
+host heap per compile | BenchmarkCompile/go/cached | B/op | -
+missing | BenchmarkNope | ns/op | <= 1
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := parseResults(strings.NewReader(benchOutput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `| figure | ours | target | met |
+|---|---:|---|---|
+| Go ready from cache | 81.2 ms | < 100 ms | yes |
+| Go call p50 | 0.9 ms | <= 2 ms | yes |
+| C call p50 | 0.4 ms | <= 0.3 ms | **no** |
+| host heap per compile | 19.2 MiB | — | — |
+| missing | not run | <= 1 | unknown |
+`
+	if got := render(rows, res); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestRenderWithBaseline(t *testing.T) {
+	rows, err := parseRows(`e2e | BenchmarkE2E/ours | ns/op | <= 1.2x | BenchmarkE2E/native
+Go call p50 | BenchmarkInvoke/go-reactor | latency-p50-ms | <= 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := parseResults(strings.NewReader(benchOutput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `| figure | ours | baseline | ratio | target | met |
+|---|---:|---:|---:|---|---|
+| e2e | 5.5 ms | 5 ms | 1.10x | <= 1.2x | yes |
+| Go call p50 | 0.9 ms | — | — | <= 2 ms | yes |
+`
+	if got := render(rows, res); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestParseRowsErrors(t *testing.T) {
+	for _, tc := range []struct{ rows, want string }{
+		{"a | b | c", "line 1: want figure | benchmark | metric | target [| baseline]"},
+		{"a | b | c | about 2", `line 1: target "about 2" is not`},
+		{"a | b | c | <= 2x", "line 1: a ratio target needs a baseline benchmark"},
+	} {
+		if _, err := parseRows(tc.rows); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parseRows(%q) = %v, want %q", tc.rows, err, tc.want)
+		}
+	}
+}
+
+func TestUpdateDoc(t *testing.T) {
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "perf.md")
+	if err := os.WriteFile(doc, []byte("# Perf\n\nintro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\n\nanalysis\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rows := filepath.Join(dir, "rows")
+	if err := os.WriteFile(rows, []byte("C call p50 | BenchmarkInvoke/c | latency-p50-ms | <= 0.3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := run([]string{rows}, doc, "make bench", strings.NewReader(benchOutput), &out); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	for _, part := range []string{
+		"# Perf\n\nintro\n<!-- bench:begin -->\n| figure | ours | target | met |\n",
+		"| C call p50 | 0.4 ms | <= 0.3 ms | **no** |\n\nMeasured ",
+		" CPUs (", "GOMAXPROCS 2, with `make bench`. Load average (1, 5, 15 min) before: 0.52, 0.80, 1.10; after: 1.50, 1.00, 1.20.\n<!-- bench:end -->\n\nanalysis\n",
+	} {
+		if !strings.Contains(got, part) {
+			t.Errorf("doc does not contain %q:\n%s", part, got)
+		}
+	}
+	if out.String() != "| figure | ours | target | met |\n|---|---:|---|---|\n| C call p50 | 0.4 ms | <= 0.3 ms | **no** |\n" {
+		t.Errorf("stdout %q", out.String())
+	}
+	if err := os.WriteFile(doc, []byte("no markers"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{rows}, doc, "make bench", strings.NewReader(benchOutput), &out); err == nil || !strings.Contains(err.Error(), "has no <!-- bench:begin -->") {
+		t.Errorf("run on a doc without markers: %v", err)
+	}
+}
