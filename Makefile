@@ -79,3 +79,12 @@ bench: deps
 
 clean:
 	rm -rf $(BIN)
+
+# tekton-wasm's controller against the native baseline controller
+# (test/bench/baseline) on a real-cluster rig of its own (hack/cluster.sh,
+# .cache/bench-cluster); prints the table and writes docs/performance-cluster.md.
+# BENCH_CLUSTER_FLAGS go to the driver, e.g. -runs 20 -burst 200.
+BENCH_CLUSTER_FLAGS ?=
+.PHONY: bench-cluster
+bench-cluster: deps
+	test/bench/cluster.sh $(BENCH_CLUSTER_FLAGS)

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# test/bench/cluster.sh (make bench-cluster) measures tekton-wasm's controller
+# against the native baseline controller (test/bench/baseline) on the
+# real-cluster rig, and writes docs/performance-cluster.md.
+#
+#   test/bench/cluster.sh [bench-cluster flags...]
+#
+# It runs its own rig (hack/cluster.sh with TEKTON_WASM_CLUSTER=
+# $BENCH_CLUSTER, default <repo>/.cache/bench-cluster), so it never disturbs
+# the e2e rig, and stops it afterwards unless it was up before. Our
+# controller runs with $BENCH_CONTROLLER_FLAGS (a concurrency limit that
+# admits the 50 concurrent invocations; the baseline's client rate limit).
+# Then it:
+#   1. builds the benchmark plugins (test/bench/plugins/noop as a reactor,
+#      test/bench/plugins/sleep, plugins/wait) and registers them with
+#      `tkn-wasm pack … | kubectl apply --server-side -f -`;
+#   2. builds and starts the baseline controller (admin kubeconfig, the same
+#      knative config namespace as ours, its own free ports);
+#   3. runs the driver (test/bench/cmd/bench-cluster), which prints the table;
+#   4. writes the table, the machine, the load and the command into
+#      $BENCH_DOC (default docs/performance-cluster.md; empty: none), followed
+#      by test/bench/notes.md;
+#   5. stops the baseline and deletes the plugin ConfigMaps it applied.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo"
+export TEKTON_WASM_CLUSTER=${BENCH_CLUSTER:-$repo/.cache/bench-cluster}
+bin=${TEKTON_WASM_CACHE:-$HOME/.cache/tekton-wasm}/bin
+# Both controllers get the same client rate limit: knative's default, 5 QPS
+# per controller, would alone make 1,000 status writes take 200 s.
+qps=(-kube-api-qps 100 -kube-api-burst 200)
+export TEKTON_WASM_CONTROLLER_FLAGS=${BENCH_CONTROLLER_FLAGS:--concurrency 64 ${qps[*]}}
+doc=${BENCH_DOC-docs/performance-cluster.md}
+work=$TEKTON_WASM_CLUSTER/bench
+group=bench.tekton-wasm.dev/v1alpha1
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+was_up=false
+if [[ -f $TEKTON_WASM_CLUSTER/kubeconfig ]] && hack/cluster.sh status | grep -q '^apiserver .*running'; then
+  was_up=true
+fi
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+eval "$(hack/cluster.sh up)"
+kubectl() { "$bin/kubectl" --kubeconfig "$KUBECONFIG" "$@"; }
+
+mkdir -p "$work"
+baseline_pid=
+cleanup() {
+  if [[ -n $baseline_pid ]] && kill -0 "$baseline_pid" 2>/dev/null; then
+    kill "$baseline_pid"
+    wait "$baseline_pid" 2>/dev/null || true
+  fi
+  rm -f "$work/baseline.pid"
+  kubectl -n tekton-wasm delete configmap bench-noop bench-wait bench-sleep --ignore-not-found >/dev/null || true
+  if ! $was_up; then hack/cluster.sh down; fi
+}
+trap cleanup EXIT
+
+say "building the plugins, tkn-wasm, the baseline and the driver"
+GOOS=wasip1 GOARCH=wasm nice go build -trimpath -buildmode=c-shared -o "$work/noop.wasm" ./test/bench/plugins/noop
+GOOS=wasip1 GOARCH=wasm nice go build -trimpath -o "$work/sleep.wasm" ./test/bench/plugins/sleep
+GOOS=wasip1 GOARCH=wasm nice go build -trimpath -o "$work/wait.wasm" ./plugins/wait
+nice go build -o "$work/tkn-wasm" ./cmd/tkn-wasm
+nice go build -o "$work/baseline" ./test/bench/baseline
+nice go build -o "$work/bench-cluster" ./test/bench/cmd/bench-cluster
+
+for p in noop:Noop wait:Wait sleep:Sleep; do
+  "$work/tkn-wasm" pack "$work/${p%%:*}.wasm" --name "bench-${p%%:*}" --api-version "$group" --kind "${p#*:}" |
+    kubectl apply --server-side --force-conflicts -f - >/dev/null
+done
+say "registered bench-noop (Noop), bench-wait (Wait), bench-sleep (Sleep) as $group"
+# The restart step needs them compiled (and in the on-disk cache) first.
+loaded() { tac "$TEKTON_WASM_CLUSTER/logs/controller.log" | sed '/^=== controller start/q' | grep -c '"Loaded plugin".*"plugin":"bench-' || true; }
+for _ in $(seq 600); do
+  (($(loaded) >= 3)) && break
+  sleep 0.1
+done
+(($(loaded) >= 3)) || { say "the bench plugins did not load within 60s; see $TEKTON_WASM_CLUSTER/logs/controller.log"; exit 1; }
+
+# The baseline: the same knative config namespace as ours, its own ports.
+mapfile -t ports < <("$bin/rig" ports 3)
+SYSTEM_NAMESPACE=tekton-wasm CONFIG_LOGGING_NAME=config-logging \
+  CONFIG_OBSERVABILITY_NAME=config-observability CONFIG_LEADERELECTION_NAME=config-leader-election \
+  PROBES_PORT=${ports[0]} METRICS_PROMETHEUS_PORT=${ports[1]} PROFILING_PORT=${ports[2]} \
+  "$work/baseline" -kubeconfig "$KUBECONFIG" -disable-ha "${qps[@]}" \
+  -api-version "$group" -kind NativeNoop >"$work/baseline.log" 2>&1 </dev/null &
+baseline_pid=$!
+echo "$baseline_pid" >"$work/baseline.pid"
+for _ in $(seq 300); do
+  grep -q 'Started workers' "$work/baseline.log" && break
+  kill -0 "$baseline_pid" 2>/dev/null || { tail -n 20 "$work/baseline.log" >&2; exit 1; }
+  sleep 0.1
+done
+grep -q 'Started workers' "$work/baseline.log" || { say "the baseline did not start its workers in 30s; see $work/baseline.log"; exit 1; }
+say "baseline controller running (pid $baseline_pid, log $work/baseline.log)"
+
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+table=$("$work/bench-cluster" -state "$TEKTON_WASM_CLUSTER" -baseline-pid-file "$work/baseline.pid" "$@")
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+printf '%s\n' "$table"
+
+[[ -n $doc ]] || exit 0
+{
+  printf '# Performance on the real-cluster rig\n\n'
+  printf 'Generated by `make bench-cluster`%s on %s from commit %s%s.\n\n' \
+    "${*:+ (driver flags: \`$*\`)}" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git rev-parse --short HEAD)" \
+    "$(git diff --quiet HEAD -- runtime cmd hostabi test/bench || echo ' with uncommitted changes')"
+  printf 'Machine: %s cores (nproc), %s, %s RAM, Linux %s. ' "$(nproc)" \
+    "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)" \
+    "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)" "$(uname -r)"
+  printf 'Load average (1, 5, 15 min): %s before the rig check, %s when the measurements started, %s when they ended; the machine is shared with other engineers'"'"' builds and tests, and the rig (etcd, kube-apiserver, Tekton'"'"'s controller) runs on the same 2 cores.\n\n' \
+    "$load_before" "$load_start" "$load_end"
+  printf 'Our controller: `%s`; the baseline: `%s`. Both run at once, each serving its own kind; latency runs alternate between them, the other phases run ours then the baseline.\n\n' \
+    "$TEKTON_WASM_CONTROLLER_FLAGS" "${qps[*]}"
+  printf '%s\n' "$table"
+  if [[ -f test/bench/notes.md ]]; then
+    printf '\n'
+    cat test/bench/notes.md
+  fi
+} >"$doc"
+say "wrote $doc"

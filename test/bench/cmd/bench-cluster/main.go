@@ -1,0 +1,896 @@
+// Command bench-cluster measures tekton-wasm's controller against the native
+// baseline controller (test/bench/baseline) on the real-cluster rig
+// (hack/cluster.sh), in one run, and prints one Markdown table: figure |
+// ours | baseline | ratio | target. test/bench/cluster.sh (make
+// bench-cluster) builds and registers what it needs and runs it; see
+// docs/performance-cluster.md.
+//
+// Both controllers run at once and serve different kinds: ours the no-op
+// plugin's kind (-ours-kind), the baseline its own (-baseline-kind). Latency
+// runs alternate between the two; throughput and pipeline phases run one
+// controller's batch after the other's. Every object lives in a namespace
+// the driver creates and deletes; every wait has a timeout.
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
+	pipelineclient "github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
+	"github.com/tektoncd/pipeline/pkg/client/informers/externalversions"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	"knative.dev/pkg/apis"
+)
+
+// kindRef is a custom task kind.
+type kindRef struct{ apiVersion, kind string }
+
+func parseKind(s string) (kindRef, error) {
+	i := strings.LastIndex(s, "/")
+	if i < 0 {
+		return kindRef{}, fmt.Errorf("kind %q: want APIVERSION/KIND, e.g. bench.tekton-wasm.dev/v1alpha1/Noop", s)
+	}
+	return kindRef{s[:i], s[i+1:]}, nil
+}
+
+type config struct {
+	ours, baseline, wait, sleep                                kindRef
+	runs, burst, waiting, concurrent, pipelines, createWorkers int
+	sleepFor                                                   time.Duration
+	state, clusterSh, baselinePidFile                          string
+}
+
+func main() {
+	var c config
+	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "the rig's kubeconfig")
+	ours := flag.String("ours-kind", "bench.tekton-wasm.dev/v1alpha1/Noop", "kind of the no-op plugin (APIVERSION/KIND)")
+	base := flag.String("baseline-kind", "bench.tekton-wasm.dev/v1alpha1/NativeNoop", "kind the baseline controller serves")
+	waitK := flag.String("wait-kind", "bench.tekton-wasm.dev/v1alpha1/Wait", "kind of the wait plugin (plugins/wait)")
+	sleepK := flag.String("sleep-kind", "bench.tekton-wasm.dev/v1alpha1/Sleep", "kind of the sleep plugin (test/bench/plugins/sleep)")
+	flag.IntVar(&c.runs, "runs", 100, "sequential runs per controller for latency")
+	flag.IntVar(&c.burst, "burst", 1000, "CustomRuns created at once for throughput")
+	flag.IntVar(&c.waiting, "waiting", 1000, "waiting runs for the memory figure")
+	flag.IntVar(&c.concurrent, "concurrent", 50, "concurrent sleeping invocations for the memory figure")
+	flag.DurationVar(&c.sleepFor, "sleep", 15*time.Second, "how long each of the concurrent invocations sleeps")
+	flag.IntVar(&c.pipelines, "pipelines", 3, "10-task PipelineRuns per controller")
+	flag.IntVar(&c.createWorkers, "create-workers", 32, "concurrent creates in the throughput burst")
+	flag.StringVar(&c.state, "state", "", "the rig's state directory (pids/, logs/, env)")
+	flag.StringVar(&c.clusterSh, "cluster-sh", "hack/cluster.sh", "the rig script, to restart our controller")
+	flag.StringVar(&c.baselinePidFile, "baseline-pid-file", "", "pid file of the baseline controller (for its RSS)")
+	flag.Parse()
+	for _, k := range []struct {
+		s   string
+		dst *kindRef
+	}{{*ours, &c.ours}, {*base, &c.baseline}, {*waitK, &c.wait}, {*sleepK, &c.sleep}} {
+		var err error
+		if *k.dst, err = parseKind(k.s); err != nil {
+			fatal(err)
+		}
+	}
+	if c.state == "" || *kubeconfig == "" {
+		fatal(errors.New("-state and -kubeconfig (or $KUBECONFIG) are required"))
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 500, 1000
+	b := &bench{cfg: c, kube: kubernetes.NewForConfigOrDie(cfg), tekton: pipelineclient.NewForConfigOrDie(cfg)}
+	ctx := context.Background()
+	if err := b.run(ctx); err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintf(os.Stderr, "bench-cluster: %v\n", err)
+	os.Exit(1)
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench-cluster: "+format+"\n", args...)
+}
+
+type bench struct {
+	cfg    config
+	kube   kubernetes.Interface
+	tekton pipelineclient.Interface
+	ns     string
+	runs   *tracker
+	rows   []row
+}
+
+// row is one line of the table; empty strings print as "—".
+type row struct{ figure, ours, baseline, ratio, target string }
+
+func (b *bench) add(r row) {
+	b.rows = append(b.rows, r)
+	logf("%s: ours %s, baseline %s, ratio %s (target %s)", r.figure, r.ours, r.baseline, r.ratio, r.target)
+}
+
+func (b *bench) run(ctx context.Context) error {
+	ns, err := b.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("creating the namespace: %w", err)
+	}
+	b.ns = ns.Name
+	defer func() {
+		if err := b.kube.CoreV1().Namespaces().Delete(context.Background(), b.ns, metav1.DeleteOptions{}); err != nil {
+			logf("deleting namespace %s: %v", b.ns, err)
+		}
+	}()
+	stop := make(chan struct{})
+	defer close(stop)
+	if b.runs, err = startTracker(b.tekton, b.ns, stop); err != nil {
+		return err
+	}
+	logf("namespace %s", b.ns)
+
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"latency", b.latency},
+		{"throughput", b.throughput},
+		{"pipeline", b.pipeline},
+		{"restart", b.restart},
+		{"memory", b.memory},
+	}
+	var failed []string
+	for _, s := range steps {
+		logf("--- %s", s.name)
+		if err := s.fn(ctx); err != nil {
+			logf("%s failed: %v", s.name, err)
+			failed = append(failed, s.name)
+			b.rows = append(b.rows, row{figure: s.name, ours: "FAILED: " + err.Error()})
+		}
+	}
+	b.print(os.Stdout)
+	if len(failed) > 0 {
+		return fmt.Errorf("steps failed: %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func (b *bench) print(w io.Writer) {
+	fmt.Fprintln(w, "| figure | ours | baseline | ratio | target |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	dash := func(s string) string { return cmp.Or(s, "—") }
+	for _, r := range b.rows {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", r.figure, dash(r.ours), dash(r.baseline), dash(r.ratio), dash(r.target))
+	}
+}
+
+// ---- CustomRuns ------------------------------------------------------------
+
+// customRun returns a CustomRun of kind k named name, labelled phase.
+func (b *bench) customRun(name, phase string, k kindRef, params map[string]string, timeout time.Duration) *v1beta1.CustomRun {
+	cr := &v1beta1.CustomRun{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: b.ns, Labels: map[string]string{"bench-phase": phase}},
+		Spec: v1beta1.CustomRunSpec{
+			CustomRef: &v1beta1.TaskRef{APIVersion: k.apiVersion, Kind: v1beta1.TaskKind(k.kind)},
+		},
+	}
+	for n, v := range params {
+		cr.Spec.Params = append(cr.Spec.Params, v1beta1.Param{Name: n, Value: *v1beta1.NewStructuredValues(v)})
+	}
+	if timeout > 0 {
+		cr.Spec.Timeout = &metav1.Duration{Duration: timeout}
+	}
+	return cr
+}
+
+func (b *bench) create(ctx context.Context, cr *v1beta1.CustomRun) error {
+	_, err := b.tekton.TektonV1beta1().CustomRuns(b.ns).Create(ctx, cr, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("creating CustomRun %s: %w", cr.Name, err)
+	}
+	return nil
+}
+
+// deletePhase deletes the phase's CustomRuns and waits until they are gone
+// from the tracker's view.
+func (b *bench) deletePhase(ctx context.Context, phase string) error {
+	sel := "bench-phase=" + phase
+	if err := b.tekton.TektonV1beta1().CustomRuns(b.ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: sel}); err != nil {
+		return fmt.Errorf("deleting the %s runs: %w", phase, err)
+	}
+	return poll(ctx, 2*time.Minute, "the "+phase+" runs to be deleted", func() bool { return b.runs.count(phase) == 0 })
+}
+
+// checkSucceeded returns an error unless every named run ended True with
+// the no-op's result.
+func (b *bench) checkSucceeded(names []string, wantResult bool) error {
+	bad := 0
+	var first string
+	for _, n := range names {
+		s := b.runs.get(n)
+		ok := s.done && s.succeeded && (!wantResult || s.result == "ok")
+		if !ok {
+			bad++
+			if first == "" {
+				first = fmt.Sprintf("%s: %+v", n, s)
+			}
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d runs did not succeed with the result (first: %s)", bad, len(names), first)
+	}
+	return nil
+}
+
+func (b *bench) latency(ctx context.Context) error {
+	lat := map[string][]time.Duration{}
+	sides := []struct {
+		name string
+		k    kindRef
+	}{{"ours", b.cfg.ours}, {"baseline", b.cfg.baseline}}
+	var names []string
+	for i := 0; i < b.cfg.runs; i++ {
+		for j := range sides {
+			s := sides[(i+j)%2] // alternate which goes first
+			name := fmt.Sprintf("lat-%s-%03d", s.name, i)
+			names = append(names, name)
+			t0 := time.Now()
+			if err := b.create(ctx, b.customRun(name, "latency", s.k, nil, 0)); err != nil {
+				return err
+			}
+			at, err := b.runs.waitDone(ctx, name, 30*time.Second)
+			if err != nil {
+				return err
+			}
+			lat[s.name] = append(lat[s.name], at.Sub(t0))
+		}
+	}
+	if err := b.checkSucceeded(names, true); err != nil {
+		return err
+	}
+	for _, q := range []float64{0.5, 0.99} {
+		o, bl := quantile(lat["ours"], q), quantile(lat["baseline"], q)
+		b.add(row{
+			figure: fmt.Sprintf("CustomRun create → Succeeded seen by a watch, p%d (%d sequential runs each)", int(q*100), b.cfg.runs),
+			ours:   ms(o), baseline: ms(bl), ratio: ratio(o, bl), target: "≤ 1.2× baseline",
+		})
+	}
+	return b.deletePhase(ctx, "latency")
+}
+
+func (b *bench) throughput(ctx context.Context) error {
+	got := map[string]time.Duration{}
+	for _, s := range []struct {
+		name string
+		k    kindRef
+	}{{"ours", b.cfg.ours}, {"baseline", b.cfg.baseline}} {
+		phase := "burst-" + s.name
+		names := make([]string, b.cfg.burst)
+		for i := range names {
+			names[i] = fmt.Sprintf("%s-%04d", phase, i)
+		}
+		t0 := time.Now()
+		if err := parallel(ctx, b.cfg.createWorkers, names, func(ctx context.Context, n string) error {
+			return b.create(ctx, b.customRun(n, phase, s.k, nil, 0))
+		}); err != nil {
+			return err
+		}
+		created := time.Since(t0)
+		var last time.Time
+		for _, n := range names {
+			at, err := b.runs.waitDone(ctx, n, 10*time.Minute-time.Since(t0))
+			if err != nil {
+				return err
+			}
+			if at.After(last) {
+				last = at
+			}
+		}
+		if err := b.checkSucceeded(names, true); err != nil {
+			return err
+		}
+		got[s.name] = last.Sub(t0)
+		logf("%s: %d created in %s, all Succeeded after %s", s.name, b.cfg.burst, created.Round(time.Millisecond), got[s.name].Round(time.Millisecond))
+		if err := b.deletePhase(ctx, phase); err != nil {
+			return err
+		}
+	}
+	rate := func(d time.Duration) string {
+		return fmt.Sprintf("%.1f s (%.0f runs/s)", d.Seconds(), float64(b.cfg.burst)/d.Seconds())
+	}
+	b.add(row{
+		figure: fmt.Sprintf("%d CustomRuns created at once (%d creators) → all Succeeded", b.cfg.burst, b.cfg.createWorkers),
+		ours:   rate(got["ours"]), baseline: rate(got["baseline"]),
+		// Throughput is the inverse of the time.
+		ratio:  fmt.Sprintf("%.2f× baseline throughput", got["baseline"].Seconds()/got["ours"].Seconds()),
+		target: fmt.Sprintf("≥ 0.8× baseline, all %d Succeeded (checked)", b.cfg.burst),
+	})
+	return nil
+}
+
+// ---- Pipelines -------------------------------------------------------------
+
+func (b *bench) pipeline(ctx context.Context) error {
+	got := map[string][]time.Duration{}
+	for _, s := range []struct {
+		name string
+		k    kindRef
+	}{{"ours", b.cfg.ours}, {"baseline", b.cfg.baseline}} {
+		p := &pipelinev1.Pipeline{ObjectMeta: metav1.ObjectMeta{Name: "ten-" + s.name, Namespace: b.ns}}
+		for i := 0; i < 10; i++ {
+			t := pipelinev1.PipelineTask{
+				Name:    fmt.Sprintf("t%d", i),
+				TaskRef: &pipelinev1.TaskRef{APIVersion: s.k.apiVersion, Kind: pipelinev1.TaskKind(s.k.kind)},
+			}
+			if i > 0 {
+				t.RunAfter = []string{fmt.Sprintf("t%d", i-1)}
+			}
+			p.Spec.Tasks = append(p.Spec.Tasks, t)
+		}
+		if _, err := b.tekton.TektonV1().Pipelines(b.ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating Pipeline %s: %w", p.Name, err)
+		}
+		for i := 0; i < b.cfg.pipelines; i++ {
+			name := fmt.Sprintf("ten-%s-%d", s.name, i)
+			pr := &pipelinev1.PipelineRun{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: b.ns},
+				Spec:       pipelinev1.PipelineRunSpec{PipelineRef: &pipelinev1.PipelineRef{Name: p.Name}},
+			}
+			t0 := time.Now()
+			if _, err := b.tekton.TektonV1().PipelineRuns(b.ns).Create(ctx, pr, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("creating PipelineRun %s: %w", name, err)
+			}
+			at, err := b.waitPipelineRun(ctx, name, 2*time.Minute)
+			if err != nil {
+				return err
+			}
+			got[s.name] = append(got[s.name], at.Sub(t0))
+		}
+	}
+	o, bl := quantile(got["ours"], 0.5), quantile(got["baseline"], 0.5)
+	b.add(row{
+		figure: fmt.Sprintf("10-task Pipeline (runAfter chain) PipelineRun create → Succeeded, median of %d", b.cfg.pipelines),
+		ours:   ms(o) + " (" + msList(got["ours"]) + ")", baseline: ms(bl) + " (" + msList(got["baseline"]) + ")",
+		ratio: ratio(o, bl), target: "< 3 s",
+	})
+	return nil
+}
+
+// waitPipelineRun watches the PipelineRun until it succeeds and returns when
+// the watch saw it; it fails if it ends otherwise.
+func (b *bench) waitPipelineRun(ctx context.Context, name string, timeout time.Duration) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	w, err := b.tekton.TektonV1().PipelineRuns(b.ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("watching PipelineRun %s: %w", name, err)
+	}
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		pr, ok := ev.Object.(*pipelinev1.PipelineRun)
+		if !ok {
+			continue
+		}
+		if c := pr.Status.GetCondition(apis.ConditionSucceeded); c != nil && !c.IsUnknown() {
+			if !c.IsTrue() {
+				return time.Time{}, fmt.Errorf("PipelineRun %s ended %s: %s", name, c.Reason, c.Message)
+			}
+			return time.Now(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("PipelineRun %s not Succeeded within %s", name, timeout)
+}
+
+// ---- restart and memory ----------------------------------------------------
+
+// restart kills our controller and starts it again with its warm on-disk
+// compilation cache, and measures from the new process's start to each
+// plugin's "Loaded plugin" log line and to /readiness answering 200.
+func (b *bench) restart(ctx context.Context) error {
+	if err := b.rig(ctx, "kill-controller"); err != nil {
+		return err
+	}
+	env, err := readEnv(filepath.Join(b.cfg.state, "env"))
+	if err != nil {
+		return err
+	}
+	readyURL := "http://127.0.0.1:" + env["controller_probes_port"] + "/readiness"
+	startErr := make(chan error, 1)
+	go func() { startErr <- b.rig(context.WithoutCancel(ctx), "start-controller") }()
+	// Poll readiness from before the process exists.
+	var readyAt time.Time
+	client := &http.Client{Timeout: time.Second}
+	err = poll(ctx, time.Minute, "our controller's /readiness", func() bool {
+		resp, err := client.Get(readyURL)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			readyAt = time.Now()
+			return true
+		}
+		return false
+	})
+	if err := cmp.Or(<-startErr, err); err != nil {
+		return err
+	}
+	pid, err := readPid(filepath.Join(b.cfg.state, "pids", "controller.pid"))
+	if err != nil {
+		return err
+	}
+	started, err := processStart(pid)
+	if err != nil {
+		return err
+	}
+	loads, err := loadedPlugins(filepath.Join(b.cfg.state, "logs", "controller.log"))
+	if err != nil {
+		return err
+	}
+	var worst time.Duration
+	var detail []string
+	for _, l := range loads {
+		d := l.at.Sub(started)
+		worst = max(worst, d)
+		detail = append(detail, fmt.Sprintf("%s %s (compile %s)", l.plugin, ms(d), ms(l.compile)))
+	}
+	b.add(row{
+		figure: "restart with a warm compilation cache: process start → each plugin loaded (" + strings.Join(detail, "; ") + ")",
+		ours:   "max " + ms(worst), target: "< 200 ms each",
+	})
+	b.add(row{figure: "restart: process start → /readiness 200 (all plugins present at start loaded)", ours: ms(readyAt.Sub(started))})
+	return nil
+}
+
+func (b *bench) rig(ctx context.Context, cmd string) error {
+	c := exec.CommandContext(ctx, b.cfg.clusterSh, cmd)
+	c.Env = append(os.Environ(), "TEKTON_WASM_CLUSTER="+b.cfg.state)
+	c.Stderr = os.Stderr
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w", b.cfg.clusterSh, cmd, err)
+	}
+	return nil
+}
+
+func (b *bench) memory(ctx context.Context) error {
+	pid, err := readPid(filepath.Join(b.cfg.state, "pids", "controller.pid"))
+	if err != nil {
+		return err
+	}
+	var basePid int
+	if b.cfg.baselinePidFile != "" {
+		if basePid, err = readPid(b.cfg.baselinePidFile); err != nil {
+			return err
+		}
+	}
+	// restart ran just before: let the fresh process settle.
+	time.Sleep(5 * time.Second)
+	idle, err := rss(pid)
+	if err != nil {
+		return err
+	}
+	var baseIdle string
+	if basePid != 0 {
+		r, err := rss(basePid)
+		if err != nil {
+			return err
+		}
+		baseIdle = mib(r) + " (after its latency, throughput and pipeline runs)"
+	}
+	b.add(row{figure: "controller RSS idle (ours: freshly restarted, plugins loaded)", ours: mib(idle), baseline: baseIdle})
+
+	// Runs waiting in Running/requeueAfter: the wait plugin with 10m.
+	names := make([]string, b.cfg.waiting)
+	for i := range names {
+		names[i] = fmt.Sprintf("waiting-%04d", i)
+	}
+	t0 := time.Now()
+	if err := parallel(ctx, b.cfg.createWorkers, names, func(ctx context.Context, n string) error {
+		return b.create(ctx, b.customRun(n, "waiting", b.cfg.wait, map[string]string{"duration": "10m"}, 20*time.Minute))
+	}); err != nil {
+		return err
+	}
+	if err := poll(ctx, 5*time.Minute, fmt.Sprintf("%d runs Waiting", b.cfg.waiting), func() bool {
+		return b.runs.countReason("waiting", "Waiting") == b.cfg.waiting
+	}); err != nil {
+		return err
+	}
+	logf("%d runs Waiting after %s", b.cfg.waiting, time.Since(t0).Round(time.Millisecond))
+	time.Sleep(3 * time.Second)
+	waiting, err := rss(pid)
+	if err != nil {
+		return err
+	}
+	b.add(row{
+		figure: fmt.Sprintf("controller RSS with %d runs waiting in Running/requeueAfter (wait plugin, 10m)", b.cfg.waiting),
+		ours:   fmt.Sprintf("%s (+%s)", mib(waiting), mib(waiting-idle)), target: "< +100 MiB",
+	})
+	if err := b.deletePhase(ctx, "waiting"); err != nil {
+		return err
+	}
+
+	// Concurrent long-running Go invocations: the sleep plugin. A run's
+	// Running condition is written once its invocation has run for the
+	// controller's -status-delay, so all Running means all in a sandbox.
+	names = make([]string, b.cfg.concurrent)
+	for i := range names {
+		names[i] = fmt.Sprintf("sleeping-%02d", i)
+	}
+	before, err := rss(pid)
+	if err != nil {
+		return err
+	}
+	t0 = time.Now()
+	if err := parallel(ctx, b.cfg.createWorkers, names, func(ctx context.Context, n string) error {
+		return b.create(ctx, b.customRun(n, "sleeping", b.cfg.sleep, map[string]string{"duration": b.cfg.sleepFor.String()}, 5*time.Minute))
+	}); err != nil {
+		return err
+	}
+	var peak, allRunning int64
+	err = poll(ctx, b.cfg.sleepFor, fmt.Sprintf("%d sleeping runs Running", b.cfg.concurrent), func() bool {
+		if r, err := rss(pid); err == nil {
+			peak = max(peak, r)
+		}
+		return b.runs.countRunning("sleeping") == b.cfg.concurrent
+	})
+	if err != nil {
+		return fmt.Errorf("%w (is the controller's -concurrency at least %d?)", err, b.cfg.concurrent)
+	}
+	if allRunning, err = rss(pid); err != nil {
+		return err
+	}
+	peak = max(peak, allRunning)
+	for _, n := range names {
+		if _, err := b.runs.waitDone(ctx, n, b.cfg.sleepFor+time.Minute); err != nil {
+			return err
+		}
+		if r, err := rss(pid); err == nil {
+			peak = max(peak, r)
+		}
+	}
+	if err := b.checkSucceeded(names, false); err != nil {
+		return err
+	}
+	logf("%d sleeping runs all Succeeded after %s", b.cfg.concurrent, time.Since(t0).Round(time.Millisecond))
+	b.add(row{
+		figure: fmt.Sprintf("controller RSS with %d concurrent Go invocations (sleep plugin, %s each): when all %d Running / peak", b.cfg.concurrent, b.cfg.sleepFor, b.cfg.concurrent),
+		ours:   fmt.Sprintf("%s / %s (+%s over %s before)", mib(allRunning), mib(peak), mib(peak-before), mib(before)), target: "< 400 MiB",
+	})
+	return b.deletePhase(ctx, "sleeping")
+}
+
+// ---- the CustomRun tracker -------------------------------------------------
+
+// runState is what the watch last showed of one CustomRun, and when it
+// first showed it done.
+type runState struct {
+	done, succeeded, running bool
+	reason, result           string
+	doneAt                   time.Time
+	phase                    string
+}
+
+// tracker follows the namespace's CustomRuns through one informer (one
+// watch) and records when each was first seen done.
+type tracker struct {
+	mu      sync.Mutex
+	changed *sync.Cond
+	runs    map[string]runState
+}
+
+func startTracker(client pipelineclient.Interface, ns string, stop <-chan struct{}) (*tracker, error) {
+	t := &tracker{runs: map[string]runState{}}
+	t.changed = sync.NewCond(&t.mu)
+	f := externalversions.NewSharedInformerFactoryWithOptions(client, 0, externalversions.WithNamespace(ns))
+	inf := f.Tekton().V1beta1().CustomRuns().Informer()
+	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    t.observe,
+		UpdateFunc: func(_, obj any) { t.observe(obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if cr, ok := obj.(*v1beta1.CustomRun); ok {
+				t.mu.Lock()
+				delete(t.runs, cr.Name)
+				t.mu.Unlock()
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	f.Start(stop)
+	if !cache.WaitForCacheSync(stop, inf.HasSynced) {
+		return nil, errors.New("the CustomRun informer did not sync")
+	}
+	return t, nil
+}
+
+func (t *tracker) observe(obj any) {
+	now := time.Now()
+	cr, ok := obj.(*v1beta1.CustomRun)
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.runs[cr.Name]
+	s.phase = cr.Labels["bench-phase"]
+	if c := cr.Status.GetCondition(apis.ConditionSucceeded); c != nil {
+		s.reason = c.Reason
+		s.running = c.IsUnknown()
+		if !c.IsUnknown() && !s.done {
+			s.done, s.succeeded, s.doneAt = true, c.IsTrue(), now
+			for _, r := range cr.Status.Results {
+				if r.Name == "result" {
+					s.result = r.Value
+				}
+			}
+		}
+	}
+	t.runs[cr.Name] = s
+	t.changed.Broadcast()
+}
+
+func (t *tracker) get(name string) runState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.runs[name]
+}
+
+// waitDone returns when the watch first showed the run done.
+func (t *tracker) waitDone(ctx context.Context, name string, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() { t.mu.Lock(); t.changed.Broadcast(); t.mu.Unlock() })
+	defer timer.Stop()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for {
+		if s := t.runs[name]; s.done {
+			return s.doneAt, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return time.Time{}, fmt.Errorf("CustomRun %s not done within %s (last seen: %+v)", name, timeout, t.runs[name])
+		}
+		t.changed.Wait()
+	}
+}
+
+func (t *tracker) countWhere(phase string, f func(runState) bool) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, s := range t.runs {
+		if s.phase == phase && f(s) {
+			n++
+		}
+	}
+	return n
+}
+
+func (t *tracker) count(phase string) int {
+	return t.countWhere(phase, func(runState) bool { return true })
+}
+
+func (t *tracker) countReason(phase, reason string) int {
+	return t.countWhere(phase, func(s runState) bool { return s.running && s.reason == reason })
+}
+
+func (t *tracker) countRunning(phase string) int {
+	return t.countWhere(phase, func(s runState) bool { return s.running })
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+// parallel calls fn for each item with at most n at once; the first error
+// stops it.
+func parallel(ctx context.Context, n int, items []string, fn func(context.Context, string) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for it := range work {
+				if err := fn(ctx, it); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+	for _, it := range items {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- it
+	}
+	close(work)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// poll calls cond every 10 ms until it is true or timeout passes.
+func poll(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
+	err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, timeout, true, func(context.Context) (bool, error) { return cond(), nil })
+	if err != nil {
+		return fmt.Errorf("waiting %s for %s: %w", timeout, what, err)
+	}
+	return nil
+}
+
+func quantile(ds []time.Duration, q float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	// Nearest rank.
+	i := int(q*float64(len(s))+0.999999) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+func ms(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}
+
+func msList(ds []time.Duration) string {
+	var s []string
+	for _, d := range ds {
+		s = append(s, strconv.FormatInt(d.Milliseconds(), 10))
+	}
+	return strings.Join(s, ", ") + " ms"
+}
+
+func ratio(ours, base time.Duration) string {
+	if base == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f×", ours.Seconds()/base.Seconds())
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// rss returns pid's resident set size (VmRSS) in bytes.
+func rss(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading the RSS of pid %d: %w", pid, err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// readPid reads the pid in the first field of a pid file (hack/cluster.sh
+// writes "PID BINARY").
+func readPid(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("%s is empty", path)
+	}
+	return strconv.Atoi(f[0])
+}
+
+func readEnv(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			env[k] = v
+		}
+	}
+	return env, nil
+}
+
+// processStart returns when pid started, from /proc (10 ms resolution).
+func processStart(pid int) (time.Time, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return time.Time{}, err
+	}
+	// Fields after the parenthesised command; starttime is field 22.
+	rest := string(stat[strings.LastIndexByte(string(stat), ')')+2:])
+	f := strings.Fields(rest)
+	ticks, err := strconv.ParseInt(f[22-3], 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	procStat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, err
+	}
+	var btime int64
+	for _, l := range strings.Split(string(procStat), "\n") {
+		if v, ok := strings.CutPrefix(l, "btime "); ok {
+			btime, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if btime == 0 {
+		return time.Time{}, errors.New("no btime in /proc/stat")
+	}
+	const hz = 100 // USER_HZ on Linux
+	return time.Unix(btime, 0).Add(time.Duration(ticks) * time.Second / hz), nil
+}
+
+type pluginLoad struct {
+	plugin  string
+	at      time.Time
+	compile time.Duration
+}
+
+// loadedPlugins reads the "Loaded plugin" lines of the controller's log
+// since its last start (hack/cluster.sh's "=== controller start" marker).
+func loadedPlugins(path string) ([]pluginLoad, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var loads []pluginLoad
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, "=== controller start") {
+			loads = nil
+			continue
+		}
+		var e struct {
+			Message     string  `json:"message"`
+			Timestamp   string  `json:"timestamp"`
+			Plugin      string  `json:"plugin"`
+			CompileTime float64 `json:"compileTime"`
+		}
+		if json.Unmarshal([]byte(l), &e) != nil || e.Message != "Loaded plugin" {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, e.Timestamp)
+		if err != nil {
+			return nil, fmt.Errorf("%s: timestamp %q: %w", path, e.Timestamp, err)
+		}
+		loads = append(loads, pluginLoad{plugin: e.Plugin, at: at, compile: time.Duration(e.CompileTime * float64(time.Second))})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(loads) == 0 {
+		return nil, fmt.Errorf("no \"Loaded plugin\" line in %s since the controller's last start", path)
+	}
+	return loads, nil
+}
