@@ -42,25 +42,37 @@ func loadPlugins(dir string) ([]manifest.Plugin, error) {
 // applyPlugin creates or replaces the plugin ConfigMap of p (its module read
 // from dir) in the controller's namespace.
 func applyPlugin(ctx context.Context, dir string, p manifest.Plugin) (*corev1.ConfigMap, error) {
+	cm, err := pluginConfigMap(dir, p)
+	if err != nil {
+		return nil, err
+	}
+	return applyConfigMap(ctx, cm)
+}
+
+// pluginConfigMap builds the plugin ConfigMap of p, its module read from dir.
+// Compressing a Go plugin takes about a second of CPU.
+func pluginConfigMap(dir string, p manifest.Plugin) (*corev1.ConfigMap, error) {
 	module, err := manifest.ReadModule(dir, &p)
 	if err != nil {
 		return nil, err
 	}
-	cm, err := manifest.ToConfigMap(&p, module, controllerNamespace)
-	if err != nil {
-		return nil, err
-	}
-	cms := kube.CoreV1().ConfigMaps(controllerNamespace)
+	return manifest.ToConfigMap(&p, module, controllerNamespace)
+}
+
+// applyConfigMap creates cm, or replaces the ConfigMap of that name.
+func applyConfigMap(ctx context.Context, cm *corev1.ConfigMap) (*corev1.ConfigMap, error) {
+	cms := kube.CoreV1().ConfigMaps(cm.Namespace)
 	got, err := cms.Create(ctx, cm, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		var old *corev1.ConfigMap
 		if old, err = cms.Get(ctx, cm.Name, metav1.GetOptions{}); err == nil {
+			cm = cm.DeepCopy()
 			cm.ResourceVersion = old.ResourceVersion
 			got, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("registering plugin %s: %w", p.Name, err)
+		return nil, fmt.Errorf("applying ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
 	}
 	return got, nil
 }
