@@ -12,7 +12,8 @@
 # admits the 50 concurrent invocations; the baseline's client rate limit).
 # Then it:
 #   1. builds the benchmark plugins (test/bench/plugins/noop as a reactor,
-#      test/bench/plugins/sleep, plugins/wait) and registers them with
+#      test/bench/plugins/sleep, plugins/wait, and the C plugin
+#      plugins/semver) and registers them with
 #      `tkn-wasm pack … | kubectl apply --server-side -f -`;
 #   2. builds and starts the baseline controller (admin kubeconfig, the same
 #      knative config namespace as ours, its own free ports);
@@ -38,7 +39,8 @@ group=bench.tekton-wasm.dev/v1alpha1
 say() { printf 'bench: %s\n' "$*" >&2; }
 
 was_up=false
-if [[ -f $TEKTON_WASM_CLUSTER/kubeconfig ]] && hack/cluster.sh status | grep -q '^apiserver .*running'; then
+# (Not `status | grep -q`: grep's early exit would fail the pipeline.)
+if [[ -f $TEKTON_WASM_CLUSTER/kubeconfig && $(hack/cluster.sh status) == *$'\n'apiserver*running* ]]; then
   was_up=true
 fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -53,7 +55,7 @@ cleanup() {
     wait "$baseline_pid" 2>/dev/null || true
   fi
   rm -f "$work/baseline.pid"
-  kubectl -n tekton-wasm delete configmap bench-noop bench-wait bench-sleep --ignore-not-found >/dev/null || true
+  kubectl -n tekton-wasm delete configmap bench-noop bench-wait bench-sleep bench-semver --ignore-not-found >/dev/null || true
   if ! $was_up; then hack/cluster.sh down; fi
 }
 trap cleanup EXIT
@@ -62,22 +64,24 @@ say "building the plugins, tkn-wasm, the baseline and the driver"
 GOOS=wasip1 GOARCH=wasm nice go build -trimpath -buildmode=c-shared -o "$work/noop.wasm" ./test/bench/plugins/noop
 GOOS=wasip1 GOARCH=wasm nice go build -trimpath -o "$work/sleep.wasm" ./test/bench/plugins/sleep
 GOOS=wasip1 GOARCH=wasm nice go build -trimpath -o "$work/wait.wasm" ./plugins/wait
+# shellcheck disable=SC2046 # CFLAGS holds several flags
+clang --target=wasm32-wasi --sysroot=/usr -O2 $(cat plugins/semver/CFLAGS 2>/dev/null) -o "$work/semver.wasm" plugins/semver/*.c
 nice go build -o "$work/tkn-wasm" ./cmd/tkn-wasm
 nice go build -o "$work/baseline" ./test/bench/baseline
 nice go build -o "$work/bench-cluster" ./test/bench/cmd/bench-cluster
 
-for p in noop:Noop wait:Wait sleep:Sleep; do
+for p in noop:Noop wait:Wait sleep:Sleep semver:SemVer; do
   "$work/tkn-wasm" pack "$work/${p%%:*}.wasm" --name "bench-${p%%:*}" --api-version "$group" --kind "${p#*:}" |
     kubectl apply --server-side --force-conflicts -f - >/dev/null
 done
-say "registered bench-noop (Noop), bench-wait (Wait), bench-sleep (Sleep) as $group"
+say "registered bench-noop (Noop), bench-wait (Wait), bench-sleep (Sleep), bench-semver (SemVer) as $group"
 # The restart step needs them compiled (and in the on-disk cache) first.
 loaded() { tac "$TEKTON_WASM_CLUSTER/logs/controller.log" | sed '/^=== controller start/q' | grep -c '"Loaded plugin".*"plugin":"bench-' || true; }
 for _ in $(seq 600); do
-  (($(loaded) >= 3)) && break
+  (($(loaded) >= 4)) && break
   sleep 0.1
 done
-(($(loaded) >= 3)) || { say "the bench plugins did not load within 60s; see $TEKTON_WASM_CLUSTER/logs/controller.log"; exit 1; }
+(($(loaded) >= 4)) || { say "the bench plugins did not load within 60s; see $TEKTON_WASM_CLUSTER/logs/controller.log"; exit 1; }
 
 # The baseline: the same knative config namespace as ours, its own ports.
 mapfile -t ports < <("$bin/rig" ports 3)

@@ -58,7 +58,7 @@ func main() {
 	}
 	sharedmain.MainWithConfig(ctx, "tekton-wasm-bench-baseline", cfg,
 		func(ctx context.Context, _ configmap.Watcher) *controller.Impl {
-			impl := customrunreconciler.NewImpl(ctx, noop{})
+			impl := customrunreconciler.NewImpl(ctx, &noop{})
 			informer := customruninformer.Get(ctx).Informer()
 			if _, err := informer.AddEventHandler(cache.FilteringResourceEventHandler{
 				FilterFunc: tektoncontroller.FilterCustomRunRef(*apiVersion, *kind),
@@ -74,7 +74,7 @@ func main() {
 // changed status in one update and records the returned Event.
 type noop struct{}
 
-func (noop) ReconcileKind(_ context.Context, run *v1beta1.CustomRun) reconciler.Event {
+func (*noop) ReconcileKind(_ context.Context, run *v1beta1.CustomRun) reconciler.Event {
 	if run.IsDone() {
 		return nil
 	}
