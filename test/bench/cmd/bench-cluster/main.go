@@ -310,10 +310,19 @@ func (b *bench) latency(ctx context.Context) error {
 
 func (b *bench) throughput(ctx context.Context) error {
 	got := map[string]time.Duration{}
+	cpu := map[string]time.Duration{}
 	for _, s := range []struct {
 		name string
 		k    kindRef
 	}{{"ours", b.cfg.ours}, {"baseline", b.cfg.baseline}} {
+		pid, err := b.controllerPid(s.name)
+		if err != nil {
+			return err
+		}
+		cpu0, err := cpuTime(pid)
+		if err != nil {
+			return err
+		}
 		phase := "burst-" + s.name
 		names := make([]string, b.cfg.burst)
 		for i := range names {
@@ -340,6 +349,11 @@ func (b *bench) throughput(ctx context.Context) error {
 			return err
 		}
 		got[s.name] = last.Sub(t0)
+		cpu1, err := cpuTime(pid)
+		if err != nil {
+			return err
+		}
+		cpu[s.name] = cpu1 - cpu0
 		logf("%s: %d created in %s, all Succeeded after %s", s.name, b.cfg.burst, created.Round(time.Millisecond), got[s.name].Round(time.Millisecond))
 		if err := b.deletePhase(ctx, phase); err != nil {
 			return err
@@ -355,7 +369,26 @@ func (b *bench) throughput(ctx context.Context) error {
 		ratio:  fmt.Sprintf("%.2f× baseline throughput", got["baseline"].Seconds()/got["ours"].Seconds()),
 		target: fmt.Sprintf("≥ 0.8× baseline, all %d Succeeded (checked)", b.cfg.burst),
 	})
+	perRun := func(d time.Duration) string {
+		return fmt.Sprintf("%.1f s (%.1f ms per run)", d.Seconds(), float64(d.Microseconds())/1000/float64(b.cfg.burst))
+	}
+	b.add(row{
+		figure: fmt.Sprintf("controller CPU time (user+system) from the first create until all %d Succeeded", b.cfg.burst),
+		ours:   perRun(cpu["ours"]), baseline: perRun(cpu["baseline"]), ratio: ratio(cpu["ours"], cpu["baseline"]),
+	})
 	return nil
+}
+
+// controllerPid returns the pid of our controller ("ours") or of the
+// baseline, from their pid files.
+func (b *bench) controllerPid(name string) (int, error) {
+	if name == "baseline" {
+		if b.cfg.baselinePidFile == "" {
+			return 0, errors.New("-baseline-pid-file is required")
+		}
+		return readPid(b.cfg.baselinePidFile)
+	}
+	return readPid(filepath.Join(b.cfg.state, "pids", "controller.pid"))
 }
 
 // ---- Pipelines -------------------------------------------------------------
@@ -526,7 +559,7 @@ func (b *bench) memory(ctx context.Context) error {
 	}
 	var basePid int
 	if b.cfg.baselinePidFile != "" {
-		if basePid, err = readPid(b.cfg.baselinePidFile); err != nil {
+		if basePid, err = b.controllerPid("baseline"); err != nil {
 			return err
 		}
 	}
@@ -858,16 +891,47 @@ func readEnv(path string) (map[string]string, error) {
 	return env, nil
 }
 
+// cpuTime returns the user+system CPU time pid has used (10 ms resolution).
+func cpuTime(pid int) (time.Duration, error) {
+	f, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	var ticks int64
+	for _, i := range []int{14, 15} { // utime, stime
+		v, err := strconv.ParseInt(f[i-3], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat field %d: %w", pid, i, err)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// userHZ is the unit of /proc/<pid>/stat's times on Linux.
+const userHZ = 100
+
+// procStat returns the fields of /proc/<pid>/stat after the command name:
+// field n (1-based, as in proc(5)) is at index n-3.
+func procStat(pid int) ([]string, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 || i+2 > len(stat) {
+		return nil, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return strings.Fields(string(stat[i+2:])), nil
+}
+
 // processStart returns when pid started, from /proc (10 ms resolution).
 func processStart(pid int) (time.Time, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procStat(pid)
 	if err != nil {
 		return time.Time{}, err
 	}
-	// Fields after the parenthesised command; starttime is field 22.
-	rest := string(stat[strings.LastIndexByte(string(stat), ')')+2:])
-	f := strings.Fields(rest)
-	ticks, err := strconv.ParseInt(f[22-3], 10, 64)
+	ticks, err := strconv.ParseInt(f[22-3], 10, 64) // starttime
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -884,8 +948,7 @@ func processStart(pid int) (time.Time, error) {
 	if btime == 0 {
 		return time.Time{}, errors.New("no btime in /proc/stat")
 	}
-	const hz = 100 // USER_HZ on Linux
-	return time.Unix(btime, 0).Add(time.Duration(ticks) * time.Second / hz), nil
+	return time.Unix(btime, 0).Add(time.Duration(ticks) * time.Second / userHZ), nil
 }
 
 type pluginLoad struct {
