@@ -71,6 +71,7 @@ start() {
   printf '\n=== %s start %s\n' "$name" "$(date -Is)" >>"$logs/$name.log"
   env "${envs[@]}" "$@" >>"$logs/$name.log" 2>&1 </dev/null &
   local pid=$!
+  disown "$pid" # no "Killed" job report when kill-controller ends it
   printf '%s %s\n' "$pid" "$1" >"$pids/$name.pid"
   # Until env has exec'd the binary, pid_of does not recognise the process.
   while ! pid_of "$name" >/dev/null && [[ -d /proc/$pid ]]; do sleep 0.01; done

@@ -85,6 +85,21 @@ func startWaitPipeline(t *testing.T, ns string, timeouts *pipelinev1.TimeoutFiel
 		}
 		return cr.Status.StartTime != nil, nil
 	})
+	// Tekton cancels only the children listed in the PipelineRun's
+	// status.childReferences: a PipelineRun cancelled before it lists the
+	// CustomRun ends Cancelled and leaves the CustomRun running (seen with
+	// v1.15.1). Wait for the reference, as a user would see the task.
+	eventually(t, 30*time.Second, "the PipelineRun to list its CustomRun", func(ctx context.Context) (bool, error) {
+		if pr, err = tekton.TektonV1().PipelineRuns(ns).Get(ctx, pr.Name, metav1.GetOptions{}); err != nil {
+			return false, err
+		}
+		for _, ref := range pr.Status.ChildReferences {
+			if ref.Kind == "CustomRun" && ref.Name == cr.Name {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
 	return pr, cr
 }
 
