@@ -116,7 +116,7 @@ printf '%s\n' "$table"
     "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)" "$(uname -r)"
   printf 'Load average (1, 5, 15 min): %s before the rig check, %s when the measurements started, %s when they ended; the machine is shared with other engineers'"'"' builds and tests, and the rig (etcd, kube-apiserver, Tekton'"'"'s controller) runs on the same 2 cores.\n\n' \
     "$load_before" "$load_start" "$load_end"
-  printf 'Our controller: `%s`; the baseline: `%s`. Both run at once, each serving its own kind; latency runs alternate between them, the other phases run ours then the baseline.\n\n' \
+  printf 'Our controller: `%s`; the baseline: `%s`. Both run at once, each serving its own kind; latency runs alternate between them; the other phases run the batch of the Go plugin, then the baseline, then the C plugin.\n\n' \
     "$TEKTON_WASM_CONTROLLER_FLAGS" "${qps[*]}"
   printf '%s\n' "$table"
   if [[ -f test/bench/notes.md ]]; then
