@@ -56,7 +56,7 @@ pid_of() {
   [[ -f $f ]] || return 1
   read -r pid exe <"$f"
   [[ -r /proc/$pid/cmdline ]] || return 1
-  argv0=$(tr '\0' '\n' </proc/"$pid"/cmdline 2>/dev/null | head -n1) || return 1
+  IFS= read -r -d '' argv0 </proc/"$pid"/cmdline 2>/dev/null || [[ -n ${argv0:-} ]] || return 1
   [[ $argv0 == "$exe" ]] || return 1
   printf '%s' "$pid"
 }
@@ -113,13 +113,15 @@ ready() {
   say "$name ready in $(since "$t0") (pid $(pid_of "$name"))"
 }
 
-# ready_log NAME PATTERN TIMEOUT_S waits for PATTERN (grep -E) in NAME's log
+# ready_log NAME PATTERN TIMEOUT_S waits for PATTERN (an awk ERE) in NAME's log
 # since its last start.
 ready_log() {
   local name=$1 pattern=$2 timeout=$3
   local t0; t0=$(now)
   local deadline=$((SECONDS + timeout))
-  until tac "$logs/$name.log" | sed "/^=== $name start/q" | grep -qE "$pattern"; do
+  # One awk over the whole log: no pipe whose early exit pipefail would see.
+  until awk -v m="=== $name start" -v re="$pattern" \
+    'index($0, m) == 1 { hit = 0 } $0 ~ re { hit = 1 } END { exit !hit }' "$logs/$name.log"; do
     if ! pid_of "$name" >/dev/null || ((SECONDS > deadline)); then
       say "$name did not log /$pattern/ within ${timeout}s; last lines of $logs/$name.log:"
       tail -n 30 "$logs/$name.log" >&2
@@ -413,20 +415,27 @@ cmd_status() {
   [[ -f $kubeconfig ]] && print_env
 }
 
-case ${1:-} in
-  up) cmd_up ;;
-  down) cmd_down ;;
-  status) cmd_status ;;
-  test) shift; cmd_test "$@" ;;
-  env) [[ -f $kubeconfig ]] || die "no cluster; run: hack/cluster.sh up"; print_env ;;
-  restart-controller|kill-controller|start-controller)
-    has_controller || die "no cmd/controller in $repo"
-    pid_of apiserver >/dev/null || die "no cluster; run: hack/cluster.sh up"
-    load_env
-    case $1 in
-      restart-controller) build_controller || true; stop controller; start_controller ;;
-      kill-controller) stop controller KILL ;;
-      start-controller) start_controller ;;
-    esac ;;
-  *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
-esac
+# main is one function called on the last line, so that bash has read the
+# whole script before running any of it: editing the file while a command
+# runs (say, a long `test`) cannot make bash run the edited text.
+main() {
+  case ${1:-} in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    test) shift; cmd_test "$@" ;;
+    env) [[ -f $kubeconfig ]] || die "no cluster; run: hack/cluster.sh up"; print_env ;;
+    restart-controller|kill-controller|start-controller)
+      has_controller || die "no cmd/controller in $repo"
+      pid_of apiserver >/dev/null || die "no cluster; run: hack/cluster.sh up"
+      load_env
+      case $1 in
+        restart-controller) build_controller || : "unchanged"; stop controller; start_controller ;;
+        kill-controller) stop controller KILL ;;
+        start-controller) start_controller ;;
+      esac ;;
+    *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
+  esac
+}
+
+main "$@"; exit
