@@ -1,0 +1,76 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestQuantileNearestRank(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- { // unsorted on purpose
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	for q, want := range map[float64]time.Duration{0.5: 50 * time.Millisecond, 0.99: 99 * time.Millisecond, 1: 100 * time.Millisecond} {
+		if got := quantile(ds, q); got != want {
+			t.Errorf("quantile(1..100 ms, %v) = %v, want %v", q, got, want)
+		}
+	}
+	if got := quantile([]time.Duration{3, 1, 2}, 0.5); got != 2 {
+		t.Errorf("quantile({3,1,2}, 0.5) = %v, want 2", got)
+	}
+	if ds[0] != 100*time.Millisecond {
+		t.Errorf("quantile sorted its argument in place")
+	}
+}
+
+func TestParseKind(t *testing.T) {
+	k, err := parseKind("bench.tekton-wasm.dev/v1alpha1/Noop")
+	if err != nil || k != (kindRef{"bench.tekton-wasm.dev/v1alpha1", "Noop"}) {
+		t.Errorf("parseKind = %+v, %v", k, err)
+	}
+	if _, err := parseKind("Noop"); err == nil {
+		t.Error("parseKind(\"Noop\") did not fail")
+	}
+}
+
+func TestLoadedPluginsSinceLastStart(t *testing.T) {
+	log := `=== controller start 2026-11-29T04:10:00+00:00
+{"severity":"info","timestamp":"2026-11-29T04:10:01.000Z","message":"Loaded plugin","plugin":"old","compileTime":1.5}
+=== controller start 2026-11-29T04:11:00+00:00
+2026/11/29 04:11:00 Registering 1 controllers
+{"severity":"info","timestamp":"2026-11-29T04:11:01.250Z","message":"Loaded plugin","plugin":"noop","compileTime":0.05}
+{"severity":"info","timestamp":"2026-11-29T04:11:01.300Z","message":"Reconcile succeeded","plugin":"noop"}
+`
+	path := filepath.Join(t.TempDir(), "controller.log")
+	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loadedPlugins(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pluginLoad{plugin: "noop", at: time.Date(2026, 11, 29, 4, 11, 1, 250e6, time.UTC), compile: 50 * time.Millisecond}
+	if len(got) != 1 || got[0].plugin != want.plugin || !got[0].at.Equal(want.at) || got[0].compile != want.compile {
+		t.Errorf("loadedPlugins = %+v, want [%+v]", got, want)
+	}
+}
+
+func TestProcOfThisProcess(t *testing.T) {
+	pid := os.Getpid()
+	start, err := processStart(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if age := time.Since(start); age < 0 || age > time.Hour {
+		t.Errorf("processStart(self) = %v, %v ago; want within the last hour", start, age)
+	}
+	if _, err := cpuTime(pid); err != nil {
+		t.Error(err)
+	}
+	r, err := rss(pid)
+	if err != nil || r < 1<<20 {
+		t.Errorf("rss(self) = %d, %v; want at least 1 MiB", r, err)
+	}
+}
