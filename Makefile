@@ -55,9 +55,14 @@ $(BIN)/hostile/index.yaml: examples/hostile/index.yaml
 demo: deps build plugins hostile
 	@hack/demo.sh
 
+# The race detector runs on the packages that share state between
+# goroutines, and on the engine's concurrent-invocation tests.
+RACE_PKGS := ./runtime/dispatch ./runtime/registry ./runtime/reconciler
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -race -count=1 -run 'Concurrent|SingleUse' ./runtime/engine
 
 # Benchmarks, summed up in one table of figures and targets, printed and
 # written into docs/performance.md (between its bench markers) with the
