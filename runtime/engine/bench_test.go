@@ -1,3 +1,5 @@
+//go:build linux
+
 package engine
 
 import (
@@ -20,6 +22,7 @@ import (
 // them: plugins/wait (Go, with the guest SDK) as a command and as a
 // reactor, plugins/semver (C, a command), plus the C reactor test plugin
 // and the WAT module testdata/ok.wat. docs/performance.md quotes them.
+// They read the process's CPU time and resident set the Linux way.
 
 // benchPlugin is a plugin and a request it succeeds on.
 type benchPlugin struct {
@@ -137,10 +140,17 @@ func BenchmarkInvoke(b *testing.B) {
 // make their own instance, so ns/op is the host CPU an invocation needs
 // at saturation, divided by the CPUs.
 func BenchmarkThroughput(b *testing.B) {
-	for _, name := range []string{"go-command", "go-reactor"} {
-		bp := findBenchPlugin(name)
-		b.Run(name, func(b *testing.B) {
-			p := mustCompile(b, newEngine(b, Config{}), bp.wasm(b), Limits{})
+	for _, v := range []struct {
+		name, plugin string
+		warm         int
+	}{
+		{"go-command", "go-command", -1},
+		{"go-reactor", "go-reactor", DefaultWarmInstances},
+		{"go-reactor-unprepared", "go-reactor", -1},
+	} {
+		bp := findBenchPlugin(v.plugin)
+		b.Run(v.name, func(b *testing.B) {
+			p := mustCompile(b, newEngine(b, Config{WarmInstances: v.warm}), bp.wasm(b), Limits{})
 			invokeOK(b, p, bp.req)
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -200,7 +200,7 @@ func TestRecycledMemoryIsZeroed(t *testing.T) {
 			t.Fatalf("call %d found its memory dirty", i+1)
 		}
 		e.memory.mu.Lock()
-		recycled := len(e.memory.free[manifest.DefaultMemory])
+		recycled := len(e.memory.free[mappingKind{size: manifest.DefaultMemory}])
 		e.memory.mu.Unlock()
 		if recycled != 1 {
 			t.Fatalf("after call %d the engine keeps %d memories for reuse; want 1, or this test proves nothing", i+1, recycled)

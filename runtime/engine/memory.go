@@ -29,57 +29,74 @@ import (
 // reuse, so that a burst of invocations does not pin its peak.
 const maxFreeMemory = 64 << 20
 
+// hugePageSize is the size of a transparent huge page on amd64 and arm64
+// (with 4 KiB base pages). A memory that starts at least this large (a Go
+// plugin's starts at about 3 MiB) is mapped with huge pages; a smaller one
+// (C, Rust, WAT: usually a few pages) is not, since each huge page it
+// touched would be resident in full.
+const hugePageSize = 2 << 20
+
 // memoryPool recycles linear memories. It is safe for concurrent use.
 type memoryPool struct {
 	mu       sync.Mutex
 	closed   bool
-	free     map[uint64][]freeMapping // by reserved size
-	resident uint64                   // the used bytes of the free mappings
+	free     map[mappingKind][]freeMapping
+	resident uint64 // the bytes of the free mappings that may be resident
 }
 
-// freeMapping is a cleared mapping, of which used bytes were touched and
-// may be resident.
+// mappingKind is what a mapping can be reused for.
+type mappingKind struct {
+	size uint64 // reserved bytes
+	huge bool   // advised to use huge pages
+}
+
+// freeMapping is a cleared mapping, of which resident bytes may be
+// resident.
 type freeMapping struct {
-	b    []byte
-	used uint64
+	b        []byte
+	resident uint64
 }
 
 func newMemoryPool() *memoryPool {
-	return &memoryPool{free: map[uint64][]freeMapping{}}
+	return &memoryPool{free: map[mappingKind][]freeMapping{}}
 }
 
-// get returns a cleared mapping of size bytes, or nil if there is none
-// and mmap fails.
-func (p *memoryPool) get(size uint64) []byte {
+// get returns a cleared mapping of the kind, or nil if there is none and
+// mmap fails.
+func (p *memoryPool) get(kind mappingKind) []byte {
 	p.mu.Lock()
-	if l := p.free[size]; len(l) > 0 {
+	if l := p.free[kind]; len(l) > 0 {
 		f := l[len(l)-1]
-		p.free[size] = l[:len(l)-1]
-		p.resident -= f.used
+		p.free[kind] = l[:len(l)-1]
+		p.resident -= f.resident
 		p.mu.Unlock()
 		return f.b
 	}
 	p.mu.Unlock()
-	b, err := mmap(size)
+	b, err := mmap(kind.size, kind.huge)
 	if err != nil {
 		return nil
 	}
 	return b
 }
 
-// put clears the first used bytes of b and keeps it for reuse, or unmaps
-// it if the pool is full or closed. b must not be used any more.
-func (p *memoryPool) put(b []byte, used uint64) {
+// put clears the first used bytes of b, a mapping of the kind, and keeps
+// it for reuse, or unmaps it if the pool is full or closed. b must not be
+// used any more.
+func (p *memoryPool) put(b []byte, kind mappingKind, used uint64) {
 	clear(b[:used])
+	resident := used
+	if kind.huge {
+		resident = (used + hugePageSize - 1) &^ (hugePageSize - 1)
+	}
 	p.mu.Lock()
-	if p.closed || p.resident+used > maxFreeMemory {
+	if p.closed || p.resident+resident > maxFreeMemory {
 		p.mu.Unlock()
 		munmap(b)
 		return
 	}
-	size := uint64(len(b))
-	p.free[size] = append(p.free[size], freeMapping{b: b, used: used})
-	p.resident += used
+	p.free[kind] = append(p.free[kind], freeMapping{b: b, resident: resident})
+	p.resident += resident
 	p.mu.Unlock()
 }
 
@@ -101,14 +118,17 @@ func (p *memoryPool) close() {
 // like wazero's own.
 type linearMemory struct {
 	pool   *memoryPool
+	kind   mappingKind
 	mapped []byte // the reservation
 	used   uint64 // the largest size handed out
 	heap   []byte // the fallback
 }
 
-// newLinearMemory reserves max bytes from pool.
-func newLinearMemory(pool *memoryPool, max uint64) *linearMemory {
-	return &linearMemory{pool: pool, mapped: pool.get(max)}
+// newLinearMemory reserves max bytes from pool for a memory that starts
+// at initial bytes.
+func newLinearMemory(pool *memoryPool, initial, max uint64) *linearMemory {
+	kind := mappingKind{size: max, huge: initial >= hugePageSize}
+	return &linearMemory{pool: pool, kind: kind, mapped: pool.get(kind)}
 }
 
 // Reallocate implements experimental.LinearMemory: it returns the memory
@@ -138,7 +158,7 @@ func (m *linearMemory) Free() {}
 // more.
 func (m *linearMemory) release() {
 	if m.mapped != nil {
-		m.pool.put(m.mapped, m.used)
+		m.pool.put(m.mapped, m.kind, m.used)
 	}
 	m.mapped, m.heap = nil, nil
 }

@@ -8,7 +8,7 @@ import (
 func TestLinearMemoryGrowsInPlace(t *testing.T) {
 	pool := newMemoryPool()
 	defer pool.close()
-	m := newLinearMemory(pool, 4*pageSize)
+	m := newLinearMemory(pool, pageSize, 4*pageSize)
 	if m.mapped == nil {
 		t.Skip("no mmap here: linear memory lives in the Go heap")
 	}
@@ -22,7 +22,7 @@ func TestLinearMemoryGrowsInPlace(t *testing.T) {
 		t.Error("the memory grew beyond its reservation")
 	}
 	m.release()
-	if reused := newLinearMemory(pool, 4*pageSize); &reused.mapped[0] != &b[0] {
+	if reused := newLinearMemory(pool, pageSize, 4*pageSize); &reused.mapped[0] != &b[0] {
 		t.Error("a released memory was not reused")
 	} else if !bytes.Equal(reused.Reallocate(4*pageSize), make([]byte, 4*pageSize)) {
 		t.Error("a reused memory is not zeroed")
@@ -43,24 +43,43 @@ func TestLinearMemoryHeapFallback(t *testing.T) {
 func TestMemoryPoolBounds(t *testing.T) {
 	pool := newMemoryPool()
 	const size = 1 << 20
+	kind := mappingKind{size: size}
 	var kept [][]byte
 	for range maxFreeMemory/size + 2 {
-		kept = append(kept, pool.get(size))
+		kept = append(kept, pool.get(kind))
 	}
 	for _, b := range kept {
-		pool.put(b, size)
+		pool.put(b, kind, size)
 	}
-	if pool.resident != maxFreeMemory || len(pool.free[size]) != maxFreeMemory/size {
-		t.Errorf("the pool keeps %d mappings, %d bytes used; want %d bytes at most", len(pool.free[size]), pool.resident, maxFreeMemory)
+	if pool.resident != maxFreeMemory || len(pool.free[kind]) != maxFreeMemory/size {
+		t.Errorf("the pool keeps %d mappings, %d bytes used; want %d bytes at most", len(pool.free[kind]), pool.resident, maxFreeMemory)
 	}
 	pool.close()
 	if pool.free != nil || pool.resident != 0 {
 		t.Error("close kept mappings")
 	}
-	b := newLinearMemory(pool, size)
+	b := newLinearMemory(pool, size, size)
 	b.Reallocate(size)
 	b.release() // unmapped, not kept: the pool is closed
 	if pool.free != nil {
 		t.Error("a closed pool kept a mapping")
 	}
+}
+
+// A memory that starts at 2 MiB or more is mapped with huge pages, and
+// counted in whole huge pages while it waits for reuse.
+func TestHugeLinearMemory(t *testing.T) {
+	pool := newMemoryPool()
+	defer pool.close()
+	small := newLinearMemory(pool, pageSize, 64<<20)
+	large := newLinearMemory(pool, 3<<20, 64<<20)
+	if small.kind.huge || !large.kind.huge {
+		t.Fatalf("huge: %v for 64 KiB, %v for 3 MiB; want false, true", small.kind.huge, large.kind.huge)
+	}
+	large.Reallocate(3 << 20)
+	large.release()
+	if pool.resident != 4<<20 {
+		t.Errorf("resident = %d after releasing 3 MiB of huge pages, want 4 MiB", pool.resident)
+	}
+	small.release()
 }

@@ -24,9 +24,10 @@ func (c *compiled) newInstance() *instance {
 }
 
 // Allocate implements experimental.MemoryAllocator: wazero calls it to
-// create the instance's linear memory.
-func (i *instance) Allocate(_, max uint64) experimental.LinearMemory {
-	i.mem = newLinearMemory(i.memory, max)
+// create the instance's linear memory, with its initial size (as capacity)
+// and its maximum.
+func (i *instance) Allocate(initial, max uint64) experimental.LinearMemory {
+	i.mem = newLinearMemory(i.memory, initial, max)
 	return i.mem
 }
 
