@@ -194,8 +194,8 @@ func reportLatency(b *testing.B, latencies []time.Duration) {
 
 // BenchmarkInstanceMemory measures the memory an idle prepared instance
 // of the Go reactor holds, over a pool of 16: its linear memory
-// (linear-MiB/instance) and the growth of the process's resident set
-// (rss-MiB/instance), which adds wazero's own per-instance structures.
+// (linear-MiB) and the growth of the process's resident set (rss-MiB),
+// which adds wazero's own per-instance structures.
 func BenchmarkInstanceMemory(b *testing.B) {
 	const n = 16
 	bp := findBenchPlugin("go-reactor")
@@ -226,8 +226,8 @@ func BenchmarkInstanceMemory(b *testing.B) {
 		p.Close(context.Background())
 		e.Close(context.Background())
 	}
-	b.ReportMetric(linear/float64(b.N)/(1<<20), "linear-MiB/instance")
-	b.ReportMetric(rss/float64(b.N)/(1<<20), "rss-MiB/instance")
+	b.ReportMetric(linear/float64(b.N)/(1<<20), "linear-MiB")
+	b.ReportMetric(rss/float64(b.N)/(1<<20), "rss-MiB")
 }
 
 // residentBytes is the process's resident set size.

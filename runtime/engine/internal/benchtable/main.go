@@ -14,10 +14,11 @@
 // benchmark is a benchmark's full name without the -GOMAXPROCS suffix
 // (BenchmarkInvoke/go-reactor); metric is one of its reported units
 // (ns/op, B/op, allocs/op or a custom one such as latency-p50-ms). A
-// benchmark run several times (-count) reports its median. Durations are
-// shown in milliseconds: ns/op is converted, and a metric ending in "ms"
-// or "ms/op" already is. target is "<= N", "< N", ">= N" or "> N" in the
-// unit shown, or "-" for none. The optional baseline benchmark reports the
+// benchmark run several times (-count) reports its median. ns/op is shown
+// in milliseconds and B/op in MiB; a custom metric named NAME-UNIT or
+// NAME-UNIT/op (cpu-ms/op, latency-p50-ms, rss-MiB) is shown in UNIT.
+// target is "<= N", "< N", ">= N" or "> N" in the unit shown, or "-" for
+// none. The optional baseline benchmark reports the
 // same metric for the thing compared against (the native controller):
 // the table then gains baseline and ratio columns, and a target may be a
 // ratio, "<= 1.2x". A figure whose benchmark did not run is shown as
@@ -242,10 +243,11 @@ func (r *results) value(bench, metric string) (float64, string, bool) {
 	switch {
 	case metric == "ns/op":
 		return v / 1e6, "ms", true
-	case strings.HasSuffix(metric, "ms/op"), strings.HasSuffix(metric, "-ms"):
-		return v, "ms", true
 	case metric == "B/op":
 		return v / (1 << 20), "MiB", true
+	case strings.Contains(metric, "-"):
+		// name-UNIT or name-UNIT/op: cpu-ms/op, latency-p50-ms, rss-MiB
+		return v, strings.TrimSuffix(metric[strings.LastIndex(metric, "-")+1:], "/op"), true
 	}
 	return v, metric, true
 }

@@ -13,7 +13,7 @@ BenchmarkCompile/go/cached-2   	      10	 81234567 ns/op	 20102606 B/op	  102156
 BenchmarkInvoke/go-reactor-2   	     979	   1261030 ns/op	        10.23 cpu-ms/op	         0.7 latency-p50-ms
 BenchmarkInvoke/go-reactor-2   	     979	   1261030 ns/op	        10.23 cpu-ms/op	         0.9 latency-p50-ms
 BenchmarkInvoke/go-reactor-2   	     979	   1261030 ns/op	        10.23 cpu-ms/op	         2.5 latency-p50-ms
-BenchmarkInvoke/c-2            	   20000	     53202 ns/op	         0.3439 cpu-ms/op	         0.4 latency-p50-ms
+BenchmarkInvoke/c-2            	   20000	     53202 ns/op	         0.3439 cpu-ms/op	         0.4 latency-p50-ms	  3.375 rss-MiB
 BenchmarkE2E/native-2          	      10	  5000000 ns/op
 BenchmarkE2E/ours-2            	      10	  5500000 ns/op
     bench_test.go:12: a log line
@@ -28,6 +28,8 @@ Go ready from cache | BenchmarkCompile/go/cached | ns/op | < 100
 Go call p50 | BenchmarkInvoke/go-reactor | latency-p50-ms | <= 2
 C call p50 | BenchmarkInvoke/c | latency-p50-ms | <= 0.3
 host heap per compile | BenchmarkCompile/go/cached | B/op | -
+C CPU | BenchmarkInvoke/c | cpu-ms/op | -
+C RSS | BenchmarkInvoke/c | rss-MiB | <= 4
 missing | BenchmarkNope | ns/op | <= 1
 `)
 	if err != nil {
@@ -43,6 +45,8 @@ missing | BenchmarkNope | ns/op | <= 1
 | Go call p50 | 0.9 ms | <= 2 ms | yes |
 | C call p50 | 0.4 ms | <= 0.3 ms | **no** |
 | host heap per compile | 19.2 MiB | — | — |
+| C CPU | 0.344 ms | — | — |
+| C RSS | 3.38 MiB | <= 4 MiB | yes |
 | missing | not run | <= 1 | unknown |
 `
 	if got := render(rows, res); got != want {
