@@ -110,13 +110,13 @@ func BenchmarkInvoke(b *testing.B) {
 			b.Run(v.name, func(b *testing.B) {
 				e := newEngine(b, Config{WarmInstances: v.warm})
 				p := mustCompile(b, e, bp.wasm(b), Limits{})
-				refill := func() {
+				waitRefilled := func() {
 					if p.c.warm != nil {
 						waitWarm(b, p, cap(p.c.warm.ready))
 					}
 				}
 				invokeOK(b, p, bp.req)
-				refill()
+				waitRefilled()
 				latencies := make([]time.Duration, 0, 1024)
 				cpu := cpuTime()
 				b.ReportAllocs()
@@ -125,7 +125,7 @@ func BenchmarkInvoke(b *testing.B) {
 					invokeOK(b, p, bp.req)
 					latencies = append(latencies, time.Since(start))
 					b.StopTimer()
-					refill()
+					waitRefilled()
 					b.StartTimer()
 				}
 				reportCPU(b, cpu)
@@ -212,7 +212,7 @@ func BenchmarkInstanceMemory(b *testing.B) {
 		}
 		runtime.GC()
 		before := residentBytes(b)
-		p.c.warm.take()
+		p.c.warm.refill()
 		waitWarm(b, p, n)
 		runtime.GC()
 		rss += float64(residentBytes(b)-before) / n

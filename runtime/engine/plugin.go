@@ -143,6 +143,10 @@ func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocatio
 
 	var inst *instance
 	if fsConfig == nil {
+		// Refill once this call's instance is closed (defers run last
+		// first): the new instance can then reuse its memory, and is not
+		// prepared while the call runs.
+		defer p.c.warm.refill()
 		inst = p.c.warm.take()
 	}
 	if inst == nil {

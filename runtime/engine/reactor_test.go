@@ -195,8 +195,8 @@ func TestReactorDeadlineAndCancel(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// Its own engine: the test closes the plugin's pool.
 			p := mustCompile(t, newEngine(t, Config{}), tc.wasm(t), Limits{})
-			// Start the pool without waiting for a call that never ends.
-			p.c.warm.take()
+			// Fill the pool without waiting for a call that never ends.
+			p.c.warm.refill()
 			waitWarm(t, p, cap(p.c.warm.ready))
 			for _, prepared := range []bool{true, false} {
 				if !prepared {
@@ -319,8 +319,9 @@ func TestWarmPoolIsDrainedOnClose(t *testing.T) {
 			for _, inst := range prepared {
 				p.c.warm.ready <- inst
 			}
-			// A take starts a refill: close while an instance is being prepared.
-			(p.c.warm.take()).close()
+			// Close while an instance is being prepared.
+			p.c.warm.take().close()
+			p.c.warm.refill()
 
 			if closeEngine {
 				err = e.Close(context.Background())

@@ -52,11 +52,11 @@ const prepareTimeout = 30 * time.Second
 // warmPool keeps up to cap(ready) instances of a reactor created and
 // initialized ahead of demand. Each is handed to exactly one invocation
 // (take), which closes it: the pool never takes an instance back. The
-// pool starts filling at the first take and refills in the background,
-// one instance at a time, after every take. If preparing an instance
-// fails (a trap or exit in _initialize, a timeout), the pool stops for
-// good: invocations then create their instances themselves and report
-// the failure.
+// pool is filled in the background, one instance at a time, when an
+// invocation ends (refill), starting with the first. If preparing an
+// instance fails (a trap or exit in _initialize, a timeout), the pool
+// stops for good: invocations then create their instances themselves and
+// report the failure.
 type warmPool struct {
 	c     *compiled
 	ready chan *instance
@@ -76,24 +76,32 @@ func newWarmPool(c *compiled, size int) *warmPool {
 }
 
 // take returns a prepared instance, or nil if none is ready (or w is
-// nil), and has the pool refilled.
+// nil).
 func (w *warmPool) take() *instance {
 	if w == nil {
 		return nil
 	}
-	var inst *instance
 	select {
-	case inst = <-w.ready:
+	case inst := <-w.ready:
+		return inst
 	default:
+		return nil
+	}
+}
+
+// refill has the pool filled in the background, unless it is full,
+// closed, stopped or already filling (or w is nil).
+func (w *warmPool) refill() {
+	if w == nil {
+		return
 	}
 	w.mu.Lock()
-	if !w.filling && !w.stopped {
+	if !w.filling && !w.stopped && len(w.ready) < cap(w.ready) {
 		w.filling = true
 		w.wg.Add(1)
 		go w.fill()
 	}
 	w.mu.Unlock()
-	return inst
 }
 
 // fill prepares instances until the pool is full, closed or failing.
