@@ -8,7 +8,8 @@
 //   - Compiled code. A module is compiled once per (sha256 digest, memory
 //     limit) and shared by every Invoke; with Config.CacheDir the machine
 //     code also persists on disk, so a restarted process skips compilation
-//     (for a Go plugin, about 2 s of CPU cold and 0.1 s from the cache).
+//     (for a Go plugin, about 1.2 s cold and 0.13 s from the cache; see
+//     docs/performance.md).
 //   - wazero runtimes. Memory limits and close-on-context-done are
 //     properties of a wazero.Runtime, so the engine keeps one runtime per
 //     distinct memory limit, created on first use; all of them share one
@@ -61,17 +62,20 @@ type Config struct {
 	// instance serves one invocation and is then closed, exactly like an
 	// instance made on demand; see Plugin.Invoke.
 	//
-	// Cost: a prepared instance holds its memory while it waits, about
-	// 5 MiB for a Go plugin and a few hundred KiB for a C one, and its
-	// preparation takes host CPU in the background (about 2 ms for a Go
-	// plugin). Preparation starts at a plugin's first invocation, so a
-	// plugin that is compiled but never invoked costs nothing.
+	// Cost: a prepared instance holds its memory while it waits (for a Go
+	// plugin, 3.4 MiB of linear memory, about 4 MiB resident; for a C
+	// plugin, a few pages), and preparing it takes host CPU in the
+	// background, after the call that took the last one (for a Go
+	// plugin, about 4 ms). Preparation starts when a plugin's first
+	// invocation ends, so a plugin that is compiled but never invoked
+	// costs nothing. Invocations with Mounts never use prepared instances:
+	// the mounts are part of the instance.
 	WarmInstances int
 }
 
 // DefaultWarmInstances is the number of prepared instances kept per
-// reactor plugin when Config.WarmInstances is 0: enough for a call to
-// find one ready while another is being prepared.
+// reactor plugin when Config.WarmInstances is 0: enough for two calls at
+// once (a controller's two default workers) to find one ready.
 const DefaultWarmInstances = 2
 
 func (c Config) warmInstances() int {
@@ -255,10 +259,13 @@ type compiled struct {
 // compilation. Each handle must be closed; the compiled code is released
 // when the last handle is closed and no invocation uses it.
 //
-// Compiling a 4 MB Go plugin takes about 2 s of CPU; loading it from the
-// on-disk cache about 0.1 s, mostly wazero decoding and validating the
-// module again. The same module under another memory limit reuses the
-// machine code in memory and costs about as much as a cache hit. Before
+// Compiling a 4 MB Go plugin takes about 1.2 s; loading it from the
+// on-disk cache about 0.13 s, in which wazero decodes and validates the
+// module again and maps its 15 MiB of machine code (in a fresh process,
+// where the heap grows too, up to 0.27 s on machines whose page faults
+// are slow: docs/performance.md). The same module under another memory
+// limit reuses the machine code in memory and costs about as much as a
+// cache hit. Before
 // compiling, the engine merges the module's data segments, which makes
 // every instance of a Go plugin cheaper to create (see
 // coalesceDataSegments); the digest is still that of wasm.

@@ -12,13 +12,13 @@ import (
 // copies it whole on every memory.grow. For a Go plugin that is about
 // 7 MB of garbage per invocation, which makes the host's garbage
 // collector run every few invocations, and fresh heap memory costs page
-// faults, which on virtual machines cost more than the copying. The
-// engine instead gives every instance a mapping of its own, reserved at
-// the memory's maximum size so that it grows in place, and recycles the
-// mappings: a released one is cleared (only the part the instance used)
-// when it is handed to the next instance, so its pages stay resident and
-// fault only once. Measured on the Go test plugin (docs/performance.md): host
-// CPU per command invocation down by about a third, p99 latency by half,
+// faults, which on this project's virtual machines cost more than the
+// copying. The engine instead gives every instance a mapping of its own,
+// reserved at the memory's maximum size so that it grows in place, and
+// recycles the mappings: a released one is cleared (only the part the
+// instance used) when it is handed to the next instance, so its pages
+// stay resident and fault only once. Measured on a Go command plugin (docs/performance.md):
+// host CPU per invocation down by a third, p99 latency by half or more,
 // host heap allocation per invocation from 7 MB to 0.3 MB.
 //
 // Isolation does not depend on the garbage collector: every byte an
