@@ -10,7 +10,7 @@
 // requeueAfter set to the time left, so a run of any length costs two
 // short invocations.
 //
-// Build: GOOS=wasip1 GOARCH=wasm go build -trimpath -o bin/plugins/wait.wasm ./plugins/wait
+// Build: GOOS=wasip1 GOARCH=wasm go build -trimpath -buildmode=c-shared -o bin/plugins/wait.wasm ./plugins/wait
 package main
 
 import (
