@@ -18,6 +18,11 @@ import "time"
 // gets a new one.
 const Version = "tekton-wasm/v1"
 
+// RunExport is the function a reactor plugin exports for the host to call
+// once per invocation (after _initialize, if the module exports it),
+// instead of a command's _start (see README.md, "The module").
+const RunExport = "tekton_run"
+
 // ImportModule is the name of the wasm import module under which the host
 // offers optional capabilities (host functions). ABI v1 defines no host
 // function: a plugin that imports anything from this module, or from any

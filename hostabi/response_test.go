@@ -22,7 +22,7 @@ func TestValidNames(t *testing.T) {
 func TestParseResponse(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, err string
-		limit        bool
+		limit         bool
 	}{
 		{name: "ok", in: `{"status":"Succeeded","results":[{"name":"a","value":"b"}],"extraFields":{"k": 1}}`},
 		{name: "empty", in: " \n", err: "wrote no response"},

@@ -382,7 +382,7 @@ const (
 const (
 	startExport      = "_start"
 	initializeExport = "_initialize"
-	runExport        = "tekton_run"
+	runExport        = hostabi.RunExport
 )
 
 func (e entry) export() string {
