@@ -90,28 +90,7 @@ func TestGoPluginClocksAndRandomnessAreReal(t *testing.T) {
 
 func TestGoPluginConcurrentInvocationsAreIsolated(t *testing.T) {
 	p := sharedGoPlugin(t, Limits{})
-	const workers, calls = 4, 4
-	errs := make(chan error, workers*calls)
-	for range workers {
-		go func() {
-			for range calls {
-				resp, err := p.Invoke(context.Background(), request("mode", "count"), Invocation{})
-				switch {
-				case err != nil:
-					errs <- err
-				case fmt.Sprint(resp.Results) != "[{count 1}]":
-					errs <- fmt.Errorf("%s/%s %v %s: the instance was not fresh", resp.Status, resp.Reason, resp.Results, resp.Message)
-				default:
-					errs <- nil
-				}
-			}
-		}()
-	}
-	for range workers * calls {
-		if err := <-errs; err != nil {
-			t.Error(err)
-		}
-	}
+	invokeConcurrently(t, p, request("mode", "count"), 4, 4, "[{count 1}]")
 }
 
 func TestMounts(t *testing.T) {

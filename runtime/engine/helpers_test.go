@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,5 +204,37 @@ func wantCtxErr(tb testing.TB, err, want error, ended, returned time.Time, slack
 	}
 	if late := returned.Sub(ended); late > slack {
 		tb.Fatalf("Invoke returned %v after the context ended; want at most %v", late, slack)
+	}
+}
+
+// invokeConcurrently makes workers×calls invocations of p from workers
+// goroutines, each with a log sink, and fails the test for every call that
+// errs, does not succeed, or whose results (as fmt prints them) are not
+// want: the proof that every call got an instance of its own.
+func invokeConcurrently(t *testing.T, p *Plugin, req *hostabi.Request, workers, calls int, want string) {
+	t.Helper()
+	errs := make(chan error, workers*calls)
+	for range workers {
+		go func() {
+			for range calls {
+				var log bytes.Buffer
+				resp, err := p.Invoke(context.Background(), req, Invocation{Log: &log})
+				switch {
+				case err != nil:
+					errs <- err
+				case resp.Status != hostabi.StatusSucceeded:
+					errs <- fmt.Errorf("%s/%s: %s", resp.Status, resp.Reason, resp.Message)
+				case fmt.Sprint(resp.Results) != want:
+					errs <- fmt.Errorf("results %v, want %s: the instance was not fresh", resp.Results, want)
+				default:
+					errs <- nil
+				}
+			}
+		}()
+	}
+	for range workers * calls {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

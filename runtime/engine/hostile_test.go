@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -164,30 +163,7 @@ func TestCompileRefuses(t *testing.T) {
 // Every invocation gets a fresh instance, also when many run at once.
 func TestConcurrentInvocationsAreIsolated(t *testing.T) {
 	p := mustCompile(t, sharedEngine(t), wat(t, "counter"), Limits{})
-	const workers, calls = 8, 8
-	errs := make(chan error, workers*calls)
-	for range workers {
-		go func() {
-			for range calls {
-				resp, err := p.Invoke(context.Background(), request(), Invocation{})
-				switch {
-				case err != nil:
-					errs <- err
-				case resp.Status != hostabi.StatusSucceeded:
-					errs <- fmt.Errorf("%s/%s: %s", resp.Status, resp.Reason, resp.Message)
-				case fmt.Sprint(resp.Results) != "[{global 1} {memory 1}]":
-					errs <- fmt.Errorf("results %v: the instance was not fresh", resp.Results)
-				default:
-					errs <- nil
-				}
-			}
-		}()
-	}
-	for range workers * calls {
-		if err := <-errs; err != nil {
-			t.Error(err)
-		}
-	}
+	invokeConcurrently(t, p, request(), 8, 8, "[{global 1} {memory 1}]")
 }
 
 // A module that dirties all of its memory leaves nothing for the next

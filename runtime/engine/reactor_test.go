@@ -96,31 +96,7 @@ func TestReactorInstancesAreSingleUse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustCompile(t, sharedEngine(t), tc.wasm(t), Limits{})
 			warmUp(t, p, tc.req)
-			const workers, calls = 8, 8
-			errs := make(chan error, workers*calls)
-			for range workers {
-				go func() {
-					for range calls {
-						var log bytes.Buffer
-						resp, err := p.Invoke(context.Background(), tc.req, Invocation{Log: &log})
-						switch {
-						case err != nil:
-							errs <- err
-						case resp.Status != hostabi.StatusSucceeded:
-							errs <- fmt.Errorf("%s/%s: %s", resp.Status, resp.Reason, resp.Message)
-						case fmt.Sprint(resp.Results) != tc.want:
-							errs <- fmt.Errorf("results %v, want %s: the instance was not fresh", resp.Results, tc.want)
-						default:
-							errs <- nil
-						}
-					}
-				}()
-			}
-			for range workers * calls {
-				if err := <-errs; err != nil {
-					t.Error(err)
-				}
-			}
+			invokeConcurrently(t, p, tc.req, 8, 8, tc.want)
 		})
 	}
 }
