@@ -76,6 +76,9 @@ type Metadata struct {
 // mounted: workspace "src" is at /workspace/src.
 const WorkspaceRoot = "/workspace"
 
+// WorkspacePath is where the workspace of the given name is mounted.
+func WorkspacePath(name string) string { return WorkspaceRoot + "/" + name }
+
 // Workspace is a directory mounted into the plugin's filesystem.
 type Workspace struct {
 	// Name is the workspace's name in the CustomRun.

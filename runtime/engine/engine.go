@@ -281,7 +281,7 @@ type compiled struct {
 // wasi_snapshot_preview1; module hostabi.ImportModule is reserved), a
 // memory minimum above the limit, or neither a command nor a reactor.
 func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Plugin, error) {
-	if !strings.HasPrefix(string(wasm[:min(len(wasm), 4)]), "\x00asm") {
+	if !manifest.IsWasm(wasm) {
 		return nil, errors.New("the plugin is not a WebAssembly module (no \\0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)")
 	}
 	pages, err := limits.pages()

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
@@ -124,7 +123,7 @@ func (r *Runner) mount(run *v1beta1.CustomRun) ([]engine.Mount, []hostabi.Worksp
 			continue // lifecycle ends the run CustomRunWorkspaceNotSupported
 		}
 		readOnly := kind == "configMap" || kind == "secret"
-		guest := path.Join(hostabi.WorkspaceRoot, ws.Name)
+		guest := hostabi.WorkspacePath(ws.Name)
 		mounts = append(mounts, engine.Mount{HostDir: dir, GuestPath: guest, ReadOnly: readOnly})
 		workspaces = append(workspaces, hostabi.Workspace{Name: ws.Name, Path: guest, ReadOnly: readOnly})
 	}

@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"bytes"
 	"fmt"
 	"path"
 	"slices"
@@ -104,7 +103,7 @@ func ToConfigMap(p *Plugin, module []byte, namespace string) (*corev1.ConfigMap,
 	if errs := validation.IsDNS1123Subdomain(m.Name); len(errs) > 0 {
 		return nil, fmt.Errorf("plugin name %q cannot name a ConfigMap: %s", m.Name, strings.Join(errs, "; "))
 	}
-	if !bytes.HasPrefix(module, wasmMagic) {
+	if !IsWasm(module) {
 		return nil, fmt.Errorf("plugin %q: the module is not a WebAssembly module (no \\0asm header)", m.Name)
 	}
 	digest := Digest(module)

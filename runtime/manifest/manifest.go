@@ -118,6 +118,9 @@ func Digest(module []byte) string {
 
 var wasmMagic = []byte("\x00asm")
 
+// IsWasm reports whether b starts with the WebAssembly binary magic.
+func IsWasm(b []byte) bool { return bytes.HasPrefix(b, wasmMagic) }
+
 // Decode turns the stored bytes of p's module into the module itself:
 // it decompresses by content (gzip, zstd or raw wasm, whatever the file
 // name says), checks the wasm magic, the size limit and the sha256 pin.
@@ -126,7 +129,7 @@ func (p *Plugin) Decode(stored []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: module %q: %w", p.Name, p.Module, err)
 	}
-	if !bytes.HasPrefix(module, wasmMagic) {
+	if !IsWasm(module) {
 		return nil, fmt.Errorf("plugin %q: module %q is not a WebAssembly module (no \\0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)", p.Name, p.Module)
 	}
 	if p.SHA256 != "" {

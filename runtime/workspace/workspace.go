@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -53,9 +52,6 @@ const (
 	// the workspace's directory.
 	ReasonInvalid = "WorkspaceInvalid"
 )
-
-// MountRoot is where workspaces appear in the sandbox.
-const MountRoot = "/workspace"
 
 // Error is a workspace failure that ends the run: Reason is the condition
 // reason, Error() the message.
@@ -161,7 +157,7 @@ func (p *Preparer) prepare(ctx context.Context, run *v1beta1.CustomRun, ws v1bet
 	if err := os.Mkdir(volume, 0o700); err != nil {
 		return Mount{}, err
 	}
-	m := Mount{Workspace: hostabi.Workspace{Name: ws.Name, Path: path.Join(MountRoot, ws.Name)}, HostDir: filepath.Join(volume, ws.SubPath)}
+	m := Mount{Workspace: hostabi.Workspace{Name: ws.Name, Path: hostabi.WorkspacePath(ws.Name)}, HostDir: filepath.Join(volume, ws.SubPath)}
 	var src *source
 	switch t := lifecycle.WorkspaceType(ws); t {
 	case "emptyDir":
