@@ -13,9 +13,11 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	experimentalsysfs "github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/sandboxfs"
 )
 
 // cryptoRand is the guest's random_get source.
@@ -72,9 +74,14 @@ type Invocation struct {
 }
 
 // Mount grants the plugin a host directory at GuestPath (an absolute,
-// slash-separated path such as /workspace/source). The plugin cannot
-// reach outside it through ".." but the host follows symbolic links
-// inside it, so mount only directories whose links you trust.
+// slash-separated path such as /workspace/source), through package
+// sandboxfs: no path the plugin gives and no link it finds resolves
+// outside HostDir (a link in HostDir that points outside fails); the
+// plugin cannot create symbolic or hard links (EPERM); a ReadOnly mount
+// refuses every change (EROFS). The mounts of one invocation share one
+// sandboxfs.Budget: at most sandboxfs.DefaultMaxOpenFiles files open at
+// once and sandboxfs.DefaultMaxWriteBytes added to writable mounts, past
+// which the plugin gets EIO and the engine notes the limit in its log.
 type Mount struct {
 	HostDir, GuestPath string
 	ReadOnly           bool
@@ -136,10 +143,11 @@ func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocatio
 		return nil, err
 	}
 	defer p.engine.release(p.c)
-	fsConfig, err := mountConfig(inv.Mounts)
+	fsConfig, mounts, err := mountConfig(inv.Mounts)
 	if err != nil {
 		return failure(hostabi.ReasonLoadFailed, "the host could not set up the plugin's sandbox: "+err.Error()), nil
 	}
+	defer mounts.close() // after the instance, which closes the plugin's files
 
 	var inst *instance
 	if fsConfig == nil {
@@ -154,6 +162,7 @@ func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocatio
 	}
 	defer inst.close()
 	s := inst.s
+	s.budget = mounts.budget
 
 	// The instance runs under its own context so that breaking an output
 	// limit stops it the same way a deadline does.
@@ -231,22 +240,42 @@ func (c *compiled) initialize(ctx context.Context, mod api.Module) error {
 	return err
 }
 
-func mountConfig(mounts []Mount) (wazero.FSConfig, error) {
-	if len(mounts) == 0 {
-		return nil, nil
+// mountSet is the file systems of one invocation's mounts and the budget
+// they share.
+type mountSet struct {
+	fss    []*sandboxfs.FS
+	budget *sandboxfs.Budget
+}
+
+func (m *mountSet) close() {
+	for _, fs := range m.fss {
+		_ = fs.Close()
 	}
+}
+
+// mountConfig mounts each of mounts through sandboxfs. The returned set
+// must be closed after the instance.
+func mountConfig(mounts []Mount) (wazero.FSConfig, *mountSet, error) {
+	set := &mountSet{}
+	if len(mounts) == 0 {
+		return nil, set, nil
+	}
+	set.budget = sandboxfs.NewBudget(0, 0)
 	cfg := wazero.NewFSConfig()
 	for _, m := range mounts {
 		if st, err := os.Stat(m.HostDir); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("mount %s: host directory %q is not a directory", m.GuestPath, m.HostDir)
+			set.close()
+			return nil, nil, fmt.Errorf("mount %s: host directory %q is not a directory", m.GuestPath, m.HostDir)
 		}
-		if m.ReadOnly {
-			cfg = cfg.WithReadOnlyDirMount(m.HostDir, m.GuestPath)
-		} else {
-			cfg = cfg.WithDirMount(m.HostDir, m.GuestPath)
+		fs, err := sandboxfs.Open(m.HostDir, m.ReadOnly, set.budget)
+		if err != nil {
+			set.close()
+			return nil, nil, fmt.Errorf("mount %s: %w", m.GuestPath, err)
 		}
+		set.fss = append(set.fss, fs)
+		cfg = cfg.(experimentalsysfs.FSConfig).WithSysFSMount(fs, m.GuestPath)
 	}
-	return cfg, nil
+	return cfg, set, nil
 }
 
 var sandboxPool = sync.Pool{New: func() any { return new(sandbox) }}

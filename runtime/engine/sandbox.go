@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/sandboxfs"
 )
 
 // sandbox is the host side of one instance and its one invocation: the
@@ -34,12 +35,13 @@ type sandbox struct {
 	broken  string             // the host reason of the first limit broken
 	logSink io.Writer          // Invocation.Log
 	log     logScanner
+	budget  *sandboxfs.Budget // of the call's mounts; nil without mounts
 }
 
 func (s *sandbox) reset() {
 	s.stdin.Reset()
 	s.stdout.Reset()
-	s.ctx, s.stop, s.broken, s.logSink = nil, nil, "", nil
+	s.ctx, s.stop, s.broken, s.logSink, s.budget = nil, nil, "", nil, nil
 	s.log.reset()
 }
 
@@ -116,6 +118,7 @@ func (w *stderrWriter) Write(p []byte) (int, error) {
 // outcome classifies how the instance ended. ctx is the caller's context;
 // err is what calling _start returned.
 func (s *sandbox) outcome(ctx context.Context, mod api.Module, err error) (*hostabi.Response, error) {
+	s.noteRefusals()
 	if s.broken != "" {
 		return failure(s.broken, s.brokenMessage()), nil
 	}
@@ -160,6 +163,32 @@ func (s *sandbox) outcome(ctx context.Context, mod api.Module, err error) (*host
 		return failure(hostabi.ReasonInvalidResponse, s.withLog(fmt.Sprintf("the plugin wrote an invalid response: %v", err))), nil
 	}
 	return resp, nil
+}
+
+// noteRefusals adds to the plugin's log which workspace limits the plugin
+// ran into: the guest only saw EIO (sandboxfs.ErrnoLimit), and the log is
+// where its author looks, and what a failure message quotes.
+func (s *sandbox) noteRefusals() {
+	if s.budget == nil {
+		return
+	}
+	openFiles, write := s.budget.Refused()
+	if openFiles {
+		s.hostLog(fmt.Sprintf("tekton-wasm: the plugin was refused a file: it may hold at most %d files open at once (it got EIO)", s.budget.MaxOpenFiles()))
+	}
+	if write {
+		s.hostLog(fmt.Sprintf("tekton-wasm: the plugin was refused a write: it may add at most %s to its workspaces (it got EIO)", formatBytes(uint64(s.budget.MaxWriteBytes()))))
+	}
+}
+
+// hostLog adds a line of the host's to the plugin's log, passed on like
+// the plugin's own and outside its limit.
+func (s *sandbox) hostLog(line string) {
+	p := []byte(line + "\n")
+	if s.logSink != nil {
+		_, _ = s.logSink.Write(p)
+	}
+	s.log.Write(p)
 }
 
 func (s *sandbox) brokenMessage() string {
