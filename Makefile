@@ -41,12 +41,18 @@ $(foreach p,$(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wi
 
 # Misbehaving modules for the demo, from the engine's hand-written test
 # modules, with the index in examples/hostile.
-HOSTILE := loop garbage membomb stdout_flood
+HOSTILE := loop garbage membomb stdout_flood escape
 hostile: $(foreach h,$(HOSTILE),$(BIN)/hostile/$(h).wasm) $(BIN)/hostile/index.yaml
 
 $(BIN)/hostile/%.wasm: runtime/engine/testdata/%.wat | deps
 	@mkdir -p $(@D)
 	wat2wasm $< -o $@
+
+# The workspace attacks (Escape, DescriptorFlood, WorkspaceFill,
+# ReadOnlyWrite) are one Go plugin.
+$(BIN)/hostile/escape.wasm: $(wildcard runtime/engine/testdata/escape/*.go hostabi/*.go hostabi/guest/*.go)
+	@mkdir -p $(@D)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./runtime/engine/testdata/escape
 
 $(BIN)/hostile/index.yaml: examples/hostile/index.yaml
 	@mkdir -p $(@D)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
+	"github.com/tekton-wasm/tekton-wasm/runtime/sandboxfs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -134,6 +135,76 @@ func TestRunGolden(t *testing.T) {
 			}
 			if d := cmp.Diff(string(want), got); d != "" {
 				t.Errorf("output (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// The hostile workspace examples (runtime/engine/testdata/escape) run
+// through the CLI with --workspace: the plugin touches nothing outside the
+// directory and the run fails SandboxHeld.
+func TestRunWorkspaceAttacks(t *testing.T) {
+	plugins := t.TempDir()
+	if err := os.WriteFile(filepath.Join(plugins, "escape.wasm"), wasmtest.GoPlugin(t, "../../runtime/engine/testdata/escape"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	index := "plugins:\n"
+	for _, kind := range []string{"Escape", "DescriptorFlood", "WorkspaceFill"} {
+		index += fmt.Sprintf("- {name: %s, apiVersion: hostile.tekton-wasm.dev/v1alpha1, kind: %s, module: escape.wasm}\n", strings.ToLower(kind), kind)
+	}
+	if err := os.WriteFile(filepath.Join(plugins, "index.yaml"), []byte(index), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	for _, tc := range []struct {
+		example string
+		params  []string
+		want    string
+	}{
+		{"escape", nil, "symlink up -> ../../../../../../../../..: symlink ../../../../../../../../.. /workspace/scratch/up: Operation not permitted"},
+		{"descriptor-flood", []string{"max=10000"}, "opened 127 files, then: open /workspace/scratch: I/O error"},
+		{"workspace-fill", []string{"max=67108864"}, "then: write /workspace/scratch/fill: I/O error"},
+	} {
+		t.Run(tc.example, func(t *testing.T) {
+			ws, outside := t.TempDir(), t.TempDir()
+			secret, target := filepath.Join(outside, "secret"), filepath.Join(outside, "written")
+			if err := os.WriteFile(secret, []byte("host secret"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"run", "--cache-dir", cache, "-f", "../../examples/hostile/" + tc.example + ".yaml", "--plugins", plugins,
+				"--workspace", "scratch=" + ws, "--param", "secret=" + secret, "--param", "target=" + target}
+			for _, p := range tc.params {
+				args = append(args, "--param", p)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), args, nil, &stdout, &stderr)
+			if code != 1 || !strings.Contains(stdout.String(), "reason: SandboxHeld") || strings.Contains(stdout.String(), "ALLOWED") {
+				t.Fatalf("exit code %d, want 1 and reason SandboxHeld:\n%s\n%s", code, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tc.want) {
+				t.Errorf("the status does not say %q:\n%s", tc.want, stdout.String())
+			}
+			if entries, _ := os.ReadDir(outside); len(entries) != 1 {
+				t.Errorf("the plugin created files outside its workspace: %v", entries)
+			}
+			var total int64
+			err := filepath.WalkDir(ws, func(path string, d os.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if d.Type()&os.ModeSymlink != 0 {
+					t.Errorf("the plugin made the link %s", path)
+				}
+				if fi, err := d.Info(); err == nil && d.Type().IsRegular() {
+					total += fi.Size()
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total > sandboxfs.DefaultMaxWriteBytes {
+				t.Errorf("the plugin wrote %d bytes in its workspace, more than the %d allowed", total, sandboxfs.DefaultMaxWriteBytes)
 			}
 		})
 	}

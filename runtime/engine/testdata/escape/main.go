@@ -1,21 +1,25 @@
 // Command escape is a hostile plugin: it attacks the workspace it is given
-// (the first of the request's workspaces) as its "attack" param says, and
-// reports what the host let it do. It is the engine's regression test of
-// package sandboxfs and, built by `make hostile`, a module of the hostile
-// e2e and demo.
+// (the first of the request's workspaces) as its "attack" param says, by
+// default the attack of its kind (in parentheses), and reports what the
+// host let it do. It is the engine's regression test of package sandboxfs
+// and, built by `make hostile`, a module of the hostile e2e and demo.
 //
-//	links (default)  symlink "up" -> "../../../../../../../../..", then read
+//	links (Escape)   symlink "up" -> "../../../../../../../../..", then read
 //	                 the "secret" param's host path (default /etc/hostname)
-//	                 through it, list / through it, write the "target"
-//	                 param's host path (default /tmp/tekton-wasm-escaped)
-//	                 through it, hard-link the secret through it, open
+//	                 and the controller's ServiceAccount token through it,
+//	                 list / through it, write the "target" param's host
+//	                 path (default /tmp/tekton-wasm-escaped) through it,
+//	                 hard-link the secret through it, open
 //	                 <workspace>/../../<secret>, and read through every
 //	                 symbolic link it finds in the workspace
-//	readonly         create, truncate, append, mkdir, rename, chtimes,
+//	readonly (ReadOnlyWrite)
+//	                 create, truncate, append, mkdir, rename, chtimes,
 //	                 symlink and unlink in a read-only workspace (WASI
 //	                 preview 1 has no chmod: Go's os.Chmod only stats)
-//	fds              open files and keep them open, up to "max" (10000)
-//	fill             truncate a file to "max" bytes (1 GiB), write one byte
+//	fds (DescriptorFlood)
+//	                 open files and keep them open, up to "max" (100000)
+//	fill (WorkspaceFill)
+//	                 truncate a file to "max" bytes (1 GiB), write one byte
 //	                 at that offset, then write 1 MiB chunks up to "max"
 //
 // Every attack ends Failed, reason SandboxHeld, with what each step got in
@@ -40,7 +44,7 @@ import (
 func main() {
 	guest.Run(func(_ context.Context, req *hostabi.Request) (*hostabi.Response, error) {
 		p := guest.Params(req)
-		attack, err := p.OptionalString("attack", "links")
+		attack, err := p.OptionalString("attack", attacks[req.Kind])
 		if err != nil {
 			return nil, err
 		}
@@ -56,7 +60,7 @@ func main() {
 		case "readonly":
 			a.readonly()
 		case "fds":
-			a.fds(param(p, "max", 10000))
+			a.fds(param(p, "max", 100000))
 		case "fill":
 			a.fill(int64(param(p, "max", 1<<30)))
 		default:
@@ -69,6 +73,9 @@ func main() {
 		return resp, nil
 	})
 }
+
+// attacks are the default attacks by kind.
+var attacks = map[string]string{"Escape": "links", "ReadOnlyWrite": "readonly", "DescriptorFlood": "fds", "WorkspaceFill": "fill"}
 
 func param(p guest.ParamSet, name string, def int) int {
 	s, _ := p.OptionalString(name, strconv.Itoa(def))
@@ -97,11 +104,15 @@ func (a *attempts) try(step string, err error, allowed string) {
 	a.log = append(a.log, step+": ALLOWED "+allowed)
 }
 
+const serviceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
 func (a *attempts) links(secret, target string) {
 	up := path.Join(a.ws, "up")
 	a.try("symlink up -> ../../../../../../../../..", os.Symlink("../../../../../../../../..", up), "")
 	b, err := os.ReadFile(up + secret)
 	a.try("read up"+secret, err, fmt.Sprintf("%q", b))
+	b, err = os.ReadFile(up + serviceAccountToken)
+	a.try("read up"+serviceAccountToken, err, fmt.Sprintf("%d bytes", len(b)))
 	entries, err := os.ReadDir(up)
 	a.try("list up", err, fmt.Sprintf("%d entries", len(entries)))
 	a.try("write up"+target, os.WriteFile(up+target, []byte("escaped\n"), 0o644), "")
