@@ -243,3 +243,48 @@ func residentBytes(b *testing.B) int64 {
 	}
 	return pages * int64(os.Getpagesize())
 }
+
+// BenchmarkInvokeMount measures what a workspace costs an invocation: the
+// Go reactor (unprepared: an invocation with mounts never takes a prepared
+// instance) without and with one writable mount it does not touch, and
+// the Go test command reading a file from a read-only mount, writing one
+// in a writable mount and listing "/" (fs), without and with the mounts.
+func BenchmarkInvokeMount(b *testing.B) {
+	ro, rw := b.TempDir(), b.TempDir()
+	if err := os.WriteFile(filepath.Join(ro, "in"), []byte("hello"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	mounts := []Mount{{HostDir: ro, GuestPath: "/ro", ReadOnly: true}, {HostDir: rw, GuestPath: "/rw"}}
+	for _, v := range []struct {
+		name   string
+		wasm   func(testing.TB) []byte
+		req    *hostabi.Request
+		mounts []Mount
+	}{
+		{"go-reactor/none", findBenchPlugin("go-reactor").wasm, findBenchPlugin("go-reactor").req, nil},
+		{"go-reactor/mount", findBenchPlugin("go-reactor").wasm, findBenchPlugin("go-reactor").req, mounts[1:]},
+		{"go-command-fs/none", goPlugin, request("mode", "fs", "read", "/ro/in", "write", "/rw/out"), nil},
+		{"go-command-fs/mounts", goPlugin, request("mode", "fs", "read", "/ro/in", "write", "/rw/out"), mounts},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			p := mustCompile(b, newEngine(b, Config{WarmInstances: -1}), v.wasm(b), Limits{})
+			invoke := func() {
+				resp, err := p.Invoke(context.Background(), v.req, Invocation{Mounts: v.mounts})
+				if err != nil || resp.Status != hostabi.StatusSucceeded {
+					b.Fatalf("Invoke = %+v, %v", resp, err)
+				}
+			}
+			invoke()
+			latencies := make([]time.Duration, 0, 1024)
+			cpu := cpuTime()
+			b.ReportAllocs()
+			for b.Loop() {
+				start := time.Now()
+				invoke()
+				latencies = append(latencies, time.Since(start))
+			}
+			reportCPU(b, cpu)
+			reportLatency(b, latencies)
+		})
+	}
+}
