@@ -21,7 +21,8 @@
 //   - The sandbox of an invocation: the request on stdin, capped stdout and
 //     stderr, real clocks, crypto randomness, a sleep that ends with the
 //     context, and no filesystem, network, environment or arguments beyond
-//     the program name unless the invocation grants a directory (Mount).
+//     the program name unless the invocation grants a directory (Mount),
+//     which package sandboxfs confines and bounds.
 //   - The classification of every outcome: a plugin's own Response, or a
 //     Failed Response with a host reason from hostabi saying how the plugin
 //     misbehaved.
