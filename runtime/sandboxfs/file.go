@@ -14,6 +14,7 @@ type file struct {
 	experimentalsys.UnimplementedFile
 	fs   *FS
 	path string // in fs.root, to reopen the file
+	flag int    // os.OpenFile's flags to reopen it, without O_APPEND
 	f    *os.File
 
 	append, nonblock, closed bool
@@ -89,10 +90,7 @@ func (f *file) SetAppend(enable bool) experimentalsys.Errno {
 	if enable && f.fs.readOnly {
 		return experimentalsys.EROFS
 	}
-	flag := os.O_RDONLY
-	if !f.fs.readOnly {
-		flag = os.O_RDWR
-	}
+	flag := f.flag
 	if enable {
 		flag |= os.O_APPEND
 	}

@@ -127,7 +127,8 @@ func (d *FS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.FileMode)
 		d.budget.release()
 		return nil, errno(err)
 	}
-	return &file{fs: d, path: path, f: f, append: flag&experimentalsys.O_APPEND != 0, nonblock: flag&experimentalsys.O_NONBLOCK != 0}, 0
+	reopen := osFlag(flag) &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC | os.O_APPEND)
+	return &file{fs: d, path: path, flag: reopen, f: f, append: flag&experimentalsys.O_APPEND != 0, nonblock: flag&experimentalsys.O_NONBLOCK != 0}, 0
 }
 
 // creates reports whether opening path with O_CREAT makes a new file.
