@@ -66,13 +66,6 @@ func (b *Budget) MaxOpenFiles() int { return b.maxOpen }
 // MaxWriteBytes is how many bytes the guest may add to writable mounts.
 func (b *Budget) MaxWriteBytes() int64 { return b.maxWrite }
 
-// Written is how many bytes the guest has added to writable mounts.
-func (b *Budget) Written() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.written
-}
-
 // acquire takes one descriptor, or reports that all are taken.
 func (b *Budget) acquire() bool {
 	b.mu.Lock()

@@ -2,6 +2,7 @@ package sandboxfs
 
 import (
 	"io"
+	"math"
 	"os"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -275,6 +276,9 @@ func (f *file) grow(buf []byte, off int64, write func([]byte) (int, error)) (int
 	size := fi.Size()
 	if off < 0 {
 		off = size
+	}
+	if off > math.MaxInt64-int64(len(buf)) {
+		return 0, experimentalsys.EINVAL // the end would not be an offset
 	}
 	want := growth(size, off, int64(len(buf)))
 	granted := f.fs.budget.grow(want)

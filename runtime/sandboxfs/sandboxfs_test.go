@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -237,7 +238,7 @@ func TestWritesAreBounded(t *testing.T) {
 	}
 	// Opening an existing file with O_CREAT creates nothing.
 	open(t, d, "f", create)
-	if got := budget.Written(); got != EntryBytes+10 {
+	if got := written(budget); got != EntryBytes+10 {
 		t.Errorf("Written = %d, want %d", got, EntryBytes+10)
 	}
 }
@@ -260,7 +261,7 @@ func TestHolesAndTruncateCount(t *testing.T) {
 	if n, e := f.Write([]byte("x")); n != 0 || e != ErrnoLimit {
 		t.Errorf("Write after seeking past the end = %d, %v", n, e)
 	}
-	if got := budget.Written(); got != EntryBytes+100 {
+	if got := written(budget); got != EntryBytes+100 {
 		t.Errorf("Written = %d, want %d", got, EntryBytes+100)
 	}
 }
@@ -346,4 +347,24 @@ func TestModesAndTimes(t *testing.T) {
 	f.Close()
 	_, e := f.Stat()
 	wantErrno(t, "Stat after Close", e, experimentalsys.EBADF)
+}
+
+func written(b *Budget) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.written
+}
+
+func TestWriteAtTheEndOfOffsets(t *testing.T) {
+	d, _, _ := mount(t, false, nil)
+	f := open(t, d, "new", create)
+	if n, e := f.Pwrite([]byte("xx"), math.MaxInt64-1); n != 0 || e != experimentalsys.EINVAL {
+		t.Errorf("Pwrite past the largest offset = %d, %v; want EINVAL", n, e)
+	}
+	if _, e := f.Seek(math.MaxInt64-1, io.SeekStart); e != 0 {
+		t.Fatal(e)
+	}
+	if n, e := f.Write([]byte("xx")); n != 0 || e != experimentalsys.EINVAL {
+		t.Errorf("Write past the largest offset = %d, %v; want EINVAL", n, e)
+	}
 }
