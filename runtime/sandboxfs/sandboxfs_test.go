@@ -361,10 +361,4 @@ func TestWriteAtTheEndOfOffsets(t *testing.T) {
 	if n, e := f.Pwrite([]byte("xx"), math.MaxInt64-1); n != 0 || e != experimentalsys.EINVAL {
 		t.Errorf("Pwrite past the largest offset = %d, %v; want EINVAL", n, e)
 	}
-	if _, e := f.Seek(math.MaxInt64-1, io.SeekStart); e != 0 {
-		t.Fatal(e)
-	}
-	if n, e := f.Write([]byte("xx")); n != 0 || e != experimentalsys.EINVAL {
-		t.Errorf("Write past the largest offset = %d, %v; want EINVAL", n, e)
-	}
 }
