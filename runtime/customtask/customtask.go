@@ -122,6 +122,12 @@ func (r *Resolver) Spec(ctx context.Context, namespace, serviceAccount, apiVersi
 	case err != nil:
 		return nil, fmt.Errorf("getting %s %q in namespace %q: %w", mapping.Resource.Resource, name, namespace, err)
 	}
+	return specOf(obj)
+}
+
+// specOf is obj's spec as JSON; nil when it has none. obj is what its
+// owner wrote, decoded by the dynamic client.
+func specOf(obj *unstructured.Unstructured) (json.RawMessage, error) {
 	spec, found, err := unstructured.NestedFieldNoCopy(obj.Object, "spec")
 	if err != nil || !found || spec == nil {
 		return nil, nil
