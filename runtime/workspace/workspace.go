@@ -216,22 +216,19 @@ func plan(bindings []v1beta1.WorkspaceBinding) ([]volume, error) {
 				v.subPath = sub
 			}
 		}
+		var list []corev1.KeyToPath
 		switch t := lifecycle.WorkspaceType(ws); t {
 		case "emptyDir":
 		case "configMap":
 			v.src = &source{resource: corev1.Resource("configmaps"), name: ws.ConfigMap.Name, optional: ws.ConfigMap.Optional}
+			list = ws.ConfigMap.Items
 		case "secret":
 			v.src = &source{resource: corev1.Resource("secrets"), name: ws.Secret.SecretName, optional: ws.Secret.Optional}
+			list = ws.Secret.Items
 		default:
 			return nil, &Error{lifecycle.ReasonWorkspaceNotSupported, fmt.Sprintf("workspace %q is a %s; plugins support emptyDir, configMap and secret workspaces", ws.Name, t)}
 		}
 		if v.src != nil {
-			var list []corev1.KeyToPath
-			if ws.ConfigMap != nil {
-				list = ws.ConfigMap.Items
-			} else {
-				list = ws.Secret.Items
-			}
 			if err := v.src.plan(ws.Name, list, v.subPath); err != nil {
 				return nil, err
 			}
