@@ -114,7 +114,7 @@ func (c *Controller) Constructor(ctx context.Context, _ configmap.Watcher) *cont
 	r := &Reconciler{
 		Registry:    reg,
 		Dispatcher:  disp,
-		Resolver:    customtask.NewResolver(dynamicclient.Get(ctx), kube.Discovery(), c.opts.Clock),
+		Resolver:    customtask.NewResolver(dynamicclient.Get(ctx), kube, c.opts.Clock),
 		Workspaces:  workspaces,
 		Client:      pipelineclient.Get(ctx),
 		Clock:       c.opts.Clock,

@@ -213,7 +213,7 @@ func (r *Reconciler) submit(ctx context.Context, m *lifecycle.Machine, run *v1be
 	entry *registry.Entry, stored *v1beta1.CustomRunStatus) (*job, error) {
 	req := m.Request(run, act)
 	if ref := run.Spec.CustomRef; ref != nil && ref.Name != "" {
-		spec, err := r.Resolver.Spec(ctx, run.Namespace, ref.APIVersion, string(ref.Kind), ref.Name)
+		spec, err := r.Resolver.Spec(ctx, run.Namespace, run.Spec.ServiceAccountName, ref.APIVersion, string(ref.Kind), ref.Name)
 		if err != nil {
 			return nil, err
 		}

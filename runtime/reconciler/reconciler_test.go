@@ -381,7 +381,7 @@ func TestSpecResolution(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")),
-				withCustomTasks(testTask("five", map[string]any{"seconds": int64(5)})))
+				withCustomTasks(testTask("five", map[string]any{"seconds": int64(5)})), allowing("tests/five"))
 			got := results(w.finish(w.create(tc.run)))
 			delete(got, "attempt")
 			delete(got, "files")
@@ -394,19 +394,33 @@ func TestSpecResolution(t *testing.T) {
 
 func TestSpecResolutionFailures(t *testing.T) {
 	for _, tc := range []struct {
-		name, ref, event string
+		name, ref, sa, event string
 	}{{
 		name:  "missing object",
 		ref:   "{apiVersion: " + testAPI + ", kind: Test, name: absent}",
 		event: `Warning CustomTaskNotFound Test "absent" (` + testAPI + `) does not exist in namespace "ns"`,
+	}, {
+		name: "object the service account may not get",
+		ref:  "{apiVersion: " + testAPI + ", kind: Test, name: six}",
+		sa:   "builder",
+		event: `Warning CustomTaskForbidden customRef Test "six": service account "builder" may not get tests.` + testGVR.Group + ` "six" in namespace "ns"; ` +
+			`bind it to a Role with the rule {apiGroups: ["` + testGVR.Group + `"], resources: [tests], verbs: [get], resourceNames: [six]}`,
+	}, {
+		name: "service account that does not exist",
+		ref:  "{apiVersion: " + testAPI + ", kind: Test, name: five}",
+		sa:   "deleted",
+		event: `Warning ServiceAccountNotFound customRef Test "five": service account "deleted" does not exist in namespace "ns"; ` +
+			`create it, or set the run's serviceAccountName to an account that exists (the default is "default")`,
 	}, {
 		name:  "kind without a CRD",
 		ref:   "{apiVersion: " + testAPI + ", kind: Uninstalled, name: x}",
 		event: "Warning CustomTaskNotFound the cluster serves no kind Uninstalled in " + testAPI + "; install the custom task's CRD, or use an unnamed customRef or a customSpec",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", ""), pluginConfigMap(t, "uninstalled", "Uninstalled", "")))
-			key := w.create(lines("metadata: {name: r, namespace: ns, uid: u}", "spec:", "  customRef: "+tc.ref))
+			w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", ""), pluginConfigMap(t, "uninstalled", "Uninstalled", "")),
+				withCustomTasks(testTask("five", map[string]any{"seconds": int64(5)}), testTask("six", map[string]any{"seconds": int64(6)})),
+				allowing("tests/absent", "tests/five"))
+			key := w.create(lines("metadata: {name: r, namespace: ns, uid: u}", "spec:", "  customRef: "+tc.ref, "  serviceAccountName: "+tc.sa))
 			w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{tc.event}})
 			if c := w.get(key).Status.Conditions[0]; c.Status != corev1.ConditionFalse || len(w.get(key).Status.RetriesStatus) != 0 {
 				t.Errorf("condition %+v", c)
@@ -422,6 +436,7 @@ func TestWorkspaces(t *testing.T) {
 		name       string
 		workspaces string
 		allowed    []string
+		sa         string // serviceAccountName; "" means builder
 		wantFiles  string // the files result
 		wantEvent  string // a failure instead
 	}{{
@@ -437,12 +452,23 @@ func TestWorkspaces(t *testing.T) {
 		name:       "secret the service account may not read",
 		workspaces: "[{name: conf, configMap: {name: settings}}, {name: creds, secret: {secretName: token}}]",
 		allowed:    []string{"configmaps/settings"},
-		wantEvent: `Warning WorkspaceForbidden workspace "creds": service account "builder" may not get secret "token" in namespace "ns"; ` +
-			"bind it to a Role that allows get on secrets (resourceNames: [token])",
+		wantEvent: `Warning WorkspaceForbidden workspace "creds": service account "builder" may not get secrets "token" in namespace "ns"; ` +
+			`bind it to a Role with the rule {apiGroups: [""], resources: [secrets], verbs: [get], resourceNames: [token]}`,
+	}, {
+		name:       "service account that does not exist",
+		workspaces: "[{name: conf, configMap: {name: settings}}]",
+		allowed:    []string{"configmaps/settings"},
+		sa:         "deleted",
+		wantEvent: `Warning ServiceAccountNotFound workspace "conf": service account "deleted" does not exist in namespace "ns"; ` +
+			`create it, or set the run's serviceAccountName to an account that exists (the default is "default")`,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", ""), settings, token), allowing(tc.allowed...))
-			key := w.create(run("r", []string{mode("echo")}, "  serviceAccountName: builder", "  workspaces: "+tc.workspaces))
+			sa := tc.sa
+			if sa == "" {
+				sa = "builder"
+			}
+			key := w.create(run("r", []string{mode("echo")}, "  serviceAccountName: "+sa, "  workspaces: "+tc.workspaces))
 			if tc.wantEvent != "" {
 				w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{tc.wantEvent}})
 				return

@@ -155,7 +155,10 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 		ctx:      ctx,
 		clock:    clocktesting.NewFakeClock(now),
 		pipeline: pipelinefake.NewSimpleClientset(),
-		kube:     kubefake.NewClientset(),
+		// The service accounts runs name: runtime/access requires them.
+		kube: kubefake.NewClientset(
+			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "default"}},
+			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "builder"}}),
 		dynamic: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 			map[schema.GroupVersionResource]string{testGVR: "TestList"}),
 		indexer: cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}),
@@ -186,7 +189,7 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 	w.r = &Reconciler{
 		Registry:    reg,
 		Dispatcher:  dispatch.New(4),
-		Resolver:    customtask.NewResolver(w.dynamic, disc, w.clock),
+		Resolver:    customtask.NewResolver(w.dynamic, w.kube, w.clock),
 		Workspaces:  &workspace.Preparer{Kube: w.kube, Dir: t.TempDir()},
 		Client:      w.pipeline,
 		Clock:       w.clock,

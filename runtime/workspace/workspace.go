@@ -6,51 +6,92 @@
 //     gets a new, empty one (keep state in extraFields).
 //   - configMap and secret: the object's keys written as files (honouring
 //     items and optional), mounted read-only. The object is read only if
-//     the run's serviceAccountName (default "default") may get it, which
-//     a SubjectAccessReview decides, so a run can never see what its own
-//     service account could not. File modes (defaultMode, items[].mode)
-//     do not apply: the sandbox has no users.
+//     the run's serviceAccountName (default "default") exists and may get
+//     it (runtime/access), so a run can never see what its own service
+//     account could not. File modes (defaultMode, items[].mode) do not
+//     apply: the sandbox has no users.
 //
 // Every workspace is mounted at /workspace/<name> (hostabi.Workspace.Path);
 // subPath selects a directory inside the volume. Other volume types never
 // get here: the state machine ends such runs (CustomRunWorkspaceNotSupported).
 //
-// Cost per invocation with configMap or secret workspaces: one
-// SubjectAccessReview and one GET per workspace, and the files written
-// under Preparer.Dir (put it on a memory-backed emptyDir so that secret
-// data never reaches a disk).
+// Prepare checks everything the run's owner controls before it writes
+// anything: names and paths (ReasonInvalid), access (ReasonForbidden,
+// access.ReasonServiceAccountNotFound), objects and keys (ReasonNotFound)
+// and the limits MaxWorkspaces, MaxFiles and MaxBytes (ReasonTooLarge).
+// Files are then written through an os.Root per volume, so no name can
+// lead outside it. No error it returns names a host path.
+//
+// Cost per invocation with configMap or secret workspaces: one GET of the
+// ServiceAccount, then one SubjectAccessReview and one GET per such
+// workspace, and at most MaxBytes of files written under Preparer.Dir
+// (put it on a memory-backed emptyDir so that secret data never reaches
+// a disk).
 package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/access"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apipath "k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 )
 
 // Reasons of the errors that end a run.
 const (
 	// ReasonForbidden: the run's service account may not get the
-	// workspace's ConfigMap or Secret.
+	// workspace's ConfigMap or Secret, or the controller may not.
 	ReasonForbidden = "WorkspaceForbidden"
 	// ReasonNotFound: the ConfigMap, Secret or item key does not exist
 	// and the workspace is not optional.
 	ReasonNotFound = "WorkspaceNotFound"
-	// ReasonInvalid: a workspace name, subPath or item path would leave
-	// the workspace's directory.
+	// ReasonInvalid: a workspace name, object name, subPath, item path or
+	// key is not a plain relative path inside the volume, or two of them
+	// collide (the same file twice, or a file where a directory must be).
 	ReasonInvalid = "WorkspaceInvalid"
+	// ReasonTooLarge: the run's workspaces exceed MaxWorkspaces, MaxFiles
+	// or MaxBytes.
+	ReasonTooLarge = "WorkspaceTooLarge"
+)
+
+// Limits of one invocation's workspaces. They bound what one run can
+// make the controller write to its shared, memory-backed workspace
+// volume (items may name one key many times, so the spec alone says
+// little about the bytes), and are checked before anything is written.
+const (
+	// MaxWorkspaces is the number of workspaces of a run. A Task declares
+	// a handful; each configMap or secret one costs a review and a GET.
+	MaxWorkspaces = 16
+	// MaxFiles is the number of files written for one invocation: items,
+	// or the keys of configMap and secret workspaces without items. Items
+	// are counted before any object is read.
+	MaxFiles = 1024
+	// MaxBytes is the file content written for one invocation, counted
+	// per file (an item repeating a key counts each time). A ConfigMap or
+	// Secret holds at most 1 MiB, so this is four full ones.
+	MaxBytes = 4 << 20
+	// MaxPath is the length in bytes of a subPath or item path: Linux's
+	// PATH_MAX (4096) also holds the workspace directory's own path.
+	MaxPath = 1024
+	// maxName is the length in bytes of one path element (Linux's NAME_MAX).
+	maxName = 255
 )
 
 // Error is a workspace failure that ends the run: Reason is the condition
@@ -62,9 +103,13 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+func invalid(format string, args ...any) *Error {
+	return &Error{ReasonInvalid, fmt.Sprintf(format, args...)}
+}
+
 // Preparer prepares workspaces.
 type Preparer struct {
-	// Kube reviews access and reads ConfigMaps and Secrets.
+	// Kube reviews access and reads ServiceAccounts, ConfigMaps and Secrets.
 	Kube kubernetes.Interface
 	// Dir is where per-invocation directories are created ("" means
 	// os.TempDir()).
@@ -118,17 +163,129 @@ func (s *Set) Remove() error {
 	return os.RemoveAll(s.dir)
 }
 
+// volume is one workspace as Prepare plans it.
+type volume struct {
+	name    string
+	subPath string  // clean and local; "" for the volume itself
+	src     *source // nil for emptyDir
+	files   map[string][]byte
+}
+
 // Prepare materialises run's workspaces for one invocation. It returns a
 // nil Set when the run has none. A failure the run's owner must fix is an
 // *Error; other errors (the apiserver could not be reached, the disk is
 // full) are transient.
-func (p *Preparer) Prepare(ctx context.Context, run *v1beta1.CustomRun) (_ *Set, err error) {
+func (p *Preparer) Prepare(ctx context.Context, run *v1beta1.CustomRun) (*Set, error) {
 	if len(run.Spec.Workspaces) == 0 {
 		return nil, nil
 	}
+	vols, err := plan(run.Spec.Workspaces)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.read(ctx, run, vols); err != nil {
+		return nil, err
+	}
+	return p.write(run, vols)
+}
+
+// plan checks the run's workspaces as written, without reading or
+// writing anything.
+func plan(bindings []v1beta1.WorkspaceBinding) ([]volume, error) {
+	if len(bindings) > MaxWorkspaces {
+		return nil, &Error{ReasonTooLarge, fmt.Sprintf("the run has %d workspaces; at most %d are allowed", len(bindings), MaxWorkspaces)}
+	}
+	vols := make([]volume, 0, len(bindings))
+	seen := map[string]bool{}
+	items := 0
+	for _, ws := range bindings {
+		if err := CheckName(ws.Name); err != nil {
+			return nil, err
+		}
+		if seen[ws.Name] {
+			return nil, invalid("workspace name %q is used twice", ws.Name)
+		}
+		seen[ws.Name] = true
+		v := volume{name: ws.Name}
+		if ws.SubPath != "" {
+			sub, err := cleanPath(ws.SubPath, false)
+			if err != nil {
+				return nil, invalid("workspace %q: subPath %q %s", ws.Name, ws.SubPath, err)
+			}
+			if sub != "." {
+				v.subPath = sub
+			}
+		}
+		var list []corev1.KeyToPath
+		switch t := lifecycle.WorkspaceType(ws); t {
+		case "emptyDir":
+		case "configMap":
+			v.src = &source{resource: corev1.Resource("configmaps"), name: ws.ConfigMap.Name, optional: ws.ConfigMap.Optional}
+			list = ws.ConfigMap.Items
+		case "secret":
+			v.src = &source{resource: corev1.Resource("secrets"), name: ws.Secret.SecretName, optional: ws.Secret.Optional}
+			list = ws.Secret.Items
+		default:
+			return nil, &Error{lifecycle.ReasonWorkspaceNotSupported, fmt.Sprintf("workspace %q is a %s; plugins support emptyDir, configMap and secret workspaces", ws.Name, t)}
+		}
+		if v.src != nil {
+			if err := v.src.plan(ws.Name, list, v.subPath); err != nil {
+				return nil, err
+			}
+			items += len(list)
+		}
+		vols = append(vols, v)
+	}
+	if items > MaxFiles {
+		return nil, &Error{ReasonTooLarge, fmt.Sprintf("the run's workspaces have %d items; at most %d files are allowed", items, MaxFiles)}
+	}
+	return vols, nil
+}
+
+// read reads the objects of vols and picks their files, within MaxFiles
+// and MaxBytes. The run's service account is looked up once, at the
+// first object.
+func (p *Preparer) read(ctx context.Context, run *v1beta1.CustomRun, vols []volume) error {
+	var account *access.Account
+	files, bytes := 0, 0
+	for i := range vols {
+		v := &vols[i]
+		if v.src == nil {
+			continue
+		}
+		if account == nil {
+			var err error
+			if account, err = access.Lookup(ctx, p.Kube, run.Namespace, run.Spec.ServiceAccountName); err != nil {
+				return accessError(v.name, err)
+			}
+		}
+		data, err := p.get(ctx, account, v.name, v.src)
+		if err != nil {
+			return err
+		}
+		if v.files, err = v.src.files(v.name, data, v.subPath); err != nil {
+			return err
+		}
+		files += len(v.files)
+		for _, b := range v.files {
+			bytes += len(b)
+		}
+		if files > MaxFiles {
+			return &Error{ReasonTooLarge, fmt.Sprintf("workspace %q: the run's workspaces have at least %d files; at most %d are allowed", v.name, files, MaxFiles)}
+		}
+		if bytes > MaxBytes {
+			return &Error{ReasonTooLarge, fmt.Sprintf("workspace %q: the run's workspaces hold at least %d bytes of files (an item counts each time it names a key); "+
+				"at most %d are allowed", v.name, bytes, MaxBytes)}
+		}
+	}
+	return nil
+}
+
+// write creates the invocation's directory and vols in it.
+func (p *Preparer) write(run *v1beta1.CustomRun, vols []volume) (_ *Set, err error) {
 	dir, err := os.MkdirTemp(p.Dir, dirPrefix+string(run.UID)+"-")
 	if err != nil {
-		return nil, fmt.Errorf("creating the workspace directory: %w", err)
+		return nil, fmt.Errorf("creating the invocation's workspace directory: %w", hostless(err))
 	}
 	set := &Set{dir: dir}
 	defer func() {
@@ -136,168 +293,255 @@ func (p *Preparer) Prepare(ctx context.Context, run *v1beta1.CustomRun) (_ *Set,
 			_ = set.Remove()
 		}
 	}()
-	for _, ws := range run.Spec.Workspaces {
-		m, err := p.prepare(ctx, run, ws, dir)
-		if err != nil {
-			return nil, err
+	for _, v := range vols {
+		hostDir := filepath.Join(dir, v.name)
+		if err := v.write(hostDir); err != nil {
+			return nil, fmt.Errorf("workspace %q: %w", v.name, hostless(err))
 		}
+		m := Mount{Workspace: hostabi.Workspace{Name: v.name, Path: hostabi.WorkspacePath(v.name), ReadOnly: v.src != nil},
+			HostDir: filepath.Join(hostDir, filepath.FromSlash(v.subPath))}
 		set.Mounts = append(set.Mounts, m)
 	}
 	return set, nil
 }
 
-func (p *Preparer) prepare(ctx context.Context, run *v1beta1.CustomRun, ws v1beta1.WorkspaceBinding, dir string) (Mount, error) {
-	if !filepath.IsLocal(ws.Name) || strings.ContainsAny(ws.Name, `/\`) {
-		return Mount{}, &Error{ReasonInvalid, fmt.Sprintf("workspace name %q is not a plain directory name", ws.Name)}
+// write creates v's directory at hostDir, its files and its subPath,
+// through an os.Root: nothing is written outside hostDir.
+func (v *volume) write(hostDir string) error {
+	if err := os.Mkdir(hostDir, 0o700); err != nil {
+		return err
 	}
-	if ws.SubPath != "" && !filepath.IsLocal(ws.SubPath) {
-		return Mount{}, &Error{ReasonInvalid, fmt.Sprintf("workspace %q: subPath %q must be a relative path inside the volume", ws.Name, ws.SubPath)}
+	root, err := os.OpenRoot(hostDir)
+	if err != nil {
+		return err
 	}
-	volume := filepath.Join(dir, ws.Name)
-	if err := os.Mkdir(volume, 0o700); err != nil {
-		return Mount{}, err
-	}
-	m := Mount{Workspace: hostabi.Workspace{Name: ws.Name, Path: hostabi.WorkspacePath(ws.Name)}, HostDir: filepath.Join(volume, ws.SubPath)}
-	var src *source
-	switch t := lifecycle.WorkspaceType(ws); t {
-	case "emptyDir":
-	case "configMap":
-		cm := ws.ConfigMap
-		src = &source{resource: "configmaps", name: cm.Name, items: cm.Items, optional: cm.Optional,
-			get: func(ctx context.Context) (map[string][]byte, error) {
-				obj, err := p.Kube.CoreV1().ConfigMaps(run.Namespace).Get(ctx, cm.Name, metav1.GetOptions{})
-				if err != nil {
-					return nil, err
-				}
-				data := make(map[string][]byte, len(obj.Data)+len(obj.BinaryData))
-				for k, v := range obj.Data {
-					data[k] = []byte(v)
-				}
-				maps.Copy(data, obj.BinaryData)
-				return data, nil
-			}}
-	case "secret":
-		s := ws.Secret
-		src = &source{resource: "secrets", name: s.SecretName, items: s.Items, optional: s.Optional,
-			get: func(ctx context.Context) (map[string][]byte, error) {
-				obj, err := p.Kube.CoreV1().Secrets(run.Namespace).Get(ctx, s.SecretName, metav1.GetOptions{})
-				if err != nil {
-					return nil, err
-				}
-				return obj.Data, nil
-			}}
-	default:
-		return Mount{}, &Error{lifecycle.ReasonWorkspaceNotSupported, fmt.Sprintf("workspace %q is a %s; plugins support emptyDir, configMap and secret workspaces", ws.Name, t)}
-	}
-	var files map[string][]byte
-	if src != nil {
-		m.ReadOnly = true
-		data, err := p.read(ctx, run, ws.Name, src)
-		if err != nil {
-			return Mount{}, err
+	defer root.Close()
+	for name, content := range v.files {
+		if d := path.Dir(name); d != "." {
+			if err := root.MkdirAll(d, 0o700); err != nil {
+				return err
+			}
 		}
-		if files, err = src.files(ws.Name, data); err != nil {
-			return Mount{}, err
+		if err := root.WriteFile(name, content, 0o600); err != nil {
+			return err
 		}
 	}
-	for name, content := range files {
-		file := filepath.Join(volume, name)
-		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-			return Mount{}, err
-		}
-		if err := os.WriteFile(file, content, 0o600); err != nil {
-			return Mount{}, err
-		}
+	if v.subPath != "" {
+		return root.MkdirAll(v.subPath, 0o700)
 	}
-	if err := os.MkdirAll(m.HostDir, 0o700); err != nil {
-		return Mount{}, err
+	return nil
+}
+
+// hostless returns err without the host paths that *fs.PathError and
+// *os.LinkError carry: what failed, not where.
+func hostless(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
 	}
-	return m, nil
+	if le, ok := errors.AsType[*os.LinkError](err); ok {
+		return fmt.Errorf("%s: %w", le.Op, le.Err)
+	}
+	return err
 }
 
 // source is the ConfigMap or Secret behind a workspace.
 type source struct {
-	resource string // "configmaps" or "secrets"
+	resource schema.GroupResource // configmaps or secrets
 	name     string
-	items    []corev1.KeyToPath
+	items    []item // clean paths; nil: every key
 	optional *bool
-	get      func(context.Context) (map[string][]byte, error)
 }
 
+// item is a key written at path (clean, local, slash-separated).
+type item struct{ key, path string }
+
 func (s *source) String() string {
-	return fmt.Sprintf("%s %q", strings.TrimSuffix(s.resource, "s"), s.name)
+	return fmt.Sprintf("%s %q", strings.TrimSuffix(s.resource.Resource, "s"), s.name)
 }
 
 func (s *source) isOptional() bool { return s.optional != nil && *s.optional }
 
-// read reviews whether the run's service account may get src, then reads
-// it. A missing object of an optional workspace reads as empty.
-func (p *Preparer) read(ctx context.Context, run *v1beta1.CustomRun, workspace string, src *source) (map[string][]byte, error) {
-	sa := run.Spec.ServiceAccountName
-	if sa == "" {
-		sa = "default"
-	}
-	review, err := p.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-		Spec: authorizationv1.SubjectAccessReviewSpec{
-			User:   "system:serviceaccount:" + run.Namespace + ":" + sa,
-			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + run.Namespace, "system:authenticated"},
-			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: run.Namespace, Verb: "get", Resource: src.resource, Name: src.name,
-			},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("workspace %q: reviewing access of service account %q to %s: %w", workspace, sa, src, err)
-	}
-	if !review.Status.Allowed {
-		msg := fmt.Sprintf("workspace %q: service account %q may not get %s in namespace %q; "+
-			"bind it to a Role that allows get on %s (resourceNames: [%s])", workspace, sa, src, run.Namespace, src.resource, src.name)
-		if r := review.Status.Reason; r != "" {
-			msg += " (" + r + ")"
+// plan checks the object's name and the items, and that they and subPath
+// fit in one volume.
+func (s *source) plan(workspace string, items []corev1.KeyToPath, subPath string) error {
+	if msgs := apipath.IsValidPathSegmentName(s.name); s.name == "" || len(msgs) > 0 {
+		if s.name == "" {
+			msgs = []string{"it is empty"}
 		}
-		return nil, &Error{ReasonForbidden, msg}
+		return invalid("workspace %q: %s name %q is not valid: %s", workspace, strings.TrimSuffix(s.resource.Resource, "s"), s.name, strings.Join(msgs, "; "))
 	}
-	data, err := src.get(ctx)
+	paths := make([]string, len(items))
+	for i, it := range items {
+		if err := checkKey(it.Key); err != nil {
+			return invalid("workspace %q: item key %q %s", workspace, it.Key, err)
+		}
+		p, err := cleanPath(it.Path, true)
+		if err != nil {
+			return invalid("workspace %q: item path %q %s", workspace, it.Path, err)
+		}
+		paths[i] = p
+		s.items = append(s.items, item{it.Key, p})
+	}
+	if err := layout(paths, "an item path", subPath); err != nil {
+		return invalid("workspace %q: %s", workspace, err)
+	}
+	return nil
+}
+
+// get reviews whether account may get s, then reads it. A missing object
+// of an optional workspace reads as empty.
+func (p *Preparer) get(ctx context.Context, account *access.Account, workspace string, s *source) (map[string][]byte, error) {
+	if err := account.May(ctx, "get", s.resource, s.name); err != nil {
+		return nil, accessError(workspace, err)
+	}
+	var data map[string][]byte
+	var err error
+	switch s.resource.Resource {
+	case "configmaps":
+		var obj *corev1.ConfigMap
+		if obj, err = p.Kube.CoreV1().ConfigMaps(account.Namespace).Get(ctx, s.name, metav1.GetOptions{}); err == nil {
+			data = make(map[string][]byte, len(obj.Data)+len(obj.BinaryData))
+			for k, v := range obj.Data {
+				data[k] = []byte(v)
+			}
+			maps.Copy(data, obj.BinaryData)
+		}
+	default:
+		var obj *corev1.Secret
+		if obj, err = p.Kube.CoreV1().Secrets(account.Namespace).Get(ctx, s.name, metav1.GetOptions{}); err == nil {
+			data = obj.Data
+		}
+	}
 	switch {
-	case apierrors.IsNotFound(err) && src.isOptional():
+	case apierrors.IsNotFound(err) && s.isOptional():
 		return nil, nil
 	case apierrors.IsNotFound(err):
-		return nil, &Error{ReasonNotFound, fmt.Sprintf("workspace %q: %s does not exist in namespace %q", workspace, src, run.Namespace)}
+		return nil, &Error{ReasonNotFound, fmt.Sprintf("workspace %q: %s does not exist in namespace %q", workspace, s, account.Namespace)}
 	case apierrors.IsForbidden(err):
 		return nil, &Error{ReasonForbidden, fmt.Sprintf("workspace %q: the controller may not get %s in namespace %q, although service account %q may; "+
-			"grant the controller get on %s (the tekton-wasm-controller-workspaces ClusterRole)", workspace, src, run.Namespace, sa, src.resource)}
+			"grant the controller get on %s (the tekton-wasm-controller-workspaces ClusterRole)", workspace, s, account.Namespace, account.Name, s.resource)}
 	case err != nil:
-		return nil, fmt.Errorf("workspace %q: reading %s: %w", workspace, src, err)
+		return nil, fmt.Errorf("workspace %q: reading %s: %w", workspace, s, err)
 	}
 	return data, nil
+}
+
+// accessError is err of runtime/access about workspace.
+func accessError(workspace string, err error) error {
+	if ae, ok := errors.AsType[*access.Error](err); ok {
+		return &Error{ae.Reason(ReasonForbidden), fmt.Sprintf("workspace %q: %s", workspace, ae.Message)}
+	}
+	return fmt.Errorf("workspace %q: %w", workspace, err)
 }
 
 // files picks the files of the volume from data: every key, or only
 // items (key → path). A missing item key is an error unless the workspace
 // is optional, as with a Pod's volumes.
-func (s *source) files(workspace string, data map[string][]byte) (map[string][]byte, error) {
-	if len(s.items) == 0 {
+func (s *source) files(workspace string, data map[string][]byte, subPath string) (map[string][]byte, error) {
+	if s.items == nil {
 		for key := range data {
-			if !filepath.IsLocal(key) {
-				return nil, &Error{ReasonInvalid, fmt.Sprintf("workspace %q: %s has key %q, which is not a file name", workspace, s, key)}
+			if err := checkKey(key); err != nil {
+				return nil, invalid("workspace %q: %s has key %q, which %s", workspace, s, key, err)
 			}
+		}
+		if err := layout(slices.Collect(maps.Keys(data)), "a key of "+s.String(), subPath); err != nil {
+			return nil, invalid("workspace %q: %s", workspace, err)
 		}
 		return data, nil
 	}
 	files := make(map[string][]byte, len(s.items))
 	for _, it := range s.items {
-		if !filepath.IsLocal(it.Path) {
-			return nil, &Error{ReasonInvalid, fmt.Sprintf("workspace %q: item path %q must be a relative path inside the volume", workspace, it.Path)}
-		}
-		v, ok := data[it.Key]
+		v, ok := data[it.key]
 		if !ok {
 			if s.isOptional() {
 				continue
 			}
 			keys := slices.Sorted(maps.Keys(data))
-			return nil, &Error{ReasonNotFound, fmt.Sprintf("workspace %q: %s has no key %q (it has %q)", workspace, s, it.Key, keys)}
+			return nil, &Error{ReasonNotFound, fmt.Sprintf("workspace %q: %s has no key %q (it has %q)", workspace, s, it.key, keys)}
 		}
-		files[it.Path] = v
+		files[it.path] = v
 	}
 	return files, nil
+}
+
+// name is a workspace name: the last element of its mount path.
+var name = regexp.MustCompile(`^[A-Za-z0-9._-]{1,63}$`)
+
+// CheckName returns an *Error (ReasonInvalid) unless name can name a
+// workspace: 1 to 63 letters, digits, '-', '_' or '.', and not "." or "..",
+// so /workspace/<name> is a directory of its own.
+func CheckName(n string) error {
+	if !name.MatchString(n) || n == "." || n == ".." {
+		return invalid(`workspace name %q must be 1 to 63 letters, digits, '-', '_' or '.', and not "." or ".."`, n)
+	}
+	return nil
+}
+
+// checkKey returns why key cannot be a file name, or nil.
+func checkKey(key string) error {
+	switch {
+	case key == "" || key == "." || key == "..":
+		return errors.New(`is not a file name (it is empty, "." or "..")`)
+	case strings.ContainsAny(key, "/\x00"):
+		return errors.New("is not a file name (it contains '/' or NUL)")
+	case len(key) > maxName:
+		return fmt.Errorf("is longer than %d bytes", maxName)
+	}
+	return nil
+}
+
+// cleanPath returns p cleaned, or why it is not a relative path inside
+// the volume. A file may not be the volume itself (".").
+func cleanPath(p string, file bool) (string, error) {
+	if len(p) > MaxPath {
+		return "", fmt.Errorf("is longer than %d bytes", MaxPath)
+	}
+	if strings.ContainsRune(p, 0) {
+		return "", errors.New("must not contain NUL")
+	}
+	c := path.Clean(p)
+	if !filepath.IsLocal(c) || (file && c == ".") {
+		if file {
+			return "", errors.New("must be a relative path to a file inside the volume")
+		}
+		return "", errors.New("must be a relative path inside the volume")
+	}
+	for e := range strings.SplitSeq(c, "/") {
+		if len(e) > maxName {
+			return "", fmt.Errorf("has a name longer than %d bytes", maxName)
+		}
+	}
+	return c, nil
+}
+
+// layout returns an error unless files (clean paths, what says what they
+// are) can all be written in one volume that also has the directory
+// subPath: no file twice, and no file where a directory must be.
+func layout(files []string, what, subPath string) error {
+	dirs := map[string]string{} // directory → why it must be one
+	need := func(p, why string) {
+		for d := p; d != "." && d != ""; d = path.Dir(d) {
+			if _, ok := dirs[d]; !ok {
+				dirs[d] = why
+			}
+		}
+	}
+	if subPath != "" {
+		need(subPath, fmt.Sprintf("subPath %q", subPath))
+	}
+	files = slices.Sorted(slices.Values(files))
+	for _, f := range files {
+		need(path.Dir(f), fmt.Sprintf("holding %q", f))
+	}
+	seen := make(map[string]bool, len(files))
+	for _, f := range files {
+		if seen[f] {
+			return fmt.Errorf("two items have the path %q", f)
+		}
+		seen[f] = true
+		if why, ok := dirs[f]; ok {
+			return fmt.Errorf("%q is both a file (%s) and a directory (%s)", f, what, why)
+		}
+	}
+	return nil
 }

@@ -84,6 +84,8 @@ func tree(t *testing.T, dir string) map[string]string {
 
 func objects() []runtime.Object {
 	return []runtime.Object{
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "default"}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "builder"}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "settings"},
 			Data: map[string]string{"a.txt": "A", "b.txt": "B"}, BinaryData: map[string][]byte{"c.bin": {0, 1}}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "token"},
@@ -186,14 +188,14 @@ func TestPrepareErrors(t *testing.T) {
 	}{{
 		name:       "service account may not read the configMap",
 		workspaces: `workspaces: [{name: scratch, emptyDir: {}}, {name: conf, configMap: {name: settings}}]`,
-		want: &Error{ReasonForbidden, `workspace "conf": service account "default" may not get configmap "settings" in namespace "ns"; ` +
-			`bind it to a Role that allows get on configmaps (resourceNames: [settings]) (no RBAC policy matched)`},
+		want: &Error{ReasonForbidden, `workspace "conf": service account "default" may not get configmaps "settings" in namespace "ns"; ` +
+			`bind it to a Role with the rule {apiGroups: [""], resources: [configmaps], verbs: [get], resourceNames: [settings]} (no RBAC policy matched)`},
 	}, {
 		name:       "service account may not read the secret",
 		workspaces: `workspaces: [{name: creds, secret: {secretName: token}}]`,
 		allowed:    []string{"configmaps/token"},
-		want: &Error{ReasonForbidden, `workspace "creds": service account "default" may not get secret "token" in namespace "ns"; ` +
-			`bind it to a Role that allows get on secrets (resourceNames: [token]) (no RBAC policy matched)`},
+		want: &Error{ReasonForbidden, `workspace "creds": service account "default" may not get secrets "token" in namespace "ns"; ` +
+			`bind it to a Role with the rule {apiGroups: [""], resources: [secrets], verbs: [get], resourceNames: [token]} (no RBAC policy matched)`},
 	}, {
 		name:       "the controller may not read the secret",
 		workspaces: `workspaces: [{name: creds, secret: {secretName: token}}]`,
@@ -214,7 +216,7 @@ func TestPrepareErrors(t *testing.T) {
 		name:       "item path escapes",
 		workspaces: `workspaces: [{name: conf, configMap: {name: settings, items: [{key: a.txt, path: ../../etc/passwd}]}}]`,
 		allowed:    []string{"configmaps/settings"},
-		want:       &Error{ReasonInvalid, `workspace "conf": item path "../../etc/passwd" must be a relative path inside the volume`},
+		want:       &Error{ReasonInvalid, `workspace "conf": item path "../../etc/passwd" must be a relative path to a file inside the volume`},
 	}, {
 		name:       "subPath escapes",
 		workspaces: `workspaces: [{name: scratch, subPath: /etc, emptyDir: {}}]`,

@@ -134,6 +134,26 @@ func TestCustomRunNamedRef(t *testing.T) {
 		return err == nil && sar.Status.Allowed, err
 	})
 
+	// The run's service account may get semvers too: the controller reads
+	// the object only then.
+	if _, err := kube.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "read-semvers"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{gv.Group}, Resources: []string{"semvers"}, Verbs: []string{"get"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "read-semvers"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "read-semvers"},
+		// "deleted" is bound but does not exist: its binding must grant nothing.
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "default", Namespace: ns}, {Kind: "ServiceAccount", Name: "deleted", Namespace: ns}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "unbound"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
 	createCustomRun(t, ns, &v1beta1.CustomRun{
 		ObjectMeta: metav1.ObjectMeta{Name: "named"},
 		Spec: v1beta1.CustomRunSpec{
@@ -154,6 +174,20 @@ func TestCustomRunNamedRef(t *testing.T) {
 		},
 	})
 	wantCondition(t, waitDone(t, ns, "missing", 30*time.Second), corev1.ConditionFalse, "CustomTaskNotFound")
+
+	// A service account that may not get the object, or does not exist
+	// (although a RoleBinding names it), reads nothing.
+	for name, reason := range map[string]string{"unbound": "CustomTaskForbidden", "deleted": "ServiceAccountNotFound"} {
+		createCustomRun(t, ns, &v1beta1.CustomRun{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: v1beta1.CustomRunSpec{
+				CustomRef:          &v1beta1.TaskRef{APIVersion: apiVersion, Kind: "SemVer", Name: "gate"},
+				ServiceAccountName: name,
+				Params:             v1beta1.Params{stringParam("version", "1.0.0")},
+			},
+		})
+		wantCondition(t, waitDone(t, ns, name, 30*time.Second), corev1.ConditionFalse, reason)
+	}
 }
 
 func TestCustomRunTimeout(t *testing.T) {

@@ -108,6 +108,13 @@ func newNamespace(t *testing.T) string {
 			t.Errorf("deleting namespace %s: %v", ns.Name, err)
 		}
 	})
+	// Runs that read objects need their service account to exist (as pods
+	// do); kube-controller-manager creates "default" shortly after the
+	// namespace.
+	eventually(t, 30*time.Second, "the namespace's default ServiceAccount", func(ctx context.Context) (bool, error) {
+		_, err := kube.CoreV1().ServiceAccounts(ns.Name).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
 	return ns.Name
 }
 
