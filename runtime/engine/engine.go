@@ -348,8 +348,24 @@ func (e *Engine) release(c *compiled) {
 
 // compile compiles wasm in rt and checks that it is a WASI command or a
 // reactor whose imports the host provides.
-func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (wazero.CompiledModule, entry, error) {
-	m, err := rt.CompileModule(ctx, coalesceDataSegments(wasm))
+// A panic while preparing or compiling the module (a bug in the host or
+// in wazero that a module can reach) is an error, not a crash.
+func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.CompiledModule, e entry, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if m != nil {
+				_ = m.Close(ctx)
+			}
+			m, e, err = nil, 0, fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
+		}
+	}()
+	prepared, err := prepare(wasm)
+	if refused := (*refusal)(nil); errors.As(err, &refused) {
+		return nil, 0, fmt.Errorf("the plugin module is refused: %v", err)
+	} else if err != nil {
+		return nil, 0, fmt.Errorf("the plugin module does not compile: %v", err)
+	}
+	m, err = rt.CompileModule(ctx, prepared)
 	if err != nil {
 		msg := fmt.Sprintf("the plugin module does not compile: %v", err)
 		if strings.Contains(err.Error(), "over limit") {
@@ -357,13 +373,16 @@ func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (wazero.Compi
 		}
 		return nil, 0, errors.New(msg)
 	}
-	e, err := checkModule(m, rt.wasi)
-	if err != nil {
+	if e, err = checkModule(m, rt.wasi); err != nil {
 		_ = m.Close(ctx)
 		return nil, 0, err
 	}
 	return m, e, nil
 }
+
+// prepare is prepareModule; tests replace it to check that a panic in
+// loading is contained.
+var prepare = prepareModule
 
 // entry is how the engine runs a plugin.
 type entry int

@@ -1,0 +1,210 @@
+package engine
+
+import (
+	"strings"
+)
+
+// Preparing a module for compilation.
+//
+// prepareModule admits a module (scanModule) and rewrites it so that no
+// instance can make the host allocate beyond the plugin's limits plus a
+// constant:
+//
+//   - Tables. Each table's maximum is lowered to MaxTableEntries, so
+//     table.grow beyond it returns -1, as the spec says a failed grow
+//     does, instead of making wazero allocate 8 bytes per entry.
+//   - The call stack. wazero grows an instance's call stack, in host
+//     memory, up to about 100 MB before it traps. Each function defined
+//     by the module is given a wrapper at its index, which adds the
+//     function's weight (frameWeight) to a call-depth counter in a new
+//     global, traps with unreachable when the counter passes
+//     MaxCallDepth, calls the function's body (moved to index+n, n being
+//     the number of defined functions), subtracts the weight and returns
+//     its results. Since the wrappers take the original indices, calls,
+//     exports, element segments, the start function and ref.func all
+//     reach them unchanged. The engine reports the trap as a stack
+//     overflow (ReasonTrapped).
+//   - Data segments are coalesced (datasegments.go).
+//
+// The name section names each body as its wrapper, so stack traces keep
+// the functions' names (each frame shows twice); local names, which refer
+// to the bodies' locals by function index, are dropped, and so are the
+// DWARF sections (.debug_*), whose code offsets the new layout breaks.
+
+// MaxCallDepth bounds the call depth of an instance: the sum of the
+// weights (frameWeight) of the functions on its call stack. A call that
+// passes it traps, which the engine reports as a stack overflow. With
+// functions of a few locals, that is a depth of MaxCallDepth calls; the
+// host memory of the stack is then a few dozen bytes per call.
+const MaxCallDepth = 100_000
+
+// frameWeight is what a call to a function with the given parameters and
+// locals counts towards MaxCallDepth: one, plus one per 16 parameters and
+// locals, since a frame holds its function's locals.
+func frameWeight(params, locals uint32) uint32 {
+	return 1 + (params+locals)/16
+}
+
+// prepareModule admits wasm and returns it rewritten as described above.
+func prepareModule(wasm []byte) ([]byte, error) {
+	l, err := scanModule(wasm)
+	if err != nil {
+		return nil, err
+	}
+	n := uint32(len(l.funcTypes))
+	depth := l.globals // the counter's index: the host refuses imported globals
+
+	out := make([]byte, 0, len(wasm)+len(wasm)/8+64*int(n))
+	out = append(out, wasm[:8]...)
+	globalsDone := false
+	for _, s := range l.sections {
+		contents := wasm[s.start:s.end]
+		if !globalsDone && s.id != sectionCustom && sectionOrder(s.id) > sectionOrder(sectionGlobal) {
+			out = appendSection(out, sectionGlobal, appendDepthGlobal(appendUleb(nil, 1)))
+			globalsDone = true
+		}
+		switch s.id {
+		case sectionCustom:
+			switch {
+			case s.name == "name":
+				out = appendSection(out, sectionCustom, l.names(contents))
+			case !strings.HasPrefix(s.name, ".debug_"):
+				out = append(out, wasm[s.header:s.end]...)
+			}
+		case sectionFunction:
+			b := appendUleb(nil, 2*n)
+			for range 2 {
+				for _, t := range l.funcTypes {
+					b = appendUleb(b, t)
+				}
+			}
+			out = appendSection(out, sectionFunction, b)
+		case sectionTable:
+			out = appendSection(out, sectionTable, l.boundedTables())
+		case sectionGlobal:
+			_, k := uleb32(contents)
+			b := appendDepthGlobal(append(appendUleb(nil, l.globals+1), contents[k:]...))
+			out = appendSection(out, sectionGlobal, b)
+			globalsDone = true
+		case sectionCode:
+			_, k := uleb32(contents)
+			b := appendUleb(make([]byte, 0, len(contents)+64*int(n)), 2*n)
+			for i, t := range l.funcTypes {
+				b = appendWrapper(b, l.typeParams[t], l.importedFuncs+n+uint32(i), depth, frameWeight(l.typeParams[t], l.funcLocals[i]))
+			}
+			out = appendSection(out, sectionCode, append(b, contents[k:]...))
+		case sectionData:
+			if merged := coalescedDataSection(l); merged != nil {
+				out = appendSection(out, sectionData, merged)
+			} else {
+				out = append(out, wasm[s.header:s.end]...)
+			}
+		default:
+			out = append(out, wasm[s.header:s.end]...)
+		}
+	}
+	if !globalsDone {
+		out = appendSection(out, sectionGlobal, appendDepthGlobal(appendUleb(nil, 1)))
+	}
+	return out, nil
+}
+
+// appendDepthGlobal appends the call-depth counter: a mutable i32, 0.
+func appendDepthGlobal(b []byte) []byte {
+	return append(b, valueTypeI32, 1, opI32Const, 0, opEnd)
+}
+
+// appendWrapper appends the body of the wrapper of a function with params
+// parameters whose body is now function body, counting weight towards
+// MaxCallDepth in global depth.
+func appendWrapper(b []byte, params, body, depth, weight uint32) []byte {
+	var w []byte
+	w = append(w, 0) // no locals
+	add := func(op byte) {
+		w = append(w, opGlobalGet)
+		w = appendUleb(w, depth)
+		w = append(w, opI32Const)
+		w = appendSleb(w, int64(weight))
+		w = append(w, op, opGlobalSet)
+		w = appendUleb(w, depth)
+	}
+	add(opI32Add)
+	w = append(w, opGlobalGet)
+	w = appendUleb(w, depth)
+	w = append(w, opI32Const)
+	w = appendSleb(w, MaxCallDepth)
+	w = append(w, opI32GtU, opIf, blockTypeEmpty, opUnreachable, opEnd)
+	for i := range params {
+		w = append(w, opLocalGet)
+		w = appendUleb(w, i)
+	}
+	w = append(w, opCall)
+	w = appendUleb(w, body)
+	add(opI32Sub)
+	w = append(w, opEnd)
+	b = appendUleb(b, uint32(len(w)))
+	return append(b, w...)
+}
+
+// boundedTables returns the table section with every table's maximum at
+// most MaxTableEntries (scanModule refused larger minimums).
+func (l *moduleLayout) boundedTables() []byte {
+	b := appendUleb(nil, uint32(len(l.tables)))
+	for _, t := range l.tables {
+		max := uint32(MaxTableEntries)
+		if t.hasMax && t.max < max {
+			max = t.max
+		}
+		b = append(b, t.refType, 1)
+		b = appendUleb(b, t.min)
+		b = appendUleb(b, max)
+	}
+	return b
+}
+
+// names returns the name section with each body named as its wrapper,
+// and without the subsections indexed by function that the move breaks
+// (local and label names).
+func (l *moduleLayout) names(contents []byte) []byte {
+	r := &wasmReader{b: contents}
+	b := append([]byte(nil), r.name()...)
+	b = append(appendUleb(nil, uint32(len(b))), b...)
+	n := uint32(len(l.funcTypes))
+	for r.left() > 0 && r.err == nil {
+		start := r.pos
+		id := r.u8()
+		size := r.u32()
+		sub := &wasmReader{b: r.bytes(size)}
+		switch id {
+		case 1:
+			count := sub.u32()
+			var entries, moved []byte
+			var extra uint32
+			for range count {
+				idx := sub.u32()
+				name := sub.name()
+				entries = appendUleb(entries, idx)
+				entries = appendUleb(entries, uint32(len(name)))
+				entries = append(entries, name...)
+				if idx >= l.importedFuncs && idx < l.importedFuncs+n {
+					moved = appendUleb(moved, idx+n)
+					moved = appendUleb(moved, uint32(len(name)))
+					moved = append(moved, name...)
+					extra++
+				}
+			}
+			if sub.err != nil {
+				continue // wazero reports the malformed name section
+			}
+			s := append(appendUleb(nil, count+extra), entries...)
+			s = append(s, moved...)
+			b = append(b, 1)
+			b = appendUleb(b, uint32(len(s)))
+			b = append(b, s...)
+		case 2, 3:
+		default:
+			b = append(b, contents[start:r.pos]...)
+		}
+	}
+	return b
+}
