@@ -52,16 +52,24 @@ func prepareModule(wasm []byte) ([]byte, error) {
 		return nil, err
 	}
 	n := uint32(len(l.funcTypes))
-	depth := l.globals // the counter's index: the host refuses imported globals
 
 	out := make([]byte, 0, len(wasm)+len(wasm)/8+64*int(n))
 	out = append(out, wasm[:8]...)
-	globalsDone := false
+	// The global and export sections get an entry each, and are created
+	// where they belong if the module has none.
+	added := map[byte]bool{}
+	addMissing := func(before byte) {
+		for _, id := range []byte{sectionGlobal, sectionExport} {
+			if !added[id] && sectionOrder(id) < sectionOrder(before) {
+				out = appendSection(out, id, l.withCounter(id, nil))
+				added[id] = true
+			}
+		}
+	}
 	for _, s := range l.sections {
 		contents := wasm[s.start:s.end]
-		if !globalsDone && s.id != sectionCustom && sectionOrder(s.id) > sectionOrder(sectionGlobal) {
-			out = appendSection(out, sectionGlobal, appendDepthGlobal(appendUleb(nil, 1)))
-			globalsDone = true
+		if s.id != sectionCustom {
+			addMissing(s.id)
 		}
 		switch s.id {
 		case sectionCustom:
@@ -81,16 +89,14 @@ func prepareModule(wasm []byte) ([]byte, error) {
 			out = appendSection(out, sectionFunction, b)
 		case sectionTable:
 			out = appendSection(out, sectionTable, l.boundedTables())
-		case sectionGlobal:
-			_, k := uleb32(contents)
-			b := appendDepthGlobal(append(appendUleb(nil, l.globals+1), contents[k:]...))
-			out = appendSection(out, sectionGlobal, b)
-			globalsDone = true
+		case sectionGlobal, sectionExport:
+			out = appendSection(out, s.id, l.withCounter(s.id, contents))
+			added[s.id] = true
 		case sectionCode:
 			_, k := uleb32(contents)
 			b := appendUleb(make([]byte, 0, len(contents)+64*int(n)), 2*n)
 			for i, t := range l.funcTypes {
-				b = appendWrapper(b, l.typeParams[t], l.importedFuncs+n+uint32(i), depth, frameWeight(l.typeParams[t], l.funcLocals[i]))
+				b = appendWrapper(b, l.typeParams[t], l.importedFuncs+n+uint32(i), l.globals, frameWeight(l.typeParams[t], l.funcLocals[i]))
 			}
 			out = appendSection(out, sectionCode, append(b, contents[k:]...))
 		case sectionData:
@@ -103,15 +109,32 @@ func prepareModule(wasm []byte) ([]byte, error) {
 			out = append(out, wasm[s.header:s.end]...)
 		}
 	}
-	if !globalsDone {
-		out = appendSection(out, sectionGlobal, appendDepthGlobal(appendUleb(nil, 1)))
-	}
+	addMissing(0xff)
 	return out, nil
 }
 
-// appendDepthGlobal appends the call-depth counter: a mutable i32, 0.
-func appendDepthGlobal(b []byte) []byte {
-	return append(b, valueTypeI32, 1, opI32Const, 0, opEnd)
+// callDepthExport is the name under which a prepared module exports its
+// call-depth counter, for the engine to tell a stack overflow from other
+// traps.
+const callDepthExport = "tekton-wasm:call-depth"
+
+// withCounter returns the contents of the global (id sectionGlobal) or
+// export section with the call-depth counter added: a mutable i32 global,
+// 0, at index l.globals (the host refuses imported globals), and its
+// export. contents is the module's section, nil if it has none.
+func (l *moduleLayout) withCounter(id byte, contents []byte) []byte {
+	count, k := uint32(0), 0
+	if contents != nil {
+		count, k = uleb32(contents)
+	}
+	b := append(appendUleb(nil, count+1), contents[k:]...)
+	if id == sectionGlobal {
+		return append(b, valueTypeI32, 1, opI32Const, 0, opEnd)
+	}
+	b = appendUleb(b, uint32(len(callDepthExport)))
+	b = append(b, callDepthExport...)
+	b = append(b, exportKindGlobal)
+	return appendUleb(b, l.globals)
 }
 
 // appendWrapper appends the body of the wrapper of a function with params

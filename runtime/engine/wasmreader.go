@@ -186,6 +186,8 @@ const (
 	refTypeExtern  = 0x6f
 	funcTypeForm   = 0x60
 
+	exportKindGlobal = 3
+
 	sectionCustom    = 0
 	sectionType      = 1
 	sectionImport    = 2
