@@ -127,3 +127,20 @@ func TestCompileRefusesBombs(t *testing.T) {
 		})
 	}
 }
+
+// A panic while preparing or compiling a module is an error for that
+// module; the engine keeps working.
+func TestPanicInCompileIsAnError(t *testing.T) {
+	orig := prepare
+	t.Cleanup(func() { prepare = orig })
+	prepare = func([]byte) ([]byte, error) { panic("boom") }
+	e := newEngine(t, Config{})
+	_, err := e.Compile(context.Background(), wat(t, "ok"), Limits{})
+	want := "the host failed while loading the plugin module (boom); this is a bug in tekton-wasm or wazero"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Compile: %v\nwant an error starting %q", err, want)
+	}
+	prepare = orig
+	p := mustCompile(t, e, wat(t, "ok"), Limits{})
+	results(t, invoke(t, p, request(), Invocation{}))
+}
