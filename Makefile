@@ -41,12 +41,19 @@ $(foreach p,$(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wi
 
 # Misbehaving modules for the demo, from the engine's hand-written test
 # modules, with the index in examples/hostile.
-HOSTILE := loop garbage membomb stdout_flood
+HOSTILE := loop garbage membomb stdout_flood table_bomb compile_bomb
 hostile: $(foreach h,$(HOSTILE),$(BIN)/hostile/$(h).wasm) $(BIN)/hostile/index.yaml
 
 $(BIN)/hostile/%.wasm: runtime/engine/testdata/%.wat | deps
 	@mkdir -p $(@D)
 	wat2wasm $< -o $@
+
+# The compile bomb: a million empty functions (4 MB, a few KB compressed),
+# over the engine's cap on functions (engine.MaxFunctions).
+$(BIN)/hostile/compile_bomb.wasm: | deps
+	@mkdir -p $(@D)
+	{ echo '(module (memory (export "memory") 1) (func (export "_start"))'; yes '(func)' | head -n 1000000; echo ')'; } > $(@D)/compile_bomb.wat
+	wat2wasm $(@D)/compile_bomb.wat -o $@ && rm $(@D)/compile_bomb.wat
 
 $(BIN)/hostile/index.yaml: examples/hostile/index.yaml
 	@mkdir -p $(@D)
