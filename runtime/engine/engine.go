@@ -22,6 +22,18 @@
 //     stderr, real clocks, crypto randomness, a sleep that ends with the
 //     context, and no filesystem, network, environment or arguments beyond
 //     the program name unless the invocation grants a directory (Mount).
+//   - What a module may be and do to the host. Before wazero sees a
+//     module, the engine admits it against documented caps on its size,
+//     counts and sizes (admit.go: MaxFunctions, MaxCodeBytes,
+//     MaxDataSegments, MaxTableEntries, ...), checked before anything is
+//     allocated for a claimed count, and rewrites it (prepare.go) so that
+//     its tables cannot grow beyond MaxTableEntries and its calls cannot
+//     nest deeper than MaxCallDepth. The host memory of one instance is
+//     then bounded by the plugin's memory limit, plus MaxTables ×
+//     MaxTableEntries table entries of 8 bytes, plus its call stack
+//     (a few hundred bytes per unit of MaxCallDepth; wazero's own ceiling
+//     of about 100 MB bounds frames the weighting underestimates), plus
+//     its capped stdout and log.
 //   - The classification of every outcome: a plugin's own Response, or a
 //     Failed Response with a host reason from hostabi saying how the plugin
 //     misbehaved.
@@ -276,10 +288,19 @@ type compiled struct {
 // A Go plugin built with -buildmode=c-shared is a reactor; built without,
 // a command.
 //
-// Errors are meant for the plugin's author: not wasm, fails to compile,
-// imports something the host does not provide (ABI v1 provides only
-// wasi_snapshot_preview1; module hostabi.ImportModule is reserved), a
-// memory minimum above the limit, or neither a command nor a reactor.
+// Compilation itself does not stop when ctx ends: wazero does not look
+// at it while compiling. The admission caps bound it instead: a module at
+// the caps compiles in seconds (BenchmarkCompileAtCaps), and the registry
+// compiles on a fixed number of workers. Callers waiting for another's
+// compilation of the same module return when their ctx ends. A panic
+// while preparing or compiling a module is returned as an error.
+//
+// Errors are meant for the plugin's author: over one of the admission
+// caps (the error names the cap and the module's figure), not wasm,
+// fails to compile, imports something the host does not provide (ABI v1
+// provides only functions of wasi_snapshot_preview1; module
+// hostabi.ImportModule is reserved), a memory minimum above the limit,
+// or neither a command nor a reactor.
 func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Plugin, error) {
 	if !manifest.IsWasm(wasm) {
 		return nil, errors.New("the plugin is not a WebAssembly module (no \\0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)")
