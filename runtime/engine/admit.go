@@ -114,6 +114,9 @@ type tableLimits struct {
 	unsupported bool
 }
 
+// funcs is the number of functions the module imports and defines.
+func (l *moduleLayout) funcs() uint32 { return l.importedFuncs + uint32(len(l.funcTypes)) }
+
 func (l *moduleLayout) section(id byte) *sectionRef {
 	for i := range l.sections {
 		if l.sections[i].id == id && id != sectionCustom {
@@ -278,13 +281,23 @@ func (l *moduleLayout) scanSection(s sectionRef, r *wasmReader) {
 		}
 	case sectionGlobal:
 		l.globals = r.vec("globals", MaxGlobals, 4)
-		r.pos = len(r.b) // wazero reads the globals themselves; nothing is allocated per byte
+		for i := range l.globals {
+			r.u8() // type
+			r.u8() // mutability
+			r.checkedConstExpr(l.funcs(), i)
+		}
 	case sectionExport:
 		n := r.vec("exports", MaxExports, 3)
 		for range n {
 			r.name()
-			r.u8()
-			r.u32()
+			kind, i := r.u8(), r.u32()
+			switch {
+			case r.err != nil:
+			case kind == 0 && i >= l.funcs():
+				r.fail("function %d is not declared", i)
+			case kind == exportKindGlobal && i >= l.globals:
+				r.fail("global %d is not declared", i)
+			}
 		}
 	case sectionElement:
 		l.scanElements(r)
@@ -313,7 +326,7 @@ func (l *moduleLayout) scanElements(r *wasmReader) {
 			r.u32()
 		}
 		if flags&1 == 0 { // active: offset
-			r.constExpr()
+			r.checkedConstExpr(l.funcs(), l.globals)
 		}
 		if flags&3 != 0 { // element kind or reference type
 			r.u8()
@@ -327,9 +340,9 @@ func (l *moduleLayout) scanElements(r *wasmReader) {
 		total += count
 		for range count {
 			if exprs {
-				r.constExpr()
-			} else {
-				r.u32()
+				r.checkedConstExpr(l.funcs(), l.globals)
+			} else if i := r.u32(); i >= l.funcs() && r.err == nil {
+				r.fail("function %d is not declared", i)
 			}
 		}
 	}
@@ -360,6 +373,7 @@ func (l *moduleLayout) scanCode(r *wasmReader) {
 		if body.err == nil && body.left() == 0 {
 			body.fail("function body without code")
 		}
+		checkCode(body, l.funcs(), l.globals)
 		if body.err != nil && r.err == nil {
 			r.err = body.err
 			r.pos = len(r.b)

@@ -103,6 +103,18 @@ func TestCompileRefusesBombs(t *testing.T) {
 			"the plugin module is refused: the module declares 4294967295 function names; the host accepts at most 0"},
 		{"many custom sections", wasmModule(bytes.Repeat(section(sectionCustom, []byte{1, 'x'}), MaxCustomSections+1)),
 			"the plugin module is refused: the module declares 101 custom sections; the host accepts at most 100"},
+		// Indices past the module's functions and globals would name the
+		// bodies and the call-depth counter of the rewritten module.
+		{"call past the functions", wasmModule(emptyFuncType, section(sectionFunction, uleb(1), []byte{0}),
+			section(sectionCode, uleb(1), []byte{4, 0, opCall, 1, opEnd})),
+			"the plugin module does not compile: the module is malformed: code section: at byte 25: function 1 is not declared"},
+		{"global past the globals", wasmModule(emptyFuncType, section(sectionFunction, uleb(1), []byte{0}),
+			section(sectionCode, uleb(1), []byte{6, 0, opI32Const, 0, opGlobalSet, 0, opEnd})),
+			"the plugin module does not compile: the module is malformed: code section: at byte 27: global 0 is not declared"},
+		{"element past the functions", wasmModule(emptyFuncType, section(sectionFunction, uleb(1), []byte{0}),
+			section(sectionElement, uleb(1), []byte{1, 0, 1, 1}),
+			section(sectionCode, uleb(1), []byte{2, 0, opEnd})),
+			"the plugin module does not compile: the module is malformed: element section: at byte 25: function 1 is not declared"},
 		{"huge declared table", wat(t, "table_big"),
 			"the plugin module is refused: the module declares 117440512 entries in a table (its minimum size); the host accepts at most 262144"},
 		{"imported table", watModule(t, `(module (import "wasi_snapshot_preview1" "t" (table 1 funcref)) (func (export "_start")))`),

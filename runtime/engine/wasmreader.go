@@ -117,9 +117,10 @@ func (r *wasmReader) vec(what string, limit uint32, minSize int) uint32 {
 func (r *wasmReader) name() []byte { return r.bytes(r.u32()) }
 
 // constExpr skips a constant expression: one constant instruction and
-// end, the forms wazero's default features allow.
-func (r *wasmReader) constExpr() {
-	switch op := r.u8(); op {
+// end, the forms wazero's default features allow. It returns the
+// instruction and, for global.get and ref.func, the index it names.
+func (r *wasmReader) constExpr() (op byte, index uint32) {
+	switch op = r.u8(); op {
 	case opI32Const:
 		r.s32()
 	case opI64Const:
@@ -129,7 +130,7 @@ func (r *wasmReader) constExpr() {
 	case opF64Const:
 		r.bytes(8)
 	case opGlobalGet, opRefFunc:
-		r.u32()
+		index = r.u32()
 	case opRefNull:
 		r.u8()
 	case opVectorPrefix: // v128.const
@@ -142,6 +143,19 @@ func (r *wasmReader) constExpr() {
 	}
 	if r.u8() != opEnd {
 		r.fail("constant expression without end")
+	}
+	return op, index
+}
+
+// checkedConstExpr is constExpr, failing when the expression names a
+// function or global index of at least funcs or globals.
+func (r *wasmReader) checkedConstExpr(funcs, globals uint32) {
+	switch op, i := r.constExpr(); {
+	case r.err != nil:
+	case op == opRefFunc && i >= funcs:
+		r.fail("function %d is not declared", i)
+	case op == opGlobalGet && i >= globals:
+		r.fail("global %d is not declared", i)
 	}
 }
 
