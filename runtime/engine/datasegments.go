@@ -17,9 +17,10 @@ import (
 // Because linear memory starts zeroed, the active segments of a module
 // can be replaced by fewer, longer segments holding the same bytes, with
 // the short zero gaps between them written out. The memory an instance
-// starts with is then byte for byte the same. coalesceDataSegments does
-// this once, before compilation (prepareModule); the result is what wazero compiles and
-// caches, while the plugin's digest stays that of the module as shipped.
+// starts with is then byte for byte the same. coalescedDataSection does
+// this once, before compilation (prepareModule); the result is what
+// wazero compiles and caches, while the plugin's digest stays that of the
+// module as shipped.
 
 // maxDataGap is the longest run of zeros written out to join two
 // segments. Go's segments are mostly under 256 bytes apart; the few

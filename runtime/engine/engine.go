@@ -277,10 +277,10 @@ type compiled struct {
 // where the heap grows too, up to 0.27 s on machines whose page faults
 // are slow: docs/performance.md). The same module under another memory
 // limit reuses the machine code in memory and costs about as much as a
-// cache hit. Before
-// compiling, the engine merges the module's data segments, which makes
-// every instance of a Go plugin cheaper to create (see
-// coalesceDataSegments); the digest is still that of wasm.
+// cache hit. Before compiling, the engine admits the module against its
+// caps and rewrites it (prepareModule): tables bounded, call depth
+// counted, and data segments merged, which makes every instance of a Go
+// plugin cheaper to create; the digest is still that of wasm.
 //
 // A plugin is either a WASI command, which exports _start, or a reactor,
 // which exports tekton_run and usually _initialize (hostabi/README.md).
