@@ -107,11 +107,9 @@ type sectionRef struct {
 }
 
 type tableLimits struct {
-	refType     byte
-	min, max    uint32
-	hasMax      bool
-	start, end  int // the table type in the module
-	unsupported bool
+	refType  byte
+	min, max uint32
+	hasMax   bool
 }
 
 // funcs is the number of functions the module imports and defines.
@@ -267,13 +265,11 @@ func (l *moduleLayout) scanSection(s sectionRef, r *wasmReader) {
 	case sectionTable:
 		n := r.vec("tables", MaxTables, 3)
 		for range n {
-			t := tableLimits{start: r.pos}
-			t.refType = r.u8()
+			t := tableLimits{refType: r.u8()}
 			if t.refType != refTypeFunc && t.refType != refTypeExtern {
 				r.fail("unsupported table type %#x", t.refType)
 			}
 			t.min, t.max, t.hasMax = r.limits()
-			t.end = r.pos
 			if t.min > MaxTableEntries {
 				r.refuse(overCap("entries in a table (its minimum size)", uint64(t.min), MaxTableEntries))
 			}
