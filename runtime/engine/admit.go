@@ -95,6 +95,7 @@ type moduleLayout struct {
 	funcTypes     []uint32 // type index of each defined function
 	funcLocals    []uint32 // declared locals of each defined function
 	globals       uint32   // defined globals
+	hasNames      bool     // the module has a name section
 	tables        []tableLimits
 }
 
@@ -174,7 +175,11 @@ func scanModule(wasm []byte) (*moduleLayout, error) {
 	var names *sectionRef
 	for i, s := range l.sections {
 		if s.id == sectionCustom && s.name == "name" {
+			if names != nil {
+				return nil, errors.New("the module is malformed: two name sections")
+			}
 			names = &l.sections[i]
+			l.hasNames = true
 		}
 	}
 	for _, s := range append(l.sections, sectionRef{id: 0xff}) {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -26,10 +27,10 @@ import (
 //     overflow (ReasonTrapped).
 //   - Data segments are coalesced (datasegments.go).
 //
-// The name section names each body as its wrapper, so stack traces keep
-// the functions' names (each frame shows twice); local names, which refer
-// to the bodies' locals by function index, are dropped, and so are the
-// DWARF sections (.debug_*), whose code offsets the new layout breaks.
+// The name section names each body as its wrapper, so that stack traces
+// keep the functions' names and show each call once (see names); the
+// DWARF sections (.debug_*), whose code offsets the new layout breaks,
+// are dropped.
 
 // MaxCallDepth bounds the call depth of an instance: the sum of the
 // weights (frameWeight) of the functions on its call stack. A call that
@@ -110,6 +111,9 @@ func prepareModule(wasm []byte) ([]byte, error) {
 		}
 	}
 	addMissing(0xff)
+	if !l.hasNames {
+		out = appendSection(out, sectionCustom, l.names(nil))
+	}
 	return out, nil
 }
 
@@ -185,49 +189,68 @@ func (l *moduleLayout) boundedTables() []byte {
 	return b
 }
 
-// names returns the name section with each body named as its wrapper,
-// and without the subsections indexed by function that the move breaks
-// (local and label names).
+// names returns the contents of the name section (contents, nil if the
+// module has none) with each body named as its wrapper, so that both
+// frames of a call read the same in a stack trace and the engine can
+// show them as one (foldWrapperFrames); an unnamed function is named as
+// wazero shows it, $ and its index. The subsections indexed by function
+// that the move breaks (local and label names) are dropped.
 func (l *moduleLayout) names(contents []byte) []byte {
-	r := &wasmReader{b: contents}
-	b := append([]byte(nil), r.name()...)
-	b = append(appendUleb(nil, uint32(len(b))), b...)
 	n := uint32(len(l.funcTypes))
+	defined := make([][]byte, n)
+	r := &wasmReader{b: contents}
+	r.name()
+	b := appendUleb(nil, 4)
+	b = append(b, "name"...)
+	var moduleName, rest, entries []byte
+	count := uint32(0)
 	for r.left() > 0 && r.err == nil {
 		start := r.pos
 		id := r.u8()
-		size := r.u32()
-		sub := &wasmReader{b: r.bytes(size)}
+		sub := &wasmReader{b: r.bytes(r.u32())}
 		switch id {
 		case 1:
-			count := sub.u32()
-			var entries, moved []byte
-			var extra uint32
-			for range count {
-				idx := sub.u32()
-				name := sub.name()
-				entries = appendUleb(entries, idx)
-				entries = appendUleb(entries, uint32(len(name)))
-				entries = append(entries, name...)
-				if idx >= l.importedFuncs && idx < l.importedFuncs+n {
-					moved = appendUleb(moved, idx+n)
-					moved = appendUleb(moved, uint32(len(name)))
-					moved = append(moved, name...)
-					extra++
+			for range sub.u32() {
+				idx, name := sub.u32(), sub.name()
+				switch {
+				case sub.err != nil:
+				case idx < l.importedFuncs:
+					entries = appendName(entries, idx, name)
+					count++
+				case idx < l.importedFuncs+n:
+					defined[idx-l.importedFuncs] = name
 				}
 			}
-			if sub.err != nil {
-				continue // wazero reports the malformed name section
-			}
-			s := append(appendUleb(nil, count+extra), entries...)
-			s = append(s, moved...)
-			b = append(b, 1)
-			b = appendUleb(b, uint32(len(s)))
-			b = append(b, s...)
+		case 0:
+			moduleName = contents[start:r.pos]
 		case 2, 3:
 		default:
-			b = append(b, contents[start:r.pos]...)
+			rest = append(rest, contents[start:r.pos]...)
 		}
 	}
-	return b
+	// In ascending order of index, as wazero reads them: the wrappers,
+	// then the bodies.
+	for i, name := range defined {
+		if name == nil {
+			defined[i] = []byte("$" + strconv.FormatUint(uint64(l.importedFuncs)+uint64(i), 10))
+		}
+	}
+	for _, offset := range []uint32{l.importedFuncs, l.importedFuncs + n} {
+		for i, name := range defined {
+			entries = appendName(entries, offset+uint32(i), name)
+			count++
+		}
+	}
+	sub := append(appendUleb(nil, count), entries...)
+	b = append(b, moduleName...)
+	b = append(b, 1)
+	b = appendUleb(b, uint32(len(sub)))
+	b = append(b, sub...)
+	return append(b, rest...)
+}
+
+func appendName(b []byte, idx uint32, name []byte) []byte {
+	b = appendUleb(b, idx)
+	b = appendUleb(b, uint32(len(name)))
+	return append(b, name...)
 }

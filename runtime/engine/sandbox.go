@@ -149,7 +149,7 @@ func (s *sandbox) outcome(ctx context.Context, mod api.Module, err error) (*host
 			reason, msg = hostabi.ReasonOutOfMemory, fmt.Sprintf("the plugin ran out of memory (limit %s) and trapped: %s", memoryLimit(mod), what)
 		}
 		if msg = s.withLog(msg); trace != "" {
-			msg += "\n" + trace
+			msg += "\n" + foldWrapperFrames(trace)
 		}
 		return failure(reason, msg), nil
 	}
@@ -187,6 +187,21 @@ func (s *sandbox) withLog(msg string) string {
 		return msg + " (its log is empty)"
 	}
 	return msg + "; log:\n" + tail
+}
+
+// foldWrapperFrames shows each call of a wazero stack trace once: a call
+// of a function of the plugin is two frames of the same name, its body's
+// and its wrapper's (see prepareModule).
+func foldWrapperFrames(trace string) string {
+	lines := strings.Split(trace, "\n")
+	out := lines[:0]
+	for i := 0; i < len(lines); i++ {
+		out = append(out, lines[i])
+		if i+1 < len(lines) && lines[i+1] == lines[i] {
+			i++
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // callDepthExceeded reports whether mod trapped because its calls nested
