@@ -95,6 +95,8 @@ func TestCompileRefusesBombs(t *testing.T) {
 		{"4G locals", wasmModule(emptyFuncType, section(sectionFunction, uleb(1), []byte{0}),
 			section(sectionCode, uleb(1), []byte{8, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, valueTypeI32, opEnd})),
 			"the plugin module is refused: the module declares 4294967295 locals in one function; the host accepts at most 50000"},
+		{"4G results in a type", wasmModule(section(sectionType, uleb(1), []byte{funcTypeForm, 0}, uleb(1<<32-1))),
+			"the plugin module is refused: the module declares 4294967295 results in a function type; the host accepts at most 1000"},
 		{"4G elements", wasmModule(section(sectionElement, uleb(1), []byte{1, 0}, uleb(1<<32-1), []byte{0})),
 			"the plugin module is refused: the module declares 4294967295 elements in a segment; the host accepts at most 262144"},
 		{"4 GiB data segment", wasmModule(section(sectionData, uleb(1), []byte{1}, uleb(1<<32-1))),
