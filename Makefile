@@ -41,7 +41,7 @@ $(foreach p,$(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wi
 
 # Misbehaving modules for the demo, from the engine's hand-written test
 # modules, with the index in examples/hostile.
-HOSTILE := loop garbage membomb stdout_flood escape
+HOSTILE := loop garbage membomb stdout_flood escape table_bomb compile_bomb
 hostile: $(foreach h,$(HOSTILE),$(BIN)/hostile/$(h).wasm) $(BIN)/hostile/index.yaml
 
 $(BIN)/hostile/%.wasm: runtime/engine/testdata/%.wat | deps
@@ -53,6 +53,13 @@ $(BIN)/hostile/%.wasm: runtime/engine/testdata/%.wat | deps
 $(BIN)/hostile/escape.wasm: $(wildcard runtime/engine/testdata/escape/*.go hostabi/*.go hostabi/guest/*.go)
 	@mkdir -p $(@D)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./runtime/engine/testdata/escape
+
+# The compile bomb: a million empty functions (4 MB, a few KB compressed),
+# over the engine's cap on functions (engine.MaxFunctions).
+$(BIN)/hostile/compile_bomb.wasm: | deps
+	@mkdir -p $(@D)
+	{ echo '(module (memory (export "memory") 1) (func (export "_start"))'; yes '(func)' | head -n 1000000; echo ')'; } > $(@D)/compile_bomb.wat
+	wat2wasm $(@D)/compile_bomb.wat -o $@ && rm $(@D)/compile_bomb.wat
 
 $(BIN)/hostile/index.yaml: examples/hostile/index.yaml
 	@mkdir -p $(@D)

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"errors"
 	"slices"
 )
@@ -18,9 +17,10 @@ import (
 // Because linear memory starts zeroed, the active segments of a module
 // can be replaced by fewer, longer segments holding the same bytes, with
 // the short zero gaps between them written out. The memory an instance
-// starts with is then byte for byte the same. coalesceDataSegments does
-// this once, before compilation; the result is what wazero compiles and
-// caches, while the plugin's digest stays that of the module as shipped.
+// starts with is then byte for byte the same. coalescedDataSection does
+// this once, before compilation (prepareModule); the result is what
+// wazero compiles and caches, while the plugin's digest stays that of the
+// module as shipped.
 
 // maxDataGap is the longest run of zeros written out to join two
 // segments. Go's segments are mostly under 256 bytes apart; the few
@@ -31,59 +31,29 @@ const maxDataGap = 256
 // as they are: they gain nothing.
 const minSegmentsToCoalesce = 64
 
-const (
-	sectionData      = 11
-	sectionDataCount = 12
-	opI32Const       = 0x41
-	opEnd            = 0x0b
-)
-
 var errNotCoalescable = errors.New("data segments cannot be coalesced")
 
-// coalesceDataSegments returns wasm with its active data segments merged
-// as described above, or wasm itself when the module is malformed (wazero
-// then reports it), has few segments, or uses anything but active
+// coalescedDataSection returns the contents of l's data section with its
+// active data segments merged as described above, or nil when the module
+// has no data section, few segments, or uses anything but active
 // segments at constant offsets in memory 0 (bulk-memory instructions
 // refer to segments by index, so a module with a data count section is
-// left alone).
-func coalesceDataSegments(wasm []byte) []byte {
-	if len(wasm) < 8 {
-		return wasm
+// left alone). l was admitted by scanModule, so the segments' count is
+// within MaxDataSegments.
+func coalescedDataSection(l *moduleLayout) []byte {
+	data := l.section(sectionData)
+	if data == nil || l.section(sectionDataCount) != nil {
+		return nil
 	}
-	var header, dataStart, dataEnd int // the data section: its id, contents and end
-	for pos := 8; pos < len(wasm); {
-		id := wasm[pos]
-		size, n := uleb32(wasm[pos+1:])
-		if n == 0 || uint64(pos+1+n)+uint64(size) > uint64(len(wasm)) {
-			return wasm
-		}
-		start := pos + 1 + n
-		switch id {
-		case sectionDataCount:
-			return wasm
-		case sectionData:
-			header, dataStart, dataEnd = pos, start, start+int(size)
-		}
-		pos = start + int(size)
-	}
-	if dataStart == 0 {
-		return wasm
-	}
-	segs, err := parseDataSegments(wasm[dataStart:dataEnd])
+	segs, err := parseDataSegments(l.wasm[data.start:data.end])
 	if err != nil || len(segs) < minSegmentsToCoalesce {
-		return wasm
+		return nil
 	}
 	merged, err := mergeDataSegments(segs)
 	if err != nil {
-		return wasm
+		return nil
 	}
-	section := encodeDataSegments(merged)
-	out := make([]byte, 0, len(wasm)-(dataEnd-dataStart)+len(section)+5)
-	out = append(out, wasm[:header]...)
-	out = append(out, sectionData)
-	out = binary.AppendUvarint(out, uint64(len(section)))
-	out = append(out, section...)
-	return append(out, wasm[dataEnd:]...)
+	return encodeDataSegments(merged)
 }
 
 type dataSegment struct {
@@ -94,34 +64,45 @@ type dataSegment struct {
 func (s dataSegment) end() uint64 { return uint64(s.offset) + uint64(len(s.init)) }
 
 func parseDataSegments(b []byte) ([]dataSegment, error) {
-	count, n := uleb32(b)
-	if n == 0 || uint64(count) > uint64(len(b)) {
-		return nil, errNotCoalescable
+	r := &wasmReader{b: b}
+	n := r.vec("data segments", MaxDataSegments, 2)
+	segs := make([]dataSegment, 0, n)
+	for range n {
+		seg, plain := readDataSegment(r)
+		if !plain {
+			return nil, errNotCoalescable
+		}
+		segs = append(segs, seg)
 	}
-	b = b[n:]
-	segs := make([]dataSegment, 0, count)
-	for range count {
-		// Only the plainest form: flag 0 (active, memory 0), i32.const
-		// offset, end.
-		if len(b) < 2 || b[0] != 0 || b[1] != opI32Const {
-			return nil, errNotCoalescable
-		}
-		offset, n := sleb32(b[2:])
-		if n == 0 || len(b) < 3+n || b[2+n] != opEnd {
-			return nil, errNotCoalescable
-		}
-		b = b[3+n:]
-		size, n := uleb32(b)
-		if n == 0 || uint64(n)+uint64(size) > uint64(len(b)) {
-			return nil, errNotCoalescable
-		}
-		segs = append(segs, dataSegment{offset: uint32(offset), init: b[n : n+int(size)]})
-		b = b[n+int(size):]
-	}
-	if len(b) != 0 {
+	if r.err != nil || r.left() != 0 {
 		return nil, errNotCoalescable
 	}
 	return segs, nil
+}
+
+// readDataSegment reads one data segment; plain reports the only form
+// that can be coalesced: flag 0 (active, memory 0) and an i32.const
+// offset. The segment is returned only when plain.
+func readDataSegment(r *wasmReader) (seg dataSegment, plain bool) {
+	flags := r.u32()
+	switch flags {
+	case 0:
+		if len(r.b) > r.pos && r.b[r.pos] == opI32Const {
+			r.pos++
+			seg.offset = uint32(r.s32())
+			plain = r.u8() == opEnd
+		} else {
+			r.constExpr()
+		}
+	case 1: // passive
+	case 2: // active, explicit memory
+		r.u32()
+		r.constExpr()
+	default:
+		r.fail("unsupported data segment flags %d", flags)
+	}
+	seg.init = r.bytes(r.u32())
+	return seg, plain && r.err == nil
 }
 
 // mergeDataSegments groups segments that overlap or lie at most
@@ -179,59 +160,13 @@ func encodeDataSegments(segs []dataSegment) []byte {
 		size += 1 + 1 + 5 + 1 + 5 + len(s.init)
 	}
 	out := make([]byte, 0, size)
-	out = binary.AppendUvarint(out, uint64(len(segs)))
+	out = appendUleb(out, uint32(len(segs)))
 	for _, s := range segs {
 		out = append(out, 0, opI32Const)
 		out = appendSleb(out, int64(int32(s.offset)))
 		out = append(out, opEnd)
-		out = binary.AppendUvarint(out, uint64(len(s.init)))
+		out = appendUleb(out, uint32(len(s.init)))
 		out = append(out, s.init...)
 	}
 	return out
-}
-
-// uleb32 decodes an unsigned LEB128 number of at most 32 bits, returning
-// it and its length, or a length of 0 if b does not start with one.
-func uleb32(b []byte) (uint32, int) {
-	var v uint64
-	for i := 0; i < 5 && i < len(b); i++ {
-		v |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i]&0x80 == 0 {
-			if v > 1<<32-1 {
-				return 0, 0
-			}
-			return uint32(v), i + 1
-		}
-	}
-	return 0, 0
-}
-
-// sleb32 decodes a signed LEB128 number of at most 32 bits, returning it
-// and its length, or a length of 0 if b does not start with one.
-func sleb32(b []byte) (int32, int) {
-	var v int64
-	for i := 0; i < 5 && i < len(b); i++ {
-		v |= int64(b[i]&0x7f) << (7 * i)
-		if b[i]&0x80 == 0 {
-			if shift := 7 * (i + 1); shift < 64 && b[i]&0x40 != 0 {
-				v |= -1 << shift
-			}
-			if v < -1<<31 || v > 1<<31-1 {
-				return 0, 0
-			}
-			return int32(v), i + 1
-		}
-	}
-	return 0, 0
-}
-
-func appendSleb(b []byte, v int64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
 }

@@ -23,6 +23,18 @@
 //     context, and no filesystem, network, environment or arguments beyond
 //     the program name unless the invocation grants a directory (Mount),
 //     which package sandboxfs confines and bounds.
+//   - What a module may be and do to the host. Before wazero sees a
+//     module, the engine admits it against documented caps on its size,
+//     counts and sizes (admit.go: MaxFunctions, MaxCodeBytes,
+//     MaxDataSegments, MaxTableEntries, ...), checked before anything is
+//     allocated for a claimed count, and rewrites it (prepare.go) so that
+//     its tables cannot grow beyond MaxTableEntries and its calls cannot
+//     nest deeper than MaxCallDepth. The host memory of one instance is
+//     then bounded by the plugin's memory limit, plus MaxTables ×
+//     MaxTableEntries table entries of 8 bytes, plus its call stack
+//     (a few hundred bytes per unit of MaxCallDepth; wazero's own ceiling
+//     of about 100 MB bounds frames the weighting underestimates), plus
+//     its capped stdout and log.
 //   - The classification of every outcome: a plugin's own Response, or a
 //     Failed Response with a host reason from hostabi saying how the plugin
 //     misbehaved.
@@ -266,10 +278,10 @@ type compiled struct {
 // where the heap grows too, up to 0.27 s on machines whose page faults
 // are slow: docs/performance.md). The same module under another memory
 // limit reuses the machine code in memory and costs about as much as a
-// cache hit. Before
-// compiling, the engine merges the module's data segments, which makes
-// every instance of a Go plugin cheaper to create (see
-// coalesceDataSegments); the digest is still that of wasm.
+// cache hit. Before compiling, the engine admits the module against its
+// caps and rewrites it (prepareModule): tables bounded, call depth
+// counted, and data segments merged, which makes every instance of a Go
+// plugin cheaper to create; the digest is still that of wasm.
 //
 // A plugin is either a WASI command, which exports _start, or a reactor,
 // which exports tekton_run and usually _initialize (hostabi/README.md).
@@ -277,10 +289,19 @@ type compiled struct {
 // A Go plugin built with -buildmode=c-shared is a reactor; built without,
 // a command.
 //
-// Errors are meant for the plugin's author: not wasm, fails to compile,
-// imports something the host does not provide (ABI v1 provides only
-// wasi_snapshot_preview1; module hostabi.ImportModule is reserved), a
-// memory minimum above the limit, or neither a command nor a reactor.
+// Compilation itself does not stop when ctx ends: wazero does not look
+// at it while compiling. The admission caps bound it instead: a module at
+// the caps compiles in seconds (BenchmarkCompileAtCaps), and the registry
+// compiles on a fixed number of workers. Callers waiting for another's
+// compilation of the same module return when their ctx ends. A panic
+// while preparing or compiling a module is returned as an error.
+//
+// Errors are meant for the plugin's author: over one of the admission
+// caps (the error names the cap and the module's figure), not wasm,
+// fails to compile, imports something the host does not provide (ABI v1
+// provides only functions of wasi_snapshot_preview1; module
+// hostabi.ImportModule is reserved), a memory minimum above the limit,
+// or neither a command nor a reactor.
 func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Plugin, error) {
 	if !manifest.IsWasm(wasm) {
 		return nil, errors.New("the plugin is not a WebAssembly module (no \\0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)")
@@ -349,8 +370,24 @@ func (e *Engine) release(c *compiled) {
 
 // compile compiles wasm in rt and checks that it is a WASI command or a
 // reactor whose imports the host provides.
-func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (wazero.CompiledModule, entry, error) {
-	m, err := rt.CompileModule(ctx, coalesceDataSegments(wasm))
+// A panic while preparing or compiling the module (a bug in the host or
+// in wazero that a module can reach) is an error, not a crash.
+func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.CompiledModule, e entry, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if m != nil {
+				_ = m.Close(ctx)
+			}
+			m, e, err = nil, 0, fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
+		}
+	}()
+	prepared, err := prepare(wasm)
+	if refused := (*refusal)(nil); errors.As(err, &refused) {
+		return nil, 0, fmt.Errorf("the plugin module is refused: %v", err)
+	} else if err != nil {
+		return nil, 0, fmt.Errorf("the plugin module does not compile: %v", err)
+	}
+	m, err = rt.CompileModule(ctx, prepared)
 	if err != nil {
 		msg := fmt.Sprintf("the plugin module does not compile: %v", err)
 		if strings.Contains(err.Error(), "over limit") {
@@ -358,13 +395,16 @@ func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (wazero.Compi
 		}
 		return nil, 0, errors.New(msg)
 	}
-	e, err := checkModule(m, rt.wasi)
-	if err != nil {
+	if e, err = checkModule(m, rt.wasi); err != nil {
 		_ = m.Close(ctx)
 		return nil, 0, err
 	}
 	return m, e, nil
 }
+
+// prepare is prepareModule; tests replace it to check that a panic in
+// loading is contained.
+var prepare = prepareModule
 
 // entry is how the engine runs a plugin.
 type entry int

@@ -145,11 +145,14 @@ func (s *sandbox) outcome(ctx context.Context, mod api.Module, err error) (*host
 		// before the trace, so that a long trace is what gets truncated.
 		what, trace, _ := strings.Cut(err.Error(), "\n")
 		reason, msg := hostabi.ReasonTrapped, "the plugin trapped: "+what
-		if s.log.allocFailed || memoryExhausted(mod) {
+		switch {
+		case callDepthExceeded(mod):
+			msg = fmt.Sprintf("the plugin trapped: stack overflow: its calls nested deeper than the host allows (%d)", MaxCallDepth)
+		case s.log.allocFailed || memoryExhausted(mod):
 			reason, msg = hostabi.ReasonOutOfMemory, fmt.Sprintf("the plugin ran out of memory (limit %s) and trapped: %s", memoryLimit(mod), what)
 		}
 		if msg = s.withLog(msg); trace != "" {
-			msg += "\n" + trace
+			msg += "\n" + foldWrapperFrames(trace)
 		}
 		return failure(reason, msg), nil
 	}
@@ -213,6 +216,29 @@ func (s *sandbox) withLog(msg string) string {
 		return msg + " (its log is empty)"
 	}
 	return msg + "; log:\n" + tail
+}
+
+// foldWrapperFrames shows each call of a wazero stack trace once: a call
+// of a function of the plugin is two frames of the same name, its body's
+// and its wrapper's (see prepareModule).
+func foldWrapperFrames(trace string) string {
+	lines := strings.Split(trace, "\n")
+	out := lines[:0]
+	for i := 0; i < len(lines); i++ {
+		out = append(out, lines[i])
+		if i+1 < len(lines) && lines[i+1] == lines[i] {
+			i++
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// callDepthExceeded reports whether mod trapped because its calls nested
+// deeper than MaxCallDepth (see prepareModule): its call-depth counter
+// is then above it, as the trap left it.
+func callDepthExceeded(mod api.Module) bool {
+	g := mod.ExportedGlobal(callDepthExport)
+	return g != nil && uint32(g.Get()) > MaxCallDepth
 }
 
 // memoryLimit is the most memory mod may have: the engine's limit, or the

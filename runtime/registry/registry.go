@@ -11,7 +11,8 @@
 //     meanwhile; a replaced version is closed when its last lease ends.
 //   - Broken plugins. A ConfigMap whose manifest or module is unusable
 //     (not wasm, digest mismatch, missing fields, a compile failure, a
-//     memory minimum above its limit), or two ConfigMaps claiming one
+//     module over one of the engine's caps, a memory minimum above its
+//     limit, or a panic while loading it), or two ConfigMaps claiming one
 //     apiVersion/kind, get a Warning Event on the ConfigMap and a log
 //     line, and the kind (when known) is registered as broken: Lookup
 //     returns an Entry whose Err names the ConfigMap and the problem.
@@ -311,25 +312,40 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 		resourceVersion: cm.ResourceVersion,
 	}
 	log := r.opts.Logger.With(zap.String("configmap", src.key()))
-	p, module, err := manifest.FromConfigMap(cm)
+	var p *manifest.Plugin
+	var h *engine.Plugin
+	var elapsed time.Duration
+	err := func() (err error) {
+		// A panic in decoding or compiling (a bug the ConfigMap reached)
+		// makes this plugin broken, not the controller.
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("ConfigMap %s: the host failed while loading the plugin (%v); this is a bug in tekton-wasm: please report it with the ConfigMap", src.key(), v)
+			}
+		}()
+		var module []byte
+		if p, module, err = decodeConfigMap(cm); err != nil {
+			return err
+		}
+		start := time.Now()
+		h, err = r.opts.Engine.Compile(ctx, module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes()})
+		elapsed = time.Since(start)
+		if err != nil {
+			return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
+		}
+		return nil
+	}()
 	if p != nil {
 		src.kind, src.manifest = Kind{p.APIVersion, p.Kind}, p
 		log = log.With(zap.String("plugin", p.Name), zap.String("kind", src.kind.String()))
 	}
 	if err == nil {
-		start := time.Now()
-		var h *engine.Plugin
-		h, err = r.opts.Engine.Compile(ctx, module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes()})
-		elapsed := time.Since(start)
-		if err == nil {
-			r.opts.Metrics.Compiled(ctx, p.Name, elapsed)
-			src.version = &version{handle: h}
-			log.Infow("Loaded plugin", zap.String("sha256", h.Digest()), zap.Duration("compileTime", elapsed))
-			r.opts.Recorder.Eventf(src.configMap, corev1.EventTypeNormal, EventLoaded,
-				"Plugin %q serves %s: module sha256 %s, compiled in %s", p.Name, src.kind, h.Digest(), elapsed.Round(time.Millisecond))
-			return src
-		}
-		err = fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
+		r.opts.Metrics.Compiled(ctx, p.Name, elapsed)
+		src.version = &version{handle: h}
+		log.Infow("Loaded plugin", zap.String("sha256", h.Digest()), zap.Duration("compileTime", elapsed))
+		r.opts.Recorder.Eventf(src.configMap, corev1.EventTypeNormal, EventLoaded,
+			"Plugin %q serves %s: module sha256 %s, compiled in %s", p.Name, src.kind, h.Digest(), elapsed.Round(time.Millisecond))
+		return src
 	}
 	src.err = err
 	r.opts.Metrics.LoadFailed(ctx, src.key())
@@ -337,6 +353,10 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 	r.opts.Recorder.Event(src.configMap, corev1.EventTypeWarning, EventInvalid, err.Error())
 	return src
 }
+
+// decodeConfigMap is manifest.FromConfigMap; tests replace it to check
+// that a panic in loading is contained.
+var decodeConfigMap = manifest.FromConfigMap
 
 // replace installs src (nil: the ConfigMap is gone) as what key holds,
 // updates the Entries of the kinds involved and retires the version src

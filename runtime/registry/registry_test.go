@@ -345,3 +345,35 @@ func TestSelection(t *testing.T) {
 		t.Fatalf("registered a ConfigMap outside the selection: %+v", e)
 	}
 }
+
+// A panic while loading a ConfigMap makes that plugin broken; the
+// controller and every other plugin keep working.
+func TestPanicInLoadingIsABrokenPlugin(t *testing.T) {
+	decode := decodeConfigMap
+	t.Cleanup(func() { decodeConfigMap = decode })
+	decodeConfigMap = func(cm *corev1.ConfigMap) (*manifest.Plugin, []byte, error) {
+		if cm.Name == "wait" {
+			panic("boom")
+		}
+		return decode(cm)
+	}
+	answer := wasmtest.WAT(t, "testdata/answer.wat")
+	other := configMap("other", "name: other\napiVersion: other.dev/v1\nkind: Other\nmodule: wait.wasm\n", answer)
+	w := start(t, other)
+	w.changed(Kind{"other.dev/v1", "Other"})
+	w.event()
+
+	w.apply(configMap("wait", waitYAML, answer))
+	want := "Warning PluginInvalid ConfigMap tekton-wasm/wait: the host failed while loading the plugin (boom); this is a bug in tekton-wasm"
+	if ev := w.event(); !strings.HasPrefix(ev, want) {
+		t.Errorf("event:\n got %s\nwant %s…", ev, want)
+	}
+	l, err := w.registry.Acquire("other.dev/v1", "Other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if resp, err := invoke(t, context.Background(), l); err != nil || resp.Status != hostabi.StatusSucceeded {
+		t.Fatalf("other plugin: %+v, %v", resp, err)
+	}
+}
