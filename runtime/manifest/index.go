@@ -39,6 +39,11 @@ func LoadDir(dir string) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the plugin index: %w (a plugin directory needs an %s; see docs/plugins.md)", err, IndexFile)
 	}
+	return decodeIndex(path, b)
+}
+
+// decodeIndex decodes and validates the index read from path.
+func decodeIndex(path string, b []byte) (*Index, error) {
 	var idx Index
 	if err := yaml.UnmarshalStrict(b, &idx); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
