@@ -90,10 +90,10 @@ func TestRunPluginsConfined(t *testing.T) {
 	cr := filepath.Join(parent, "run.yaml")
 	os.WriteFile(cr, []byte("apiVersion: tekton.dev/v1beta1\nkind: CustomRun\nmetadata: {name: r}\nspec:\n  customRef: {apiVersion: x.dev/v1, kind: X}\n"), 0o644)
 	for module, want := range map[string]string{
-		"../outside.wasm":                      `module "../outside.wasm" is not inside the plugin directory`,
+		"../outside.wasm":                     `module "../outside.wasm" is not inside the plugin directory`,
 		filepath.Join(parent, "outside.wasm"): "is not inside the plugin directory",
-		"link.wasm":                            `plugin "x": reading module "link.wasm": openat link.wasm: path escapes from parent`,
-		"huge.wasm":                            `plugin "x": reading module "huge.wasm": it is 134217728 bytes, more than the limit of 67108864`,
+		"link.wasm":                           `plugin "x": reading module "link.wasm": openat link.wasm: path escapes from parent`,
+		"huge.wasm":                           `plugin "x": reading module "huge.wasm": it is 134217728 bytes, more than the limit of 67108864`,
 	} {
 		os.WriteFile(filepath.Join(dir, "index.yaml"), []byte("plugins:\n- {name: x, apiVersion: x.dev/v1, kind: X, module: '"+module+"'}\n"), 0o644)
 		code, stderr, alloc := runCapture(t, nil, "run", "-f", cr, "--plugins", dir, "--cache-dir", "")
