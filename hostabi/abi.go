@@ -111,29 +111,28 @@ const (
 	ReasonLoadFailed = "PluginLoadFailed"
 )
 
-// Reasons are the host's alone when they start with one of
-// ReservedReasonPrefixes or are one of ReservedReasons: a plugin that
-// answers with one would pose as the host (claiming, say, that the run was
-// cancelled or that the host judged the plugin), so its response is
-// ReasonInvalidResponse. The prefixes cover the reasons above, Tekton's
-// own (CustomRunCancelled, CustomRunTimedOut, ...), the state machine's
+// Reasons reserved for the host: a plugin that answers with one would pose
+// as the host (claiming, say, that the run was cancelled or that the host
+// judged the plugin), so its response is ReasonInvalidResponse.
+// reservedPrefixes cover the reasons above, Tekton's own
+// (CustomRunCancelled, CustomRunTimedOut, ...), the state machine's
 // CustomRunValidationFailed, the controller's PluginUnavailable and its
 // CustomTask* and Workspace* reasons, and whatever the host adds under
-// them later.
+// them later; reservedReasons are the host's reasons outside them: the
+// state machine's Started and Retrying and the controller's
+// StatusUpdateRejected.
 var (
-	ReservedReasonPrefixes = []string{"CustomRun", "CustomTask", "Plugin", "Workspace"}
-	// ReservedReasons are the host's reasons outside the prefixes: the
-	// state machine's Started and Retrying and the controller's
-	// StatusUpdateRejected.
-	ReservedReasons = []string{"Started", "Retrying", "StatusUpdateRejected"}
+	reservedPrefixes = []string{"CustomRun", "CustomTask", "Plugin", "Workspace"}
+	reservedReasons  = []string{"Started", "Retrying", "StatusUpdateRejected"}
 )
 
-// Reserved reports whether reason is reserved for the host.
+// Reserved reports whether reason is reserved for the host (see
+// README.md, "Reserved reasons").
 func Reserved(reason string) bool {
-	for _, p := range ReservedReasonPrefixes {
+	for _, p := range reservedPrefixes {
 		if strings.HasPrefix(reason, p) {
 			return true
 		}
 	}
-	return slices.Contains(ReservedReasons, reason)
+	return slices.Contains(reservedReasons, reason)
 }
