@@ -77,6 +77,15 @@ test: deps
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -race -count=1 -run 'Concurrent|SingleUse' ./runtime/engine
 
+# Every Go fuzz target in the repo (found by go test -list, see
+# hack/fuzz.sh), each for FUZZTIME; fails on a crasher, which go test
+# leaves in the package's testdata/fuzz/ to commit with its fix.
+FUZZTIME  ?= 30s
+FUZZFLAGS ?=
+.PHONY: fuzz
+fuzz:
+	hack/fuzz.sh $(FUZZTIME) $(FUZZFLAGS)
+
 # Benchmarks, summed up in one table of figures and targets, printed and
 # written into docs/performance.md (between its bench markers) with the
 # machine and the load. Each file in BENCH_ROWS lists figures: add one for

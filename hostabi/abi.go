@@ -9,7 +9,11 @@
 // specification; this package is its Go rendering.
 package hostabi
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // Version is the ABI version the host speaks. It is sent in every Request
 // (Request.ABIVersion). A plugin that echoes Response.ABIVersion must echo
@@ -67,6 +71,11 @@ const (
 	// CamelCase word (see ValidReason).
 	MaxReasonBytes = 64
 
+	// MaxJSONDepth caps how deeply arrays and objects nest in a response
+	// (extraFields included); deeper is ReasonInvalidResponse. No status
+	// needs more, and the apiserver and encoding/json refuse far deeper.
+	MaxJSONDepth = 100
+
 	// MinRequeueAfter is the shortest wait a Running response may ask for;
 	// shorter (or absent) values are raised to it, so a plugin cannot spin.
 	MinRequeueAfter = 100 * time.Millisecond
@@ -91,7 +100,8 @@ const (
 	// ReasonLogTooLarge: the plugin wrote more than MaxLogBytes to stderr.
 	ReasonLogTooLarge = "PluginLogTooLarge"
 	// ReasonInvalidResponse: stdout was empty, not JSON, or not a valid
-	// Response (unknown status, bad reason, wrong ABI version, ...).
+	// Response (unknown status, bad or reserved reason, wrong ABI
+	// version, a key twice or misspelt, a number out of range, ...).
 	ReasonInvalidResponse = "PluginInvalidResponse"
 	// ReasonResultsTooLarge: the Response broke a result or extraFields
 	// limit (count, size, or an invalid result name).
@@ -100,3 +110,29 @@ const (
 	// something the host does not provide, or its start function failed).
 	ReasonLoadFailed = "PluginLoadFailed"
 )
+
+// Reasons reserved for the host: a plugin that answers with one would pose
+// as the host (claiming, say, that the run was cancelled or that the host
+// judged the plugin), so its response is ReasonInvalidResponse.
+// reservedPrefixes cover the reasons above, Tekton's own
+// (CustomRunCancelled, CustomRunTimedOut, ...), the state machine's
+// CustomRunValidationFailed, the controller's PluginUnavailable and its
+// CustomTask* and Workspace* reasons, and whatever the host adds under
+// them later; reservedReasons are the host's reasons outside them: the
+// state machine's Started and Retrying and the controller's
+// StatusUpdateRejected.
+var (
+	reservedPrefixes = []string{"CustomRun", "CustomTask", "Plugin", "Workspace"}
+	reservedReasons  = []string{"Started", "Retrying", "StatusUpdateRejected"}
+)
+
+// Reserved reports whether reason is reserved for the host (see
+// README.md, "Reserved reasons").
+func Reserved(reason string) bool {
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(reason, p) {
+			return true
+		}
+	}
+	return slices.Contains(reservedReasons, reason)
+}

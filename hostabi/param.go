@@ -56,25 +56,45 @@ func (v ParamValue) MarshalJSON() ([]byte, error) {
 	}
 }
 
-// UnmarshalJSON reads a string, an array of strings or an object of strings.
+// UnmarshalJSON reads a string, an array of strings or an object of
+// strings. null, a null element or member, and a key that appears twice
+// in the object are errors: none is a value a CustomRun can hold.
 func (v *ParamValue) UnmarshalJSON(data []byte) error {
 	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return fmt.Errorf("empty param value")
-	}
 	*v = ParamValue{}
+	if err := checkJSON(data, nil, 0); err != nil {
+		return fmt.Errorf("param value: %v", err)
+	}
 	switch data[0] {
 	case '[':
-		v.Type = ParamTypeArray
-		return json.Unmarshal(data, &v.Array)
-	case '{':
-		v.Type = ParamTypeObject
-		return json.Unmarshal(data, &v.Object)
-	default:
-		v.Type = ParamTypeString
-		if err := json.Unmarshal(data, &v.String); err != nil {
+		var a []*string
+		if err := json.Unmarshal(data, &a); err != nil {
 			return fmt.Errorf("param value must be a string, an array of strings or an object of strings: %w", err)
 		}
-		return nil
+		v.Type, v.Array = ParamTypeArray, make([]string, len(a))
+		for i, s := range a {
+			if s == nil {
+				return fmt.Errorf("param value: element %d of the array is null; use strings", i)
+			}
+			v.Array[i] = *s
+		}
+	case '{':
+		var o map[string]*string
+		if err := json.Unmarshal(data, &o); err != nil {
+			return fmt.Errorf("param value must be a string, an array of strings or an object of strings: %w", err)
+		}
+		v.Type, v.Object = ParamTypeObject, make(map[string]string, len(o))
+		for k, s := range o {
+			if s == nil {
+				return fmt.Errorf("param value: key %q of the object is null; use strings", head([]byte(k), 40))
+			}
+			v.Object[k] = *s
+		}
+	case '"':
+		v.Type = ParamTypeString
+		return json.Unmarshal(data, &v.String)
+	default:
+		return fmt.Errorf("param value must be a string, an array of strings or an object of strings, not %s", head(data, 40))
 	}
+	return nil
 }

@@ -3,6 +3,7 @@ package hostabi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -111,22 +112,27 @@ type LimitError struct{ msg string }
 func (e *LimitError) Error() string { return e.msg }
 
 // ParseResponse decodes and validates a plugin's stdout. A document that is
-// not a valid Response is an error (ReasonInvalidResponse); one that breaks
-// a size limit is a *LimitError (ReasonResultsTooLarge). An over-long
-// message is truncated, not refused.
+// not a valid Response is an error (ReasonInvalidResponse): not one JSON
+// value, a key that appears twice in an object or does not name a field
+// exactly (case included), a number that is not a finite 64-bit float,
+// nesting deeper than MaxJSONDepth, or what Validate refuses. One that
+// breaks a size limit is a *LimitError (ReasonResultsTooLarge). An
+// over-long message is truncated, not refused.
 func ParseResponse(stdout []byte) (*Response, error) {
 	stdout = bytes.TrimSpace(stdout)
 	if len(stdout) == 0 {
 		return nil, fmt.Errorf("the plugin wrote no response to stdout")
 	}
-	var r Response
-	dec := json.NewDecoder(bytes.NewReader(stdout))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("stdout is not a JSON response: %v (starts with %q)", err, head(stdout, 64))
-	}
-	if dec.More() {
+	err := checkJSON(stdout, responseShape(), 0)
+	if errors.Is(err, errTrailing) {
 		return nil, fmt.Errorf("stdout holds more than one JSON document; write the response only once")
+	}
+	var r Response
+	if err == nil {
+		err = json.Unmarshal(stdout, &r)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stdout is not a JSON response: %v (starts with %q)", err, head(stdout, 64))
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err
@@ -135,7 +141,8 @@ func ParseResponse(stdout []byte) (*Response, error) {
 }
 
 // Validate checks a Response against the ABI and truncates an over-long
-// message. See ParseResponse for the kinds of error.
+// message. See ParseResponse for the kinds of error; a reason reserved for
+// the host (Reserved) is one.
 func (r *Response) Validate() error {
 	if r.ABIVersion != "" && r.ABIVersion != Version {
 		return fmt.Errorf("response abiVersion %q is not %q", r.ABIVersion, Version)
@@ -148,6 +155,9 @@ func (r *Response) Validate() error {
 	if r.Reason != "" && !ValidReason(r.Reason) {
 		return fmt.Errorf("response reason %q is not a CamelCase word of at most %d bytes", head([]byte(r.Reason), 80), MaxReasonBytes)
 	}
+	if Reserved(r.Reason) {
+		return fmt.Errorf("response reason %q is reserved for the host, which sets it itself; choose a reason of the plugin's own", r.Reason)
+	}
 	if r.RequeueAfter.Duration < 0 {
 		return fmt.Errorf("response requeueAfter %s is negative", r.RequeueAfter.Duration)
 	}
@@ -158,6 +168,10 @@ func (r *Response) Validate() error {
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, r.ExtraFields); err != nil {
 			return fmt.Errorf("response extraFields is not JSON: %v", err)
+		}
+		// Nested in the response, one level down.
+		if err := checkJSON(r.ExtraFields, nil, 1); err != nil {
+			return fmt.Errorf("response extraFields: %v", err)
 		}
 		if compact.Len() > MaxExtraFieldsBytes {
 			return &LimitError{fmt.Sprintf("extraFields are %d bytes; the limit is %d", compact.Len(), MaxExtraFieldsBytes)}

@@ -67,3 +67,65 @@ func TestMessageTruncated(t *testing.T) {
 		t.Errorf("message of %d bytes ends %q", len(r.Message), r.Message[len(r.Message)-8:])
 	}
 }
+
+// A response must mean one thing: encoding/json alone let the last of two
+// equal keys win, matched "STATUS" to status, and kept numbers the
+// apiserver refuses (so every status write failed until the deadline).
+func TestParseResponseStrict(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	for _, tc := range []struct{ name, in, err string }{
+		{name: "duplicate status", in: `{"status":"Failed","status":"Succeeded"}`, err: `key "status" appears twice`},
+		{name: "case-variant key", in: `{"STATUS":"Succeeded"}`, err: `unknown field "STATUS"`},
+		{name: "case-variant second key", in: `{"status":"Failed","Status":"Succeeded"}`, err: `unknown field "Status"`},
+		{name: "duplicate result name key", in: `{"status":"Succeeded","results":[{"name":"a","name":"b","value":""}]}`, err: `key "name" appears twice`},
+		{name: "case-variant result key", in: `{"status":"Succeeded","results":[{"Name":"a","value":""}]}`, err: `unknown field "Name"`},
+		{name: "duplicate key in extraFields", in: `{"status":"Running","extraFields":{"a":1,"a":2}}`, err: `key "a" appears twice`},
+		{name: "huge number in extraFields", in: `{"status":"Succeeded","extraFields":{"n":1e400}}`, err: "number 1e400 does not fit a 64-bit float"},
+		{name: "huge negative number deep in extraFields", in: `{"status":"Succeeded","extraFields":[{"a":[-1e309]}]}`, err: "number -1e309 does not fit"},
+		{name: "too deep", in: `{"status":"Running","extraFields":` + deep(MaxJSONDepth) + `}`, err: "nested more than 100 deep"},
+		{name: "escaped key is the key", in: `{"st\u0061tus":"Succeeded"}`},
+		{name: "deep enough", in: `{"status":"Running","extraFields":` + deep(MaxJSONDepth-1) + `}`},
+		{name: "large but finite numbers", in: `{"status":"Succeeded","extraFields":[1e308,-1.7e308,1e-400,123456789012345678901234567890]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseResponse([]byte(tc.in))
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("error = %v; want one containing %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// Validate, which the guest SDK runs on a handler's Response, checks
+// extraFields the same way.
+func TestValidateExtraFieldsNumbers(t *testing.T) {
+	r := &Response{Status: StatusSucceeded, ExtraFields: []byte(`{"n": 1e400}`)}
+	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), "does not fit a 64-bit float") {
+		t.Fatalf("Validate = %v; want the number refused", err)
+	}
+}
+
+// A plugin may not answer with a reason the host sets itself.
+func TestReservedReasons(t *testing.T) {
+	for _, reason := range []string{"CustomRunCancelled", "CustomRunTimedOut", "CustomRunValidationFailed", "CustomRunWorkspaceNotSupported",
+		ReasonExited, ReasonTrapped, ReasonOutOfMemory, ReasonOutputTooLarge, ReasonLogTooLarge, ReasonInvalidResponse, ReasonResultsTooLarge, ReasonLoadFailed,
+		"PluginUnavailable", "StatusUpdateRejected", "Started", "Retrying", "CustomTaskNotFound", "WorkspaceForbidden", "WorkspaceInvalid"} {
+		_, err := ParseResponse([]byte(`{"status":"Failed","reason":"` + reason + `"}`))
+		want := `response reason "` + reason + `" is reserved for the host`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error = %v; want one containing %q", reason, err, want)
+		}
+		var le *LimitError
+		if errors.As(err, &le) {
+			t.Errorf("%s: a LimitError; want an invalid response", reason)
+		}
+	}
+	for _, reason := range []string{"Succeeded", "Failed", "Running", "Waiting", "Panicked", "InvalidResponse", "Plugged", "StartedUp"} {
+		if _, err := ParseResponse([]byte(`{"status":"Failed","reason":"` + reason + `"}`)); err != nil {
+			t.Errorf("%s: %v; want it accepted", reason, err)
+		}
+	}
+}

@@ -6,11 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,7 +34,7 @@ func packCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	fs.StringVar(&p.Kind, "kind", "", "the custom task kind the plugin serves (required)")
 	fs.StringVar(&p.Name, "name", "", "the plugin's (and ConfigMap's) name; default: the module's file name")
 	fs.StringVar(&namespace, "namespace", DefaultNamespace, "the controller's namespace")
-	fs.StringVar(&memory, "memory", "", "memory limit per instance, e.g. 128Mi (default 64Mi)")
+	fs.StringVar(&memory, "memory", "", "memory limit per instance in bytes, from 64Ki to 4Gi, e.g. 128Mi (default 64Mi)")
 	fs.DurationVar(&timeout, "timeout", 0, "per-attempt timeout for runs without spec.timeout (default: Tekton's 60m)")
 	fs.IntVar(&p.Limits.Concurrency, "concurrency", 0, "most concurrent invocations of this plugin (default: the controller's global limit only)")
 	fs.Usage = func() {
@@ -63,6 +63,9 @@ func packCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	}
 	if memory != "" {
 		q, err := resource.ParseQuantity(memory)
+		if err == nil {
+			err = manifest.CheckMemory(q)
+		}
 		if err != nil {
 			return 0, usagef("--memory %q: %v", memory, err)
 		}
@@ -71,9 +74,9 @@ func packCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if timeout != 0 {
 		p.Limits.Timeout = &metav1.Duration{Duration: timeout}
 	}
-	stored, err := os.ReadFile(path)
+	stored, err := boundedread.Open(path, manifest.MaxModuleBytes)
 	if err != nil {
-		return 0, usagef("reading the module: %v", err)
+		return 0, usagef("reading the module: %v", tooLarge(err, path, "a module"))
 	}
 	p.Module = filepath.Base(path)
 	module, err := p.Decode(stored)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/local"
@@ -19,6 +20,11 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
 )
+
+// MaxCustomRunBytes caps the CustomRun file (or stdin) that run reads: the
+// apiserver stores objects of at most 1.5 MiB, and the YAML of one is
+// rarely much larger than its stored form; the rest is headroom.
+const MaxCustomRunBytes = 4 << 20
 
 // multiFlag collects a repeatable flag.
 type multiFlag []string
@@ -33,7 +39,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		file, pluginPath, pluginsDir, output, cacheDir string
 		params, workspaces                             multiFlag
 	)
-	fs.StringVar(&file, "f", "", "the CustomRun YAML or JSON file; - reads stdin")
+	fs.StringVar(&file, "f", "", "the CustomRun YAML or JSON file (at most 4 MiB); - reads stdin")
 	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run")
 	fs.StringVar(&pluginsDir, "plugins", "", "a plugin directory with an index.yaml; the run's apiVersion/kind picks the plugin")
 	fs.StringVar(&output, "o", "yaml", "output format of the final CustomRun: yaml or json")
@@ -114,12 +120,12 @@ func readCustomRun(file string, stdin io.Reader) (*v1beta1.CustomRun, error) {
 		err error
 	)
 	if file == "-" {
-		b, err = io.ReadAll(stdin)
+		b, err = boundedread.All(stdin, MaxCustomRunBytes)
 	} else {
-		b, err = os.ReadFile(file)
+		b, err = boundedread.Open(file, MaxCustomRunBytes)
 	}
 	if err != nil {
-		return nil, usagef("reading the CustomRun: %v", err)
+		return nil, usagef("reading the CustomRun: %v", tooLarge(err, file, "a CustomRun"))
 	}
 	var cr v1beta1.CustomRun
 	if err := yaml.UnmarshalStrict(b, &cr); err != nil {
@@ -183,9 +189,9 @@ func loadPlugin(cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest
 	if pluginPath != "" {
 		apiVersion, kind := lifecycle.Target(cr)
 		p := &manifest.Plugin{Name: strings.TrimSuffix(filepath.Base(pluginPath), filepath.Ext(pluginPath)), APIVersion: apiVersion, Kind: kind, Module: pluginPath}
-		b, err := os.ReadFile(pluginPath)
+		b, err := boundedread.Open(pluginPath, manifest.MaxModuleBytes)
 		if err != nil {
-			return nil, nil, usagef("reading the plugin: %v", err)
+			return nil, nil, usagef("reading the plugin: %v", tooLarge(err, pluginPath, "a module"))
 		}
 		module, err := p.Decode(b)
 		if err != nil {
@@ -256,4 +262,14 @@ func defaultCacheDir() string {
 		return ""
 	}
 	return filepath.Join(d, "tekton-wasm", "wazero")
+}
+
+// tooLarge explains that the input name (what it should hold) is over its
+// limit; other errors pass unchanged.
+func tooLarge(err error, name, what string) error {
+	var tl *boundedread.TooLargeError
+	if errors.As(err, &tl) {
+		return fmt.Errorf("%s: %w; %s is never that large (is this the right file?)", name, err, what)
+	}
+	return err
 }

@@ -70,8 +70,18 @@ const (
 	// ReasonFailed: the handler returned an error that carries no reason.
 	ReasonFailed = "Failed"
 	// ReasonPanicked: the handler panicked.
-	ReasonPanicked = "PluginPanicked"
+	ReasonPanicked = "Panicked"
+	// ReasonInvalidResponse: the handler returned a Response that breaks
+	// the ABI, or neither a Response nor an error.
+	ReasonInvalidResponse = "InvalidResponse"
+	// ReasonResultsTooLarge: the handler's Response breaks a result or
+	// extraFields limit of the ABI.
+	ReasonResultsTooLarge = "ResultsTooLarge"
 )
+
+// The host reserves its own reasons (hostabi.Reserved), the Plugin* ones
+// included: the reasons above are the plugin's word for the same
+// failures, which the host then shows as they are.
 
 // Handler handles one invocation. It returns the Response to write, or an
 // error, which becomes a Failed response (see Fail for choosing its
@@ -83,9 +93,9 @@ type Handler func(ctx context.Context, req *hostabi.Request) (*hostabi.Response,
 // Run serves one invocation with h and exits the process with code 0 once
 // the response is written (1 only if stdout cannot be written). It never
 // returns. Every outcome of h is a Response: an error or a panic is a
-// Failed response, and a Response that breaks the ABI becomes a Failed
-// response saying why, with the reason the host would give it
-// (hostabi.ReasonInvalidResponse or hostabi.ReasonResultsTooLarge).
+// Failed response, and a Response that breaks the ABI (a reason reserved
+// for the host included) becomes a Failed response saying why, with
+// reason ReasonInvalidResponse or ReasonResultsTooLarge.
 //
 // While h runs, os.Stdout points at os.Stderr, so whatever h prints lands
 // in the plugin's log and cannot corrupt the response. A panic in a
@@ -111,10 +121,10 @@ func Run(h Handler) {
 func serve(stdin io.Reader, stdout, stderr io.Writer, h Handler) int {
 	resp := handle(stdin, stderr, h)
 	if err := resp.Validate(); err != nil {
-		reason := hostabi.ReasonInvalidResponse
+		reason := ReasonInvalidResponse
 		var limit *hostabi.LimitError
 		if errors.As(err, &limit) {
-			reason = hostabi.ReasonResultsTooLarge
+			reason = ReasonResultsTooLarge
 		}
 		resp = failed(reason, "the plugin returned an invalid response: %v", err)
 	}
@@ -160,7 +170,7 @@ func handle(stdin io.Reader, stderr io.Writer, h Handler) *hostabi.Response {
 		}
 		return failed(ReasonFailed, "%s", err.Error())
 	case resp == nil:
-		return failed(hostabi.ReasonInvalidResponse, "the plugin's handler returned neither a response nor an error")
+		return failed(ReasonInvalidResponse, "the plugin's handler returned neither a response nor an error")
 	}
 	return resp
 }
@@ -204,8 +214,9 @@ func failed(reason, format string, args ...any) *hostabi.Response {
 // errors.As and uses the whole error text as the message.
 type Error struct {
 	// Reason is the condition reason: one CamelCase word (see
-	// hostabi.ValidReason). An invalid reason turns the response into a
-	// hostabi.ReasonInvalidResponse failure.
+	// hostabi.ValidReason) that the host does not reserve
+	// (hostabi.Reserved). Any other turns the response into a
+	// ReasonInvalidResponse failure.
 	Reason string
 	// Message is the condition message.
 	Message string

@@ -55,7 +55,7 @@ func TestServe(t *testing.T) {
 		name:    "param of the wrong shape",
 		stdin:   `{"abiVersion":"tekton-wasm/v1","params":[{"name":"p","value":1}]}`,
 		handler: succeed,
-		want:    `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"InvalidRequest","message":"stdin is not a JSON request: param value must be a string, an array of strings or an object of strings: json: cannot unmarshal number into Go value of type string"}`,
+		want:    `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"InvalidRequest","message":"stdin is not a JSON request: param value must be a string, an array of strings or an object of strings, not 1"}`,
 	}, {
 		name:    "other ABI version",
 		stdin:   `{"abiVersion":"tekton-wasm/v2"}`,
@@ -81,7 +81,21 @@ func TestServe(t *testing.T) {
 		handler: func(context.Context, *hostabi.Request) (*hostabi.Response, error) {
 			return nil, Fail("not camel", "x")
 		},
-		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"PluginInvalidResponse","message":"the plugin returned an invalid response: response reason \"not camel\" is not a CamelCase word of at most 64 bytes"}`,
+		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"InvalidResponse","message":"the plugin returned an invalid response: response reason \"not camel\" is not a CamelCase word of at most 64 bytes"}`,
+	}, {
+		name:  "Fail with a reason reserved for the host",
+		stdin: validRequest,
+		handler: func(context.Context, *hostabi.Request) (*hostabi.Response, error) {
+			return nil, Fail("CustomRunCancelled", "x")
+		},
+		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"InvalidResponse","message":"the plugin returned an invalid response: response reason \"CustomRunCancelled\" is reserved for the host, which sets it itself; choose a reason of the plugin's own"}`,
+	}, {
+		name:  "extraFields with a number out of range",
+		stdin: validRequest,
+		handler: func(context.Context, *hostabi.Request) (*hostabi.Response, error) {
+			return &hostabi.Response{Status: hostabi.StatusSucceeded, ExtraFields: []byte(`{"n":1e400}`)}, nil
+		},
+		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"InvalidResponse","message":"the plugin returned an invalid response: response extraFields: number 1e400 does not fit a 64-bit float"}`,
 	}, {
 		name:  "panic",
 		stdin: validRequest,
@@ -90,21 +104,21 @@ func TestServe(t *testing.T) {
 			m["x"] = 1
 			return nil, nil
 		},
-		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"PluginPanicked","message":"the plugin panicked: assignment to entry in nil map"}`,
+		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"Panicked","message":"the plugin panicked: assignment to entry in nil map"}`,
 	}, {
 		name:  "neither response nor error",
 		stdin: validRequest,
 		handler: func(context.Context, *hostabi.Request) (*hostabi.Response, error) {
 			return nil, nil
 		},
-		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"PluginInvalidResponse","message":"the plugin's handler returned neither a response nor an error"}`,
+		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"InvalidResponse","message":"the plugin's handler returned neither a response nor an error"}`,
 	}, {
 		name:  "invalid status",
 		stdin: validRequest,
 		handler: func(context.Context, *hostabi.Request) (*hostabi.Response, error) {
 			return &hostabi.Response{Status: "Done"}, nil
 		},
-		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"PluginInvalidResponse","message":"the plugin returned an invalid response: response status \"Done\" is not one of Succeeded, Failed, Running"}`,
+		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"InvalidResponse","message":"the plugin returned an invalid response: response status \"Done\" is not one of Succeeded, Failed, Running"}`,
 	}, {
 		name:  "too many results",
 		stdin: validRequest,
@@ -115,7 +129,7 @@ func TestServe(t *testing.T) {
 			}
 			return r, nil
 		},
-		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"PluginResultsTooLarge","message":"the plugin returned an invalid response: the plugin returned 65 results; the limit is 64"}`,
+		want: `{"abiVersion":"tekton-wasm/v1","status":"Failed","reason":"ResultsTooLarge","message":"the plugin returned an invalid response: the plugin returned 65 results; the limit is 64"}`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

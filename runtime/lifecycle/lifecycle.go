@@ -13,6 +13,19 @@
 // and acts on the returned Action: Invoke the plugin now, Wait until
 // Action.At and Step again, or stop at Done. Both calls only ever mutate
 // run.Status.
+//
+// Every decision is bounded: one call of Step or Record ends at most one
+// attempt (archiving it in retriesStatus) and never loops or recurses over
+// attempts. A new attempt starts at the instant of the call that starts it,
+// so its deadline lies ahead of that instant and the call returns Invoke
+// for it; when the deadline has passed by the next Step (a timeout shorter
+// than the caller's turnaround), that Step ends it and starts the next
+// one. So a run whose attempts all time out at once takes one call per
+// attempt, each returning to the caller, which writes the status as it
+// does after any call (the controller) or simply goes on (the local
+// runner). Specs whose retriesStatus could never fit in a CustomRun
+// (spec.retries above MaxRetries) end at once with
+// CustomRunValidationFailed instead of being attempted.
 package lifecycle
 
 import (
@@ -32,6 +45,23 @@ import (
 // DefaultTimeout is Tekton's default timeout for a run that sets none.
 const DefaultTimeout = 60 * time.Minute
 
+// Retries beyond what a CustomRun can hold are refused before any attempt.
+const (
+	// MaxObjectBytes is the size of the largest object the apiserver
+	// stores: etcd's default request limit, 1.5 MiB.
+	MaxObjectBytes = 3 << 19
+	// MinRetryStatusBytes is less than one retriesStatus entry adds to a
+	// CustomRun: the JSON of its Succeeded condition (type, status, reason
+	// and transition time; a message adds more) and its start and
+	// completion times.
+	MinRetryStatusBytes = 128
+	// MaxRetries is the most spec.retries a run may ask for: the number of
+	// the smallest retriesStatus entries that fill MaxObjectBytes. A run
+	// with more retries could never record them all, so it ends
+	// CustomRunValidationFailed at once, saying so.
+	MaxRetries = MaxObjectBytes / MinRetryStatusBytes
+)
+
 // Condition reasons the state machine sets. CustomRunCancelled,
 // CustomRunTimedOut and CustomRunWorkspaceNotSupported are Tekton's own.
 const (
@@ -45,7 +75,7 @@ const (
 	ReasonWorkspaceNotSupported = string(v1beta1.CustomRunReasonWorkspaceNotSupported)
 	// ReasonValidationFailed ends a run whose spec breaks the CustomRun
 	// contract (both or neither of customRef and customSpec, no apiVersion
-	// or kind).
+	// or kind, spec.retries negative or above MaxRetries).
 	ReasonValidationFailed = "CustomRunValidationFailed"
 )
 
@@ -111,9 +141,10 @@ func (m *Machine) Timeout(run *v1beta1.CustomRun) time.Duration {
 	return DefaultTimeout
 }
 
-// Step brings run up to date without a plugin call: it ends invalid,
-// cancelled and timed-out attempts (retrying where retries are left),
-// starts a new run, and says what to do next.
+// Step brings run up to date without a plugin call: it ends an invalid or
+// cancelled run, or a timed-out attempt (starting the next one where
+// retries are left), starts a new run, and says what to do next. It ends
+// at most one attempt per call (see the package documentation).
 func (m *Machine) Step(run *v1beta1.CustomRun) Action {
 	if run.IsDone() {
 		return Action{Kind: Done}
@@ -143,7 +174,8 @@ func (m *Machine) Step(run *v1beta1.CustomRun) Action {
 }
 
 // Record applies the outcome of the invocation that act (from Step) asked
-// for. An outcome for a run that has ended meanwhile is dropped.
+// for. An outcome for a run that has ended meanwhile is dropped. Like
+// Step, it ends at most one attempt per call.
 func (m *Machine) Record(run *v1beta1.CustomRun, act Action, out Outcome) Action {
 	if run.IsDone() || act.Attempt != m.current(run).Attempt {
 		return m.Step(run)
@@ -197,25 +229,29 @@ func (m *Machine) timedOut(run *v1beta1.CustomRun, act Action) Action {
 }
 
 // attemptFailed ends the current attempt as failed: with retries left it
-// archives the attempt in retriesStatus and starts the next one; otherwise
-// the run ends False.
+// archives the attempt in retriesStatus and starts the next one, which it
+// returns (never ending that one too, whatever its timeout); otherwise the
+// run ends False.
 func (m *Machine) attemptFailed(run *v1beta1.CustomRun, reason, msg string) Action {
 	attempt := len(run.Status.RetriesStatus) + 1
 	if attempt > run.Spec.Retries {
 		m.finish(&run.Status, corev1.ConditionFalse, reason, msg)
 		return Action{Kind: Done}
 	}
+	// The archived attempt is the status without the attempts before it,
+	// which are copied neither here nor into it.
+	earlier := run.Status.RetriesStatus
+	run.Status.RetriesStatus = nil
 	archived := run.Status.DeepCopy()
-	archived.RetriesStatus = nil
 	m.finish(archived, corev1.ConditionFalse, reason, msg)
-	run.Status.RetriesStatus = append(run.Status.RetriesStatus, *archived)
+	run.Status.RetriesStatus = append(earlier, *archived)
 	run.Status.StartTime = &metav1.Time{Time: m.now()}
 	run.Status.CompletionTime = nil
 	run.Status.Results = nil
 	run.Status.ExtraFields = runtime.RawExtension{}
 	m.setSucceeded(&run.Status, corev1.ConditionUnknown, ReasonRetrying,
 		fmt.Sprintf("Attempt %d of %d failed (%s); starting attempt %d", attempt, run.Spec.Retries+1, reason, attempt+1))
-	return m.Step(run)
+	return m.current(run)
 }
 
 // Fail ends run False at once with reason and message, without consuming

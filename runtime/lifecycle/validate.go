@@ -43,6 +43,14 @@ func validate(run *v1beta1.CustomRun) (reason, msg string) {
 	case kind == "":
 		return ReasonValidationFailed, field + ".kind is empty; name the custom task's kind"
 	}
+	switch r := run.Spec.Retries; {
+	case r < 0:
+		return ReasonValidationFailed, fmt.Sprintf("spec.retries %d is negative; use 0 for no retries", r)
+	case r > MaxRetries:
+		return ReasonValidationFailed, fmt.Sprintf("spec.retries %d is more than %d, the most a CustomRun can record: "+
+			"each failed attempt adds at least %d bytes to status.retriesStatus and the apiserver stores objects of at most %d bytes; "+
+			"ask for at most %d retries", r, MaxRetries, MinRetryStatusBytes, MaxObjectBytes, MaxRetries)
+	}
 	for _, ws := range run.Spec.Workspaces {
 		if t := WorkspaceType(ws); t != "emptyDir" && t != "configMap" && t != "secret" {
 			return ReasonWorkspaceNotSupported, fmt.Sprintf("workspace %q is a %s; plugins support emptyDir, configMap and secret workspaces", ws.Name, t)

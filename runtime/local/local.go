@@ -40,7 +40,11 @@ type Runner struct {
 // When ctx ends, the run is cancelled the way a user cancels a CustomRun
 // (spec.status: RunCancelled), so it ends CustomRunCancelled. The error is
 // for problems outside the run (an unbound workspace, a temp dir that
-// cannot be made); the run's own failures are in its status.
+// cannot be made); the run's own failures are in its status. The loop
+// turns once per call of the machine, which ends at most one attempt per
+// call, so a run of many attempts that time out at once (a timeout
+// shorter than an invocation's start) costs one short turn each, up to
+// lifecycle.MaxRetries+1.
 func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 	mounts, workspaces, cleanup, err := r.mount(run)
 	if err != nil {

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
+
+	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
 
 	"sigs.k8s.io/yaml"
 )
@@ -23,14 +26,24 @@ type Index struct {
 	Plugins []Plugin `json:"plugins"`
 }
 
+// MaxIndexBytes caps the size of an index.yaml, which is checked before
+// it is read: as much as a ConfigMap holds, far more than any index needs.
+const MaxIndexBytes = MaxConfigMapBytes
+
 // LoadDir reads DIR/index.yaml and validates every manifest in it; two
-// manifests serving one apiVersion/kind are an error.
+// manifests serving one apiVersion/kind are an error, and so is a module
+// path that leaves DIR.
 func LoadDir(dir string) (*Index, error) {
 	path := filepath.Join(dir, IndexFile)
-	b, err := os.ReadFile(path)
+	b, err := readInDir(dir, IndexFile, MaxIndexBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading the plugin index: %w (a plugin directory needs an %s; see docs/plugins.md)", err, IndexFile)
 	}
+	return decodeIndex(path, b)
+}
+
+// decodeIndex decodes and validates the index read from path.
+func decodeIndex(path string, b []byte) (*Index, error) {
 	var idx Index
 	if err := yaml.UnmarshalStrict(b, &idx); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -40,6 +53,9 @@ func LoadDir(dir string) (*Index, error) {
 		p := &idx.Plugins[i]
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if !filepath.IsLocal(p.Module) {
+			return nil, fmt.Errorf("%s: plugin %q: module %q is not inside the plugin directory; name it by a path relative to the directory, without ..", path, p.Name, p.Module)
 		}
 		key := [2]string{p.APIVersion, p.Kind}
 		if other, dup := seen[key]; dup {
@@ -60,11 +76,36 @@ func (idx *Index) Find(apiVersion, kind string) *Plugin {
 	return nil
 }
 
-// ReadModule reads and decodes p's module from dir.
+// ReadModule reads and decodes p's module from dir. The module is
+// opened through an os.Root of dir, so neither its path nor a symbolic
+// link on the way leads out of dir, and a module file over MaxModuleBytes
+// is refused before it is read.
 func ReadModule(dir string, p *Plugin) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(dir, p.Module))
+	b, err := readInDir(dir, p.Module, MaxModuleBytes)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %q: %w", p.Name, err)
+		return nil, fmt.Errorf("plugin %q: reading module %q: %w", p.Name, p.Module, err)
 	}
 	return p.Decode(b)
+}
+
+// readInDir reads the regular file name, confined to dir, if it holds at
+// most limit bytes.
+func readInDir(dir, name string, limit int64) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	// Non-blocking, so that opening a FIFO does not wait for a writer.
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	return boundedread.File(f, limit)
 }

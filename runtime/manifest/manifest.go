@@ -21,11 +21,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Defaults for limits a manifest leaves out.
+// Defaults and bounds of the limits a manifest sets.
 const (
 	// DefaultMemory is the linear-memory limit of a plugin instance.
 	DefaultMemory = 64 << 20
-	// MaxModuleBytes caps a module after decompression.
+	// MinMemory and MaxMemory bound limits.memory: one 64 KiB WebAssembly
+	// page, and the 4 GiB a 32-bit module can address.
+	MinMemory = 64 << 10
+	MaxMemory = 4 << 30
+	// MaxModuleBytes caps a module, stored (a file, checked before it is
+	// read) and after decompression (which stops one byte past it,
+	// whatever size the compressed stream claims).
 	MaxModuleBytes = 64 << 20
 )
 
@@ -50,7 +56,8 @@ type Plugin struct {
 
 // Limits bound a plugin's invocations.
 type Limits struct {
-	// Memory caps the linear memory of one instance (default 64Mi).
+	// Memory caps the linear memory of one instance (default 64Mi): a
+	// whole number of bytes from MinMemory to MaxMemory (CheckMemory).
 	Memory *resource.Quantity `json:"memory,omitempty"`
 	// Timeout is the per-attempt timeout of runs that set no
 	// spec.timeout (default: Tekton's 60 minutes).
@@ -60,12 +67,24 @@ type Limits struct {
 	Concurrency int `json:"concurrency,omitempty"`
 }
 
-// MemoryBytes is the memory limit in bytes, with the default applied.
+// MemoryBytes is the memory limit in bytes, with the default applied. It
+// is meaningful for validated limits only (Plugin.Validate).
 func (l Limits) MemoryBytes() uint64 {
-	if l.Memory == nil || l.Memory.IsZero() {
+	if l.Memory == nil {
 		return DefaultMemory
 	}
 	return uint64(l.Memory.Value())
+}
+
+// CheckMemory reports whether q is a valid memory limit: a whole number of
+// bytes (not "100m", a thousandth of a byte) from MinMemory to MaxMemory
+// (not "10E", which no int64 holds).
+func CheckMemory(q resource.Quantity) error {
+	n, ok := q.AsInt64()
+	if !ok || n < MinMemory || n > MaxMemory {
+		return fmt.Errorf("%s is not a whole number of bytes from 64Ki to 4Gi; write it like 64Mi", q.String())
+	}
+	return nil
 }
 
 // DefaultTimeout is the timeout for runs without spec.timeout; 0 means
@@ -93,8 +112,10 @@ func (p *Plugin) Validate() error {
 			return fmt.Errorf("plugin %q: sha256 %q is not 64 hex digits", p.Name, p.SHA256)
 		}
 	}
-	if m := p.Limits.Memory; m != nil && (m.Sign() < 0 || m.Value() > 4<<30) {
-		return fmt.Errorf("plugin %q: limits.memory %s must be between 0 and 4Gi", p.Name, m)
+	if m := p.Limits.Memory; m != nil {
+		if err := CheckMemory(*m); err != nil {
+			return fmt.Errorf("plugin %q: limits.memory %v", p.Name, err)
+		}
 	}
 	if t := p.Limits.Timeout; t != nil && t.Duration < 0 {
 		return fmt.Errorf("plugin %q: limits.timeout %s is negative", p.Name, t.Duration)

@@ -9,7 +9,7 @@
 //	        initialized and at the call, and 16 random bytes
 //	read    reads the file named by the "path" param and returns it
 //	sleep   sleeps until the host stops it
-//	panic   panics (the SDK answers Failed, PluginPanicked)
+//	panic   panics (the SDK answers Failed, Panicked)
 package main
 
 import (

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every Go native fuzz target in the repository (every func FuzzXxx in
+# a _test.go file, found by `go test -list`, so new targets need no edit
+# here) for FUZZTIME each, one after the other, and fails on the first
+# crasher; go test writes it to the package's testdata/fuzz/<target>/,
+# where it then stays as a regression case once committed. Prints the time
+# each target ran.
+#   hack/fuzz.sh [FUZZTIME] [go test flags...]   (FUZZTIME default 30s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime="${1:-30s}"
+shift || true
+GO="${GO:-go}"
+
+# The packages with a Fuzz function in a test file (tracked or new, not
+# ignored, not under testdata) are asked for their targets.
+mapfile -t dirs < <(git ls-files --cached --others --exclude-standard -- '*_test.go' | grep -v '/testdata/' |
+	xargs -r grep -lE '^func Fuzz[A-Z0-9_]' | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
+if [ "${#dirs[@]}" -eq 0 ]; then
+	echo "fuzz: no fuzz targets found" >&2
+	exit 1
+fi
+count=0
+summary=()
+for dir in "${dirs[@]}"; do
+	pkg="$($GO list "$dir")"
+	mapfile -t targets < <($GO test -list '^Fuzz' "$dir" | grep '^Fuzz' || true)
+	for target in "${targets[@]}"; do
+		echo "=== fuzz $pkg $target for $fuzztime"
+		start=$(date +%s)
+		if ! $GO test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$@" "$dir"; then
+			echo "fuzz: $pkg $target FAILED; the crasher is in $dir/testdata/fuzz/$target/" >&2
+			exit 1
+		fi
+		summary+=("$(printf '%-50s %-22s %4ss' "$pkg" "$target" $(( $(date +%s) - start )))")
+		count=$((count + 1))
+	done
+done
+echo "fuzz: $count targets ran $fuzztime each; no crasher"
+printf '%s\n' "${summary[@]}"
