@@ -79,6 +79,24 @@ const WorkspaceRoot = "/workspace"
 // WorkspacePath is where the workspace of the given name is mounted.
 func WorkspacePath(name string) string { return WorkspaceRoot + "/" + name }
 
+// MaxWorkspaceName is the longest workspace name, in bytes.
+const MaxWorkspaceName = 63
+
+// ValidWorkspaceName reports whether name can name a workspace: 1 to
+// MaxWorkspaceName letters, digits, '-', '_' or '.', and neither "." nor
+// "..", so that WorkspacePath(name) is one directory below WorkspaceRoot.
+func ValidWorkspaceName(name string) bool {
+	if len(name) == 0 || len(name) > MaxWorkspaceName || name == "." || name == ".." {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !alnum(c) && c != '-' && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
 // Workspace is a directory mounted into the plugin's filesystem.
 type Workspace struct {
 	// Name is the workspace's name in the CustomRun.

@@ -93,6 +93,7 @@ func TestRunGolden(t *testing.T) {
 		{name: "stdin", args: []string{"-f", "-", "--plugins", plugins, "--param", "duration=1ms"}},
 		{name: "workspace-unbound", args: []string{"-f", "testdata/workspace.yaml", "--plugins", plugins}},
 		{name: "workspace-bound", args: []string{"-f", "testdata/workspace.yaml", "--plugins", plugins, "--workspace", "config=testdata"}},
+		{name: "workspace-dot", args: []string{"-f", "testdata/workspace-dot.yaml", "--plugins", plugins}},
 		{name: "unknown-kind", args: []string{"-f", "testdata/unknown-kind.yaml", "--plugins", plugins}},
 		{name: "not-a-customrun", args: []string{"-f", "testdata/not-a-customrun.yaml", "--plugins", plugins}},
 		{name: "broken-yaml", args: []string{"-f", "testdata/broken.yaml", "--plugins", plugins}},

@@ -107,7 +107,13 @@ func (r *Runner) mount(run *v1beta1.CustomRun) ([]engine.Mount, []hostabi.Worksp
 			os.RemoveAll(d)
 		}
 	}
+	seen := map[string]bool{}
 	for _, ws := range run.Spec.Workspaces {
+		if !hostabi.ValidWorkspaceName(ws.Name) || seen[ws.Name] {
+			cleanup()
+			return nil, nil, nil, fmt.Errorf(`workspace name %q is a duplicate or not 1 to %d letters, digits, '-', '_' or '.' (and not "." or ".."); rename the workspace`, ws.Name, hostabi.MaxWorkspaceName)
+		}
+		seen[ws.Name] = true
 		kind := lifecycle.WorkspaceType(ws)
 		dir, bound := r.Bindings[ws.Name]
 		switch {

@@ -38,7 +38,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -199,7 +198,7 @@ func plan(bindings []v1beta1.WorkspaceBinding) ([]volume, error) {
 	seen := map[string]bool{}
 	items := 0
 	for _, ws := range bindings {
-		if err := CheckName(ws.Name); err != nil {
+		if err := checkName(ws.Name); err != nil {
 			return nil, err
 		}
 		if seen[ws.Name] {
@@ -464,15 +463,12 @@ func (s *source) files(workspace string, data map[string][]byte, subPath string)
 	return files, nil
 }
 
-// name is a workspace name: the last element of its mount path.
-var name = regexp.MustCompile(`^[A-Za-z0-9._-]{1,63}$`)
-
-// CheckName returns an *Error (ReasonInvalid) unless name can name a
-// workspace: 1 to 63 letters, digits, '-', '_' or '.', and not "." or "..",
-// so /workspace/<name> is a directory of its own.
-func CheckName(n string) error {
-	if !name.MatchString(n) || n == "." || n == ".." {
-		return invalid(`workspace name %q must be 1 to 63 letters, digits, '-', '_' or '.', and not "." or ".."`, n)
+// checkName returns an *Error (ReasonInvalid) unless n can name a
+// workspace (hostabi.ValidWorkspaceName), so /workspace/<n> is a directory
+// of its own.
+func checkName(n string) error {
+	if !hostabi.ValidWorkspaceName(n) {
+		return invalid(`workspace name %q must be 1 to %d letters, digits, '-', '_' or '.', and not "." or ".."`, n, hostabi.MaxWorkspaceName)
 	}
 	return nil
 }
