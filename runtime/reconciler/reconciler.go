@@ -7,25 +7,37 @@
 //   - Ownership. A run of a kind no plugin ConfigMap claims is never
 //     touched: no status, no event (another controller may own it). When
 //     a plugin registers later, the runs of its kind are reconciled again
-//     and start.
+//     and start. A run whose status another field manager has written is
+//     left alone too, with one StatusOwnedByAnotherController Event: a
+//     plugin ConfigMap claimed a kind another controller serves.
 //   - Execution off the reconcile path. Invocations run in goroutines,
-//     under the global and per-plugin concurrency limits (runtime/
-//     dispatch); a queued invocation keeps its run's deadline. When one
-//     ends, its outcome is kept in memory and the run is reconciled again
-//     to record it. Cancelling a run (spec.status: RunCancelled) or its
-//     timeout stops the invocation within milliseconds; a Running
-//     response holds no sandbox while the run waits for its requeueAfter.
+//     under the global and per-plugin concurrency limits, shared fairly
+//     between namespaces (runtime/dispatch); a queued invocation keeps its
+//     run's deadline. When one ends, its outcome is kept in memory and the
+//     run is reconciled again to record it. Cancelling a run (spec.status:
+//     RunCancelled) or its timeout stops the invocation within
+//     milliseconds; a Running response holds no sandbox while the run
+//     waits for its requeueAfter. A run's calls after its first are paced
+//     per run and per plugin (RunPace, PluginPace; see callAt).
+//   - Per-run state. What the controller remembers of a run between
+//     reconciles (runState) belongs to the run's reconcile; the only thing
+//     another goroutine (Demote, on the leader elector's) does to it is
+//     drop it, which cancels the context every invocation of the run
+//     derives from. The rules are on runState.
 //   - Spec and workspaces. A named customRef is resolved to the object's
-//     spec (runtime/customtask); workspaces are prepared for each
-//     invocation (runtime/workspace). Failures that no retry can fix end
-//     the run False at once (Machine.Fail) with a reason saying what to
-//     fix, as does a broken plugin (PluginUnavailable).
-//   - Status writes. The reconciler writes the status itself, only for
-//     runs it owns (the generated reconciler's automatic status update is
-//     off, because it would stamp status on every run it sees). A new
-//     attempt's status is held back for StatusDelay, so a plugin that
-//     answers at once costs a single write: start time, final condition
-//     and results together.
+//     spec (runtime/customtask) before the invocation is queued; its
+//     workspaces are prepared (runtime/workspace) once it has a slot.
+//     Failures that no retry can fix end the run False at once
+//     (Machine.Fail) with a reason saying what to fix, as does a broken
+//     plugin (PluginUnavailable).
+//   - Status writes. The reconciler writes the status itself, as field
+//     manager AgentName, only for runs it owns (the generated reconciler's
+//     automatic status update is off, because it would stamp status on
+//     every run it sees). A new attempt's status is held back for
+//     StatusDelay, so a plugin that answers at once costs a single write:
+//     start time, final condition and results together. A status the
+//     apiserver refuses for what it holds (see rejected) ends the run
+//     StatusUpdateRejected.
 //   - Events on the run: Started, one per retried attempt (Retrying), and
 //     the final condition's reason on success or failure.
 //
