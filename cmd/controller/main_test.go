@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"flag"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -29,5 +33,59 @@ func TestProbes(t *testing.T) {
 		if h, r := status("/health"), status("/readiness"); h != step.wantHealth || r != step.wantReady {
 			t.Errorf("%s: /health %d, /readiness %d; want %d, %d", step.name, h, r, step.wantHealth, step.wantReady)
 		}
+	}
+}
+
+// The client budget defaults to defaultKubeAPIQPS and defaultKubeAPIBurst
+// (knative would default to client-go's 5 and 10), and the flags and
+// knative's environment variables still set it.
+func TestClientBudget(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+users: [{name: u, user: {token: t}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		env   string // $KUBE_API_QPS
+		args  []string
+		qps   float32
+		burst int
+	}{
+		{name: "defaults", qps: defaultKubeAPIQPS, burst: defaultKubeAPIBurst},
+		{name: "flags", args: []string{"-kube-api-qps=50", "-kube-api-burst=100"}, qps: 50, burst: 100},
+		{name: "environment", env: "30", qps: 30, burst: defaultKubeAPIBurst},
+		{name: "zero is refused", args: []string{"-kube-api-qps=0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("KUBE_API_QPS", tc.env)
+			fs := flag.NewFlagSet("controller", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			cfg, err := clientConfig(fs, append([]string{"-kubeconfig=" + kubeconfig}, tc.args...))
+			if tc.qps == 0 {
+				if err == nil {
+					t.Fatalf("config with QPS %g accepted", cfg.QPS)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.QPS != tc.qps || cfg.Burst != tc.burst {
+				t.Errorf("QPS %g, burst %d; want %g, %d", cfg.QPS, cfg.Burst, tc.qps, tc.burst)
+			}
+		})
+	}
+	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
+	if _, err := clientConfig(fs, []string{"-kubeconfig=" + kubeconfig}); err != nil {
+		t.Fatal(err)
+	}
+	if q, b := fs.Lookup("kube-api-qps").DefValue, fs.Lookup("kube-api-burst").DefValue; q != "20" || b != "40" {
+		t.Errorf("-help shows the defaults %s and %s, want 20 and 40", q, b)
 	}
 }

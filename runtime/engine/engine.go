@@ -84,6 +84,16 @@ type Config struct {
 	// costs nothing. Invocations with Mounts never use prepared instances:
 	// the mounts are part of the instance.
 	WarmInstances int
+
+	// PrepareSlot, when set, is called before each instance is prepared
+	// in the background (WarmInstances), which runs the plugin's
+	// _initialize for up to prepareTimeout: it returns once preparation
+	// may start, with the function that ends it, or an error (if ctx ends
+	// first: the pool is being closed), which stops the pool as a failed
+	// preparation does. A controller passes its concurrency limit here, so
+	// that background work counts against the limit invocations share.
+	// nil: preparation is not limited.
+	PrepareSlot func(ctx context.Context) (release func(), err error)
 }
 
 // DefaultWarmInstances is the number of prepared instances kept per
@@ -106,6 +116,7 @@ type Engine struct {
 	cache         wazero.CompilationCache
 	baseConfig    wazero.ModuleConfig
 	warmInstances int
+	prepareSlot   func(context.Context) (func(), error)
 	memory        *memoryPool
 
 	mu       sync.Mutex
@@ -156,6 +167,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			WithSysNanotime().
 			WithRandSource(cryptoRand),
 		warmInstances: cfg.warmInstances(),
+		prepareSlot:   cfg.PrepareSlot,
 		memory:        newMemoryPool(),
 		runtimes:      map[uint32]*sandboxRuntime{},
 		plugins:       map[pluginKey]*compiled{},

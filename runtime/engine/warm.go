@@ -131,9 +131,17 @@ func (w *warmPool) fill() {
 	}
 }
 
-// prepare creates and initializes an instance. It reports false if that
-// failed; the instance, if any, must then be closed.
+// prepare creates and initializes an instance, holding a slot of
+// Config.PrepareSlot while it does. It reports false if that failed; the
+// instance, if any, must then be closed.
 func (w *warmPool) prepare() (*instance, bool) {
+	if slot := w.c.engine.prepareSlot; slot != nil {
+		release, err := slot(w.ctx)
+		if err != nil {
+			return nil, false
+		}
+		defer release()
+	}
 	ctx, cancel := context.WithTimeout(w.ctx, prepareTimeout)
 	defer cancel()
 	inst := w.c.newInstance()

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -51,6 +52,8 @@ type Options struct {
 	CompileWorkers int
 	// StatusDelay: see Reconciler.StatusDelay.
 	StatusDelay time.Duration
+	// RunPace and PluginPace: see Reconciler.RunPace.
+	RunPace, PluginPace Pace
 	// Clock is the controller's clock (nil: the real one).
 	Clock clock.PassiveClock
 }
@@ -84,7 +87,14 @@ func (c *Controller) Constructor(ctx context.Context, _ configmap.Watcher) *cont
 	logger := logging.FromContext(ctx)
 	kube := kubeclient.Get(ctx)
 
-	eng, err := engine.New(ctx, engine.Config{CacheDir: c.opts.CacheDir})
+	disp := dispatch.New(c.opts.Concurrency)
+	eng, err := engine.New(ctx, engine.Config{
+		CacheDir: c.opts.CacheDir,
+		// Preparing a reactor instance runs its _initialize: it takes a
+		// global slot like an invocation, as the controller's own work
+		// (namespace ""), so -concurrency bounds it too.
+		PrepareSlot: func(ctx context.Context) (func(), error) { return disp.Acquire(ctx, "", "", 0) },
+	})
 	if err != nil {
 		logger.Fatalw("Creating the WebAssembly engine failed", zap.Error(err))
 	}
@@ -92,7 +102,6 @@ func (c *Controller) Constructor(ctx context.Context, _ configmap.Watcher) *cont
 	if err != nil {
 		logger.Fatalw("Creating the metrics failed", zap.Error(err))
 	}
-	disp := dispatch.New(c.opts.Concurrency)
 	if err := m.ObserveInvocations(disp.Counts); err != nil {
 		logger.Fatalw("Registering the invocation gauges failed", zap.Error(err))
 	}
@@ -120,6 +129,8 @@ func (c *Controller) Constructor(ctx context.Context, _ configmap.Watcher) *cont
 		Clock:       c.opts.Clock,
 		Metrics:     m,
 		StatusDelay: c.opts.StatusDelay,
+		RunPace:     c.opts.RunPace,
+		PluginPace:  c.opts.PluginPace,
 		Context:     ctx,
 	}
 	impl := customrunreconciler.NewImpl(ctx, r, func(*controller.Impl) controller.Options {
@@ -131,6 +142,7 @@ func (c *Controller) Constructor(ctx context.Context, _ configmap.Watcher) *cont
 		}
 	})
 	r.Enqueue = impl.EnqueueKey
+	r.IsLeader = impl.Reconciler.(leaderAware).IsLeaderFor
 
 	informer := customruninformer.Get(ctx).Informer()
 	if _, err := informer.AddEventHandler(cache.FilteringResourceEventHandler{
@@ -155,6 +167,11 @@ func (c *Controller) Constructor(ctx context.Context, _ configmap.Watcher) *cont
 	}
 	c.registry.Store(reg)
 	return impl
+}
+
+// leaderAware is what the generated reconciler tells of its leadership.
+type leaderAware interface {
+	IsLeaderFor(types.NamespacedName) bool
 }
 
 // eventRecorder returns the recorder of Events on plugin ConfigMaps.

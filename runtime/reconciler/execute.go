@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/types"
@@ -14,43 +15,52 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
-	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 )
 
 // invocation is what the goroutine of a job needs to run it.
 type invocation struct {
 	key    types.NamespacedName
+	run    *v1beta1.CustomRun // a copy, for its workspaces
 	req    *hostabi.Request
-	mounts []engine.Mount
-	ws     *workspace.Set
 	limit  int // the plugin's concurrency limit
 	logger *zap.SugaredLogger
 }
 
 // execute runs one invocation on its own goroutine: it waits for a
-// concurrency slot, leases the plugin version serving the kind now,
-// invokes it, and publishes the outcome. ctx ends at the attempt's
-// deadline or when the job is cancelled; waiting for a slot counts
-// against the deadline. An outcome whose error is neither a deadline nor
-// a cancellation (the plugin was removed or broke before the invocation
-// could start, the engine shut down) makes the state machine try the
-// attempt again.
+// concurrency slot, prepares the run's workspaces, leases the plugin
+// version serving the kind now, invokes it, and publishes the outcome.
+// Workspaces are prepared only once the slot is granted and removed
+// before it is given back, so a queued run holds no files. ctx ends at
+// the attempt's deadline or when the job is cancelled; waiting for a slot
+// and preparing workspaces count against the deadline. An outcome whose
+// error is neither a deadline nor a cancellation is handled by
+// ReconcileKind: a *workspace.Error ends the run, any other (the plugin
+// was removed or broke before the invocation could start, an API error
+// while preparing workspaces, the engine shut down) has the attempt tried
+// again after the work queue's backoff.
 func (r *Reconciler) execute(ctx context.Context, j *job, inv invocation) {
 	defer func() {
-		if err := inv.ws.Remove(); err != nil {
-			inv.logger.Errorw("Removing the invocation's workspaces failed", zap.Error(err))
-		}
 		j.cancel()
 		close(j.done)
 		r.Enqueue(inv.key)
 	}()
 	group := inv.req.Kind + "." + inv.req.APIVersion
-	release, err := r.Dispatcher.Acquire(ctx, group, inv.limit)
+	release, err := r.Dispatcher.Acquire(ctx, inv.key.Namespace, group, inv.limit)
 	if err != nil {
 		j.outcome = lifecycle.Outcome{Err: err}
 		return
 	}
 	defer release()
+	ws, err := r.Workspaces.Prepare(ctx, inv.run)
+	if err != nil {
+		j.outcome = lifecycle.Outcome{Err: err}
+		return
+	}
+	defer func() {
+		if err := ws.Remove(); err != nil {
+			inv.logger.Errorw("Removing the invocation's workspaces failed", zap.Error(err))
+		}
+	}()
 	lease, err := r.Registry.Acquire(inv.req.APIVersion, inv.req.Kind)
 	if err != nil {
 		j.outcome = lifecycle.Outcome{Err: err}
@@ -58,7 +68,13 @@ func (r *Reconciler) execute(ctx context.Context, j *job, inv invocation) {
 	}
 	defer lease.Release()
 
-	call := engine.Invocation{Mounts: inv.mounts}
+	var call engine.Invocation
+	if ws != nil {
+		for _, mt := range ws.Mounts {
+			inv.req.Workspaces = append(inv.req.Workspaces, mt.Workspace)
+			call.Mounts = append(call.Mounts, engine.Mount{HostDir: mt.HostDir, GuestPath: mt.Path, ReadOnly: mt.ReadOnly})
+		}
+	}
 	if inv.logger.Desugar().Core().Enabled(zapcore.DebugLevel) {
 		log := &lineLogger{logger: inv.logger.With(zap.String("sha256", lease.Entry.Digest()))}
 		defer log.flush()

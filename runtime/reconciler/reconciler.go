@@ -7,25 +7,37 @@
 //   - Ownership. A run of a kind no plugin ConfigMap claims is never
 //     touched: no status, no event (another controller may own it). When
 //     a plugin registers later, the runs of its kind are reconciled again
-//     and start.
+//     and start. A run whose status another field manager has written is
+//     left alone too, with one StatusOwnedByAnotherController Event: a
+//     plugin ConfigMap claimed a kind another controller serves.
 //   - Execution off the reconcile path. Invocations run in goroutines,
-//     under the global and per-plugin concurrency limits (runtime/
-//     dispatch); a queued invocation keeps its run's deadline. When one
-//     ends, its outcome is kept in memory and the run is reconciled again
-//     to record it. Cancelling a run (spec.status: RunCancelled) or its
-//     timeout stops the invocation within milliseconds; a Running
-//     response holds no sandbox while the run waits for its requeueAfter.
+//     under the global and per-plugin concurrency limits, shared fairly
+//     between namespaces (runtime/dispatch); a queued invocation keeps its
+//     run's deadline. When one ends, its outcome is kept in memory and the
+//     run is reconciled again to record it. Cancelling a run (spec.status:
+//     RunCancelled) or its timeout stops the invocation within
+//     milliseconds; a Running response holds no sandbox while the run
+//     waits for its requeueAfter. A run's calls after its first are paced
+//     per run and per plugin (RunPace, PluginPace; see callAt).
+//   - Per-run state. What the controller remembers of a run between
+//     reconciles (runState) belongs to the run's reconcile; the only thing
+//     another goroutine (Demote, on the leader elector's) does to it is
+//     drop it, which cancels the context every invocation of the run
+//     derives from. The rules are on runState.
 //   - Spec and workspaces. A named customRef is resolved to the object's
-//     spec (runtime/customtask); workspaces are prepared for each
-//     invocation (runtime/workspace). Failures that no retry can fix end
-//     the run False at once (Machine.Fail) with a reason saying what to
-//     fix, as does a broken plugin (PluginUnavailable).
-//   - Status writes. The reconciler writes the status itself, only for
-//     runs it owns (the generated reconciler's automatic status update is
-//     off, because it would stamp status on every run it sees). A new
-//     attempt's status is held back for StatusDelay, so a plugin that
-//     answers at once costs a single write: start time, final condition
-//     and results together.
+//     spec (runtime/customtask) before the invocation is queued; its
+//     workspaces are prepared (runtime/workspace) once it has a slot.
+//     Failures that no retry can fix end the run False at once
+//     (Machine.Fail) with a reason saying what to fix, as does a broken
+//     plugin (PluginUnavailable).
+//   - Status writes. The reconciler writes the status itself, as field
+//     manager AgentName, only for runs it owns (the generated reconciler's
+//     automatic status update is off, because it would stamp status on
+//     every run it sees). A new attempt's status is held back for
+//     StatusDelay, so a plugin that answers at once costs a single write:
+//     start time, final condition and results together. A status the
+//     apiserver refuses for what it holds (see rejected) ends the run
+//     StatusUpdateRejected.
 //   - Events on the run: Started, one per retried attempt (Retrying), and
 //     the final condition's reason on success or failure.
 //
@@ -37,13 +49,14 @@ package reconciler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/runtime/customtask"
 	"github.com/tekton-wasm/tekton-wasm/runtime/dispatch"
-	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
 	"github.com/tekton-wasm/tekton-wasm/runtime/registry"
@@ -72,8 +85,12 @@ const (
 	// the problem.
 	ReasonPluginUnavailable = "PluginUnavailable"
 	// ReasonStatusRejected: the apiserver refused the run's status (it
-	// grew too large, e.g. from many retries with large extraFields).
+	// grew too large, e.g. from many retries with large extraFields, or
+	// was invalid, or an admission webhook denied it): see rejected.
 	ReasonStatusRejected = "StatusUpdateRejected"
+	// ReasonStatusOwned is the Warning Event on a run whose status another
+	// controller has written: the reconciler leaves the run alone.
+	ReasonStatusOwned = "StatusOwnedByAnotherController"
 )
 
 // DefaultStatusDelay is the default of Reconciler.StatusDelay.
@@ -99,8 +116,17 @@ type Reconciler struct {
 	// Enqueue asks for a reconcile of a run; it is called when an
 	// invocation ends.
 	Enqueue func(types.NamespacedName)
+	// RunPace paces the calls of each run and PluginPace those of all the
+	// runs of one plugin (see callAt); a zero Pace has the defaults
+	// (DefaultRunCallQPS...).
+	RunPace, PluginPace Pace
+	// IsLeader reports whether this replica leads the bucket of a run (the
+	// generated reconciler's IsLeaderFor): a reconcile that began before
+	// leadership was lost starts nothing.
+	IsLeader func(types.NamespacedName) bool
 
-	runs runTable
+	runs    runTable
+	plugins pluginPaces
 }
 
 // ReconcileKind implements the generated CustomRun reconciler's interface.
@@ -111,13 +137,20 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) 
 		return nil // not ours
 	}
 	key := types.NamespacedName{Namespace: run.Namespace, Name: run.Name}
-	st := r.runs.get(key, run.UID)
+	st := r.runs.get(r.Context, key, run.UID, r.IsLeader)
+	if st == nil {
+		return nil // leadership lost meanwhile: another replica runs it
+	}
 	if run.ResourceVersion != "" && run.ResourceVersion == st.writtenOver {
 		return nil // the informer has not seen our last write yet; its event will bring us back
 	}
 	st.writtenOver = ""
 	if run.IsDone() {
 		r.runs.forget(key)
+		return nil
+	}
+	if other := otherStatusWriter(run); other != "" {
+		r.leave(ctx, run, st, entry, other)
 		return nil
 	}
 	logger := logging.FromContext(ctx).With(zap.String("kind", entry.Kind.String()))
@@ -129,6 +162,7 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) 
 		run.Status = *j.pending.DeepCopy()
 	}
 	act := m.Step(run)
+	var transient error
 	if j := st.job; j != nil {
 		switch {
 		case act.Kind != lifecycle.Invoke || act.Attempt != j.act.Attempt:
@@ -141,25 +175,33 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) 
 		default:
 			// st.job stays until the outcome is stored (or a new
 			// invocation carries it in its pending status).
-			act = m.Record(run, j.act, j.outcome)
+			act, transient = r.record(m, run, j)
 		}
 	}
 
-	var transient error
-	if act.Kind == lifecycle.Invoke {
+	if act.Kind == lifecycle.Invoke && transient == nil {
 		switch now := r.Clock.Now(); {
 		case act.Attempt == st.waitAttempt && now.Before(st.waitUntil):
 			act = lifecycle.Action{Kind: lifecycle.Wait, Attempt: act.Attempt, Deadline: act.Deadline, At: st.waitUntil}
 		case entry.Err != nil:
 			act = m.Fail(run, ReasonPluginUnavailable, entry.Err.Error())
 		default:
-			j, err := r.submit(ctx, m, run, act, entry, stored)
+			if at := r.callAt(st, entry.Kind, now); now.Before(at) {
+				// Paced: wait for the call's tokens, within the attempt.
+				if !act.Deadline.IsZero() && at.After(act.Deadline) {
+					at = act.Deadline
+				}
+				act = lifecycle.Action{Kind: lifecycle.Wait, Attempt: act.Attempt, Deadline: act.Deadline, At: at}
+				break
+			}
+			j, err := r.submit(ctx, st.ctx, m, run, act, entry, stored)
 			if reason, msg, ok := permanent(err); ok {
 				act = m.Fail(run, reason, msg)
 			} else if err != nil {
 				transient = err
 			} else {
 				st.job = j
+				st.calledNow()
 				return r.inFlight(ctx, m, run, stored, st)
 			}
 		}
@@ -168,10 +210,10 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) 
 	if err := r.store(ctx, m, run, stored, st); err != nil {
 		return err
 	}
+	st.job = nil
 	if transient != nil {
 		return transient
 	}
-	st.job = nil
 	if act.Kind == lifecycle.Wait {
 		st.waitAttempt, st.waitUntil = act.Attempt, act.At
 		return controller.NewRequeueAfter(max(m.Remaining(act.At), 0))
@@ -207,9 +249,27 @@ func (r *Reconciler) inFlight(ctx context.Context, m *lifecycle.Machine, run *v1
 	return controller.NewRequeueAfter(next)
 }
 
-// submit starts an invocation for act: it resolves the run's spec,
-// prepares its workspaces and starts the invocation's goroutine.
-func (r *Reconciler) submit(ctx context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, act lifecycle.Action,
+// record applies the outcome of a finished job to run. An error that no
+// retry can fix (a workspace the run's owner must fix) ends the run; one
+// that kept the invocation from starting and is neither a deadline nor a
+// cancellation is returned, so that the attempt is tried again after the
+// work queue's backoff rather than at once.
+func (r *Reconciler) record(m *lifecycle.Machine, run *v1beta1.CustomRun, j *job) (lifecycle.Action, error) {
+	err := j.outcome.Err
+	if reason, msg, ok := permanent(err); ok {
+		return m.Fail(run, reason, msg), nil
+	}
+	act := m.Record(run, j.act, j.outcome)
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return act, err
+	}
+	return act, nil
+}
+
+// submit starts an invocation for act: it resolves the run's spec and
+// starts the invocation's goroutine (which prepares the workspaces once it
+// has a slot), in a context derived from parent (the run's).
+func (r *Reconciler) submit(ctx, parent context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, act lifecycle.Action,
 	entry *registry.Entry, stored *v1beta1.CustomRunStatus) (*job, error) {
 	req := m.Request(run, act)
 	if ref := run.Spec.CustomRef; ref != nil && ref.Name != "" {
@@ -219,17 +279,6 @@ func (r *Reconciler) submit(ctx context.Context, m *lifecycle.Machine, run *v1be
 		}
 		req.Spec = spec
 	}
-	ws, err := r.Workspaces.Prepare(ctx, run)
-	if err != nil {
-		return nil, err
-	}
-	var mounts []engine.Mount
-	if ws != nil {
-		for _, mt := range ws.Mounts {
-			req.Workspaces = append(req.Workspaces, mt.Workspace)
-			mounts = append(mounts, engine.Mount{HostDir: mt.HostDir, GuestPath: mt.Path, ReadOnly: mt.ReadOnly})
-		}
-	}
 
 	j := &job{act: act, submitted: r.Clock.Now(), base: *stored.DeepCopy(), done: make(chan struct{})}
 	if !equality.Semantic.DeepEqual(stored, &run.Status) {
@@ -237,15 +286,14 @@ func (r *Reconciler) submit(ctx context.Context, m *lifecycle.Machine, run *v1be
 	}
 	var jctx context.Context
 	if act.Deadline.IsZero() {
-		jctx, j.cancel = context.WithCancel(r.Context)
+		jctx, j.cancel = context.WithCancel(parent)
 	} else {
-		jctx, j.cancel = context.WithTimeout(r.Context, m.Remaining(act.Deadline))
+		jctx, j.cancel = context.WithTimeout(parent, m.Remaining(act.Deadline))
 	}
 	inv := invocation{
 		key:    types.NamespacedName{Namespace: run.Namespace, Name: run.Name},
+		run:    run.DeepCopy(),
 		req:    req,
-		mounts: mounts,
-		ws:     ws,
 		limit:  entry.Manifest.Limits.Concurrency,
 		logger: logging.FromContext(ctx).With(zap.String("plugin", entry.Manifest.Name), zap.Int("attempt", act.Attempt)),
 	}
@@ -278,13 +326,14 @@ func (r *Reconciler) store(ctx context.Context, m *lifecycle.Machine, run *v1bet
 	over := run.ResourceVersion
 	run.Status.ObservedGeneration = run.Generation
 	client := r.Client.TektonV1beta1().CustomRuns(run.Namespace)
-	_, err := client.UpdateStatus(ctx, run, metav1.UpdateOptions{})
-	if apierrors.IsInvalid(err) || apierrors.IsRequestEntityTooLargeError(err) {
+	opts := metav1.UpdateOptions{FieldManager: AgentName}
+	_, err := client.UpdateStatus(ctx, run, opts)
+	if rejected(err) {
 		logging.FromContext(ctx).Errorw("The apiserver refused the run's status; ending the run", zap.Error(err))
 		run.Status = *stored.DeepCopy()
 		m.Fail(run, ReasonStatusRejected, fmt.Sprintf("the apiserver refused the run's status: %v", err))
 		run.Status.ObservedGeneration = run.Generation
-		_, err = client.UpdateStatus(ctx, run, metav1.UpdateOptions{})
+		_, err = client.UpdateStatus(ctx, run, opts)
 	}
 	if err != nil {
 		return err
@@ -292,6 +341,76 @@ func (r *Reconciler) store(ctx context.Context, m *lifecycle.Machine, run *v1bet
 	st.writtenOver = over
 	r.report(ctx, run, stored)
 	return nil
+}
+
+// rejected reports whether the apiserver refused a status write for what
+// it holds: a 4xx that writing the same status again cannot fix (400 Bad
+// Request, 403 Forbidden as admission webhooks deny, 413, 422 Invalid...).
+// These are not: 401 (credentials, which rotate), 404 (the run is gone;
+// its deletion is handled), 408 (a timeout), 409 (a stale write, retried
+// with a fresh copy) and 429 (throttled).
+func rejected(err error) bool {
+	var s apierrors.APIStatus
+	if !errors.As(err, &s) {
+		return false
+	}
+	switch code := s.Status().Code; code {
+	case http.StatusUnauthorized, http.StatusNotFound, http.StatusRequestTimeout, http.StatusConflict, http.StatusTooManyRequests:
+		return false
+	default:
+		return code >= 400 && code < 500
+	}
+}
+
+// otherStatusWriter returns the field manager, other than this
+// controller, that has written run's status, or "" if there is none: then
+// another controller serves the run's kind too (a plugin ConfigMap claimed
+// a kind that is not ours to serve).
+func otherStatusWriter(run *v1beta1.CustomRun) string {
+	for _, mf := range run.ManagedFields {
+		if mf.Manager != AgentName && (mf.Subresource == "status" || setsStatus(mf.FieldsV1)) {
+			return mf.Manager
+		}
+	}
+	return ""
+}
+
+// setsStatus reports whether a managedFields entry owns a field within
+// status.
+func setsStatus(f *metav1.FieldsV1) bool {
+	if f == nil {
+		return false
+	}
+	var fields, status map[string]json.RawMessage
+	if json.Unmarshal(f.Raw, &fields) != nil || json.Unmarshal(fields["f:status"], &status) != nil {
+		return false
+	}
+	for k := range status {
+		if k != "." {
+			return true
+		}
+	}
+	return false
+}
+
+// leave stops working on a run whose status another controller writes:
+// it stops the run's invocation and, once per run, reports the conflict
+// as a Warning Event on the run. It writes nothing.
+func (r *Reconciler) leave(ctx context.Context, run *v1beta1.CustomRun, st *runState, entry *registry.Entry, other string) {
+	if st.job != nil {
+		st.job.cancel()
+		st.job = nil
+	}
+	if st.left {
+		return
+	}
+	st.left = true
+	apiVersion, kind := lifecycle.Target(run)
+	logging.FromContext(ctx).Warnw("Another controller writes the run's status; leaving it", zap.String("manager", other))
+	controller.GetEventRecorder(ctx).Eventf(run, corev1.EventTypeWarning, ReasonStatusOwned,
+		"%q writes the status of this CustomRun: another controller serves kind %s (%s), which the plugin ConfigMap %s claims too; "+
+			"%s leaves the run alone. Delete that ConfigMap, or stop the other controller, so that one controller serves the kind",
+		other, kind, apiVersion, entry.ConfigMap, AgentName)
 }
 
 // report records the Events and metrics of a stored status change.

@@ -1,8 +1,12 @@
 package reconciler
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	k8stesting "k8s.io/client-go/testing"
+	"knative.dev/pkg/apis"
+	"knative.dev/pkg/controller"
 	pkgreconciler "knative.dev/pkg/reconciler"
 
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
@@ -470,6 +476,9 @@ func TestWorkspaces(t *testing.T) {
 			}
 			key := w.create(run("r", []string{mode("echo")}, "  serviceAccountName: "+sa, "  workspaces: "+tc.workspaces))
 			if tc.wantEvent != "" {
+				// Workspaces are prepared once the invocation has a slot.
+				w.expect(w.reconcile(key), outcome{requeue: statusDelay})
+				w.invocationEnds(key)
 				w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{tc.wantEvent}})
 				return
 			}
@@ -559,24 +568,160 @@ func TestConflictKeepsTheOutcome(t *testing.T) {
 }
 
 func TestRejectedStatusEndsTheRun(t *testing.T) {
+	gr := v1beta1.Resource("customruns")
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"413 too large", apierrors.NewRequestEntityTooLargeError("limit is 3145728")},
+		{"422 invalid", apierrors.NewInvalid(v1beta1.SchemeGroupVersion.WithKind("CustomRun").GroupKind(), "r", nil)},
+		{"400 bad request", apierrors.NewBadRequest("number 1e400 out of range")},
+		{"403 denied by a webhook", apierrors.NewForbidden(gr, "r", errors.New("admission webhook denied the request"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
+			w.pipeline.PrependReactor("update", "customruns", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				if len(a.(k8stesting.UpdateAction).GetObject().(*v1beta1.CustomRun).Status.Results) > 0 {
+					return true, nil, tc.err
+				}
+				return false, nil, nil
+			})
+			key := w.create(run("r", []string{mode("echo")}))
+			w.reconcile(key)
+			w.invocationEnds(key)
+			msg := "the apiserver refused the run's status: " + tc.err.Error()
+			w.expect(w.reconcile(key), outcome{requeue: -1, writes: 2, events: []string{"Warning StatusUpdateRejected " + msg}})
+			c := w.get(key).Status.GetCondition(apis.ConditionSucceeded)
+			if !c.IsFalse() || c.Reason != ReasonStatusRejected || c.Message != msg {
+				t.Errorf("condition %+v", c)
+			}
+		})
+	}
+}
+
+// A 4xx that says the write may succeed later is returned for a retry,
+// and the run keeps its outcome.
+func TestRetriableStatusErrors(t *testing.T) {
+	gr := v1beta1.Resource("customruns")
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"409 conflict", apierrors.NewConflict(gr, "r", errors.New("the object has been modified"))},
+		{"429 throttled", apierrors.NewTooManyRequests("slow down", 1)},
+		{"401 unauthorized", apierrors.NewUnauthorized("token expired")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
+			failing := true
+			w.pipeline.PrependReactor("update", "customruns", func(k8stesting.Action) (bool, runtime.Object, error) {
+				if failing {
+					return true, nil, tc.err
+				}
+				return false, nil, nil
+			})
+			key := w.create(run("r", []string{mode("echo")}))
+			w.reconcile(key)
+			w.invocationEnds(key)
+			if got := w.reconcile(key); got.err == nil || got.err.Error() != tc.err.Error() || got.writes != 1 || w.get(key).IsDone() {
+				t.Fatalf("reconcile: %+v, want the error %v returned", got, tc.err)
+			}
+			failing = false
+			w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{"Normal Succeeded CustomRun succeeded"}})
+		})
+	}
+}
+
+// A plugin ConfigMap claims a kind another controller serves: a run whose
+// status that controller wrote is left alone (no write, no call), with one
+// Warning Event; our own writes carry our field manager.
+func TestStatusWrittenByAnotherController(t *testing.T) {
 	w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
-	w.pipeline.PrependReactor("update", "customruns", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if len(a.(k8stesting.UpdateAction).GetObject().(*v1beta1.CustomRun).Status.Results) > 0 {
-			return true, nil, apierrors.NewRequestEntityTooLargeError("limit is 3145728")
+	owned := func(name, manager, subresource, fields string) string {
+		return lines(
+			"metadata:",
+			"  name: "+name,
+			"  namespace: ns",
+			"  uid: uid-"+name,
+			"  managedFields:",
+			"  - {manager: "+manager+", operation: Update, apiVersion: tekton.dev/v1beta1, fieldsType: FieldsV1, subresource: '"+subresource+"', fieldsV1: "+fields+"}",
+			"spec:",
+			"  customRef: {apiVersion: "+testAPI+", kind: Test}",
+			"  params: ["+mode("echo")+"]",
+		)
+	}
+	theirs := w.create(owned("theirs", "tekton-pipelines-controller", "status",
+		`{"f:status": {".": {}, "f:conditions": {}}}`))
+	w.expect(w.reconcile(theirs), outcome{requeue: -1, events: []string{
+		`Warning StatusOwnedByAnotherController "tekton-pipelines-controller" writes the status of this CustomRun: another controller serves kind Test (` +
+			testAPI + `), which the plugin ConfigMap tekton-wasm/test claims too; tekton-wasm-controller leaves the run alone. ` +
+			"Delete that ConfigMap, or stop the other controller, so that one controller serves the kind"}})
+	w.expect(w.reconcile(theirs), outcome{requeue: -1}) // reported once
+	select {
+	case k := <-w.ended:
+		t.Fatalf("invoked %s", k)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	// Written in the main resource (no status subresource), too.
+	mainResource := w.create(owned("main", "other-controller", "", `{"f:status": {"f:startTime": {}}}`))
+	if got := w.reconcile(mainResource); got.writes != 0 || len(got.events) != 1 {
+		t.Errorf("reconcile: %+v, want no write and one event", got)
+	}
+
+	// A manager that set only the spec (a user, Tekton creating the run)
+	// does not own the status; nor do our own past writes.
+	mine := w.create(owned("mine", "kubectl-client-side-apply", "", `{"f:spec": {"f:params": {}}, "f:status": {".": {}}}`))
+	w.reconcile(mine)
+	w.invocationEnds(mine)
+	w.pipeline.ClearActions()
+	if got := w.reconcile(mine); got.writes != 1 || !w.get(mine).IsSuccessful() {
+		t.Fatalf("reconcile: %+v, status %+v", got, w.get(mine).Status)
+	}
+	ours := w.create(owned("ours", AgentName, "status", `{"f:status": {"f:conditions": {}}}`))
+	w.reconcile(ours)
+	w.invocationEnds(ours)
+	w.pipeline.ClearActions()
+	if err := w.rec.Reconcile(w.ctx, ours.String()); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range w.pipeline.Actions() {
+		if u, ok := a.(k8stesting.UpdateActionImpl); ok && u.UpdateOptions.FieldManager != AgentName {
+			t.Errorf("status written with field manager %q, want %q", u.UpdateOptions.FieldManager, AgentName)
 		}
-		return false, nil, nil
-	})
-	key := w.create(run("r", []string{mode("echo")}))
-	w.reconcile(key)
-	w.invocationEnds(key)
-	w.expect(w.reconcile(key), outcome{requeue: -1, writes: 2, events: []string{
-		"Warning StatusUpdateRejected the apiserver refused the run's status: Request entity too large: limit is 3145728"}})
-	w.expectStatus(key, lines(
-		"startTime: "+ts(0),
-		"completionTime: "+ts(0),
-		"conditions:",
-		"- {type: Succeeded, status: 'False', reason: StatusUpdateRejected, message: \"the apiserver refused the run's status: Request entity too large: limit is 3145728\", lastTransitionTime: "+ts(0)+"}",
-	))
+	}
+	if !w.get(ours).IsSuccessful() {
+		t.Errorf("our own run: %+v", w.get(ours).Status)
+	}
+}
+
+// Workspaces are prepared once the invocation has a slot: a queued run
+// holds no files.
+func TestQueuedRunHoldsNoWorkspace(t *testing.T) {
+	settings := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "settings"}, Data: map[string]string{"greeting": "hello"}}
+	w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "limits: {concurrency: 1}\n"), settings), allowing("configmaps/settings"))
+	busy := w.create(run("busy", []string{mode("hang")}, "  timeout: 1h"))
+	queued := w.create(run("queued", []string{mode("echo")}, "  serviceAccountName: builder",
+		"  workspaces: [{name: conf, configMap: {name: settings}}, {name: scratch, emptyDir: {}}]"))
+	w.reconcile(busy)
+	waitFor(t, "the busy run's invocation to start", func() bool { _, active := w.r.Dispatcher.Counts(); return active == 1 })
+	w.reconcile(queued)
+	waitFor(t, "the run to queue", func() bool { queued, _ := w.r.Dispatcher.Counts(); return queued == 1 })
+	if left, _ := filepath.Glob(filepath.Join(w.r.Workspaces.Dir, "*")); len(left) != 0 {
+		t.Errorf("a queued run holds workspaces: %v", left)
+	}
+	// The busy run is cancelled: the queued one runs, with its files.
+	w.patch(busy, func(r *v1beta1.CustomRun) { r.Spec.Status = v1beta1.CustomRunSpecStatusCancelled })
+	w.reconcile(busy)
+	w.invocationEnds(busy)
+	w.invocationEnds(queued)
+	w.reconcile(queued)
+	if got := results(w.get(queued))["files"]; got != "/workspace/conf/greeting=hello,/workspace/scratch/written=ok" {
+		t.Errorf("the plugin saw files %q", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(w.r.Workspaces.Dir, "*")); len(left) != 0 {
+		t.Errorf("workspaces left after the invocation: %v", left)
+	}
 }
 
 func TestQueuedRunKeepsItsDeadline(t *testing.T) {
@@ -616,6 +761,49 @@ func TestDemoteStopsInvocations(t *testing.T) {
 	w.invocationEnds(key)
 	if w.r.runs.has(key) {
 		t.Error("the state of a run in a lost bucket is kept")
+	}
+}
+
+// Leadership of a bucket is lost while its runs are being reconciled:
+// Demote runs on the leader elector's goroutine, concurrently with the
+// workers. No data race (the package runs under -race), and every
+// invocation that started ends: none is left running unowned.
+func TestDemoteDuringReconciles(t *testing.T) {
+	w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
+	var keys []types.NamespacedName
+	for i := range 8 {
+		keys = append(keys, w.create(run(fmt.Sprintf("r%d", i), []string{mode("hang")}, "  timeout: 1h")))
+	}
+	leader := w.rec.(pkgreconciler.LeaderAware)
+	for round := range 5 {
+		var started atomic.Int32
+		var wg sync.WaitGroup
+		for _, key := range keys {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if ok, d := controller.IsRequeueKey(w.rec.Reconcile(w.ctx, key.String())); ok && d == statusDelay {
+					started.Add(1) // an invocation started
+				}
+			}()
+		}
+		leader.Demote(pkgreconciler.UniversalBucket())
+		wg.Wait()
+		for i := range started.Load() {
+			select {
+			case <-w.ended:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("round %d: %d of %d invocations still run after the demotion", round, started.Load()-i, started.Load())
+			}
+		}
+		for _, key := range keys {
+			if w.r.runs.has(key) {
+				t.Errorf("round %d: the state of %s is kept after the demotion", round, key)
+			}
+		}
+		if err := leader.Promote(pkgreconciler.UniversalBucket(), func(pkgreconciler.Bucket, types.NamespacedName) {}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

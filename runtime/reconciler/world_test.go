@@ -209,7 +209,8 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 		time.Sleep(5 * time.Millisecond)
 	}
 	w.rec = customrunreconciler.NewReconciler(ctx, logging.FromContext(ctx), w.pipeline,
-		pipelinelisters.NewCustomRunLister(w.indexer), w.events, w.r, controller.Options{SkipStatusUpdates: true})
+		pipelinelisters.NewCustomRunLister(w.indexer), w.events, w.r, controller.Options{SkipStatusUpdates: true, DemoteFunc: w.r.Demote})
+	w.r.IsLeader = w.rec.(leaderAware).IsLeaderFor
 	if err := w.rec.(pkgreconciler.LeaderAware).Promote(pkgreconciler.UniversalBucket(), func(pkgreconciler.Bucket, types.NamespacedName) {}); err != nil {
 		t.Fatal(err)
 	}
