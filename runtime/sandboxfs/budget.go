@@ -11,9 +11,10 @@ const DefaultMaxOpenFiles = 128
 
 // DefaultMaxWriteBytes is how many bytes one invocation may add to its
 // writable mounts, when NewBudget is given 0: 8 MiB. A controller's
-// workspaces live on one memory-backed volume shared by every run (64 MiB
-// in config/500-controller.yaml, for 8 concurrent invocations), so this is
-// host memory one invocation can take from the others.
+// workspaces live on one memory-backed volume shared by every run (sized
+// in config/500-controller.yaml for 8 concurrent invocations, each with
+// this plus its prepared configMap and secret files), so this is host
+// memory one invocation can take from the others.
 const DefaultMaxWriteBytes = 8 << 20
 
 // EntryBytes is what creating a file or a directory costs in the write
