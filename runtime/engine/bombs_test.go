@@ -3,25 +3,16 @@ package engine
 import (
 	"bytes"
 	"context"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/alloctest"
 )
 
 // Modules that try to make the host allocate or compute far beyond a
 // plugin's limits: each must end in a clear error or a failed call, with
 // the host's allocations bounded.
-
-// allocated returns the bytes the Go heap allocated while f ran.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // hostileBound is what a hostile module may make the host allocate in one
 // compile or call, beyond its linear memory: generous for the tables,
@@ -32,7 +23,7 @@ const hostileBound = 48 << 20
 func TestTableGrowBeyondTheCapFails(t *testing.T) {
 	p := mustCompile(t, sharedEngine(t), wat(t, "table_bomb"), Limits{})
 	var resp *hostabi.Response
-	n := allocated(func() { resp = invoke(t, p, request(), Invocation{}) })
+	n := alloctest.Bytes(func() { resp = invoke(t, p, request(), Invocation{}) })
 	wantFailed(t, resp, hostabi.ReasonTrapped, "the plugin trapped: wasm error: unreachable")
 	if n > hostileBound {
 		t.Errorf("the call allocated %d MiB", n>>20)
@@ -42,7 +33,7 @@ func TestTableGrowBeyondTheCapFails(t *testing.T) {
 func TestTableGrowAndFillIsBounded(t *testing.T) {
 	p := mustCompile(t, sharedEngine(t), wat(t, "table_fill"), Limits{})
 	var resp *hostabi.Response
-	n := allocated(func() { resp = invoke(t, p, request(), Invocation{}) })
+	n := alloctest.Bytes(func() { resp = invoke(t, p, request(), Invocation{}) })
 	wantFailed(t, resp, hostabi.ReasonTrapped, "the plugin trapped: wasm error: unreachable")
 	if n > hostileBound {
 		t.Errorf("the call allocated %d MiB", n>>20)
@@ -52,7 +43,7 @@ func TestTableGrowAndFillIsBounded(t *testing.T) {
 func TestUnboundedRecursionOverflowsTheStack(t *testing.T) {
 	p := mustCompile(t, sharedEngine(t), wat(t, "recurse"), Limits{})
 	var resp *hostabi.Response
-	n := allocated(func() { resp = invoke(t, p, request(), Invocation{}) })
+	n := alloctest.Bytes(func() { resp = invoke(t, p, request(), Invocation{}) })
 	wantFailed(t, resp, hostabi.ReasonTrapped, "the plugin trapped: stack overflow: its calls nested deeper than the host allows (100000)")
 	t.Logf("the call allocated %d KiB", n>>10)
 	if n > hostileBound {
@@ -126,7 +117,7 @@ func TestCompileRefusesBombs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
-			n := allocated(func() {
+			n := alloctest.Bytes(func() {
 				var p *Plugin
 				if p, err = sharedEngine(t).Compile(context.Background(), tc.wasm, Limits{}); err == nil {
 					p.Close(context.Background())

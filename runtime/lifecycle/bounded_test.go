@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/alloctest"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	"knative.dev/pkg/apis"
 )
@@ -27,15 +27,6 @@ spec:
   customRef: {apiVersion: example.dev/v1, kind: Example}
   timeout: 1ns
   retries: %d`, retries))
-}
-
-// totalAlloc runs f and returns the bytes it allocated.
-func totalAlloc(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }
 
 // A million retries with a 1ns timeout used to recurse once per retry,
@@ -56,7 +47,7 @@ status:
   conditions:
   - {type: Succeeded, status: Unknown, reason: Started, lastTransitionTime: "2026-11-29T09:59:00Z"}`)
 	var act Action
-	alloc := totalAlloc(func() { act = m.Step(run) })
+	alloc := alloctest.Bytes(func() { act = m.Step(run) })
 	if act.Kind != Done {
 		t.Fatalf("action = %v; want Done", act.Kind)
 	}
@@ -91,7 +82,7 @@ func TestOneAttemptPerCall(t *testing.T) {
 	m := &Machine{Clock: &tickingClock{t: now}}
 	run := retryingRun(t, MaxRetries)
 	calls := 0
-	alloc := totalAlloc(func() {
+	alloc := alloctest.Bytes(func() {
 		act := m.Step(run)
 		for act.Kind != Done {
 			if calls++; calls > 2*(MaxRetries+1) {

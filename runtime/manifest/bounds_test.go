@@ -5,22 +5,14 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/tekton-wasm/tekton-wasm/internal/alloctest"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
-
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // A compressed module stops decompressing one byte past MaxModuleBytes,
 // whatever the stream claims, and costs little more than that.
@@ -38,7 +30,7 @@ func TestDecompressionBombs(t *testing.T) {
 	p := &Plugin{Name: "bomb", Module: "bomb.wasm"}
 	for name, stored := range map[string][]byte{"zstd": zbomb, "gzip": gz.Bytes()} {
 		var err error
-		alloc := allocated(func() { _, err = p.Decode(stored) })
+		alloc := alloctest.Bytes(func() { _, err = p.Decode(stored) })
 		if err == nil || !strings.Contains(err.Error(), "decompresses to more than 67108864 bytes") && !strings.Contains(err.Error(), "decompressing") {
 			t.Errorf("%s (%d bytes stored): %v; want it refused", name, len(stored), err)
 		}
