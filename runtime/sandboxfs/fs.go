@@ -231,23 +231,14 @@ func (d *FS) Rename(from, to string) experimentalsys.Errno {
 }
 
 // Rmdir implements experimentalsys.FS.
-func (d *FS) Rmdir(path string) experimentalsys.Errno {
-	if d.readOnly {
-		return experimentalsys.EROFS
-	}
-	path = name(path)
-	fi, err := d.root.Lstat(path)
-	switch {
-	case err != nil:
-		return errno(err)
-	case !fi.IsDir():
-		return experimentalsys.ENOTDIR
-	}
-	return errno(d.root.Remove(path))
-}
+func (d *FS) Rmdir(path string) experimentalsys.Errno { return d.remove(path, true) }
 
 // Unlink implements experimentalsys.FS.
-func (d *FS) Unlink(path string) experimentalsys.Errno {
+func (d *FS) Unlink(path string) experimentalsys.Errno { return d.remove(path, false) }
+
+// remove removes path, which must be a directory (Rmdir) or must not
+// (Unlink).
+func (d *FS) remove(path string, dir bool) experimentalsys.Errno {
 	if d.readOnly {
 		return experimentalsys.EROFS
 	}
@@ -256,7 +247,9 @@ func (d *FS) Unlink(path string) experimentalsys.Errno {
 	switch {
 	case err != nil:
 		return errno(err)
-	case fi.IsDir():
+	case dir && !fi.IsDir():
+		return experimentalsys.ENOTDIR
+	case !dir && fi.IsDir():
 		return experimentalsys.EISDIR
 	}
 	return errno(d.root.Remove(path))
