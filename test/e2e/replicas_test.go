@@ -280,7 +280,7 @@ func TestReplicasFailover(t *testing.T) {
 		mayLack[cr.UID] = victimBuckets.Has(buckets.Owner(ns+"/"+cr.Name)) && cr.Status.CompletionTime.Time.Before(killedAt)
 	}
 	var lacking []string
-	eventually(t, time.Minute, "one Event with its final reason per run", func(ctx context.Context) (bool, error) {
+	eventually(t, 2*time.Minute, "one Event with its final reason per run", func(ctx context.Context) (bool, error) {
 		counts, err := terminalEvents(ctx, ns, ended)
 		if err != nil {
 			return false, err
