@@ -24,7 +24,8 @@
 #                                       as Lease holders show it
 #
 # Components, in start order: etcd, kube-apiserver, kube-controller-manager
-# (namespace, garbage-collector and clusterrole-aggregation controllers only),
+# (namespace, garbage-collector, clusterrole-aggregation and serviceaccount
+# controllers only),
 # Tekton's CRDs and config,
 # Tekton's controller, and, when cmd/controller exists, ours. All listen on
 # free 127.0.0.1 ports chosen at the first `up` and kept until `down`.
@@ -251,10 +252,12 @@ up_kcm() {
   pid_of kube-controller-manager >/dev/null && return
   # Without the first two, deleted namespaces stay Terminating and owned
   # objects are never garbage-collected; the third fills aggregated
-  # ClusterRoles such as config/'s tekton-wasm-controller-custom-tasks.
+  # ClusterRoles such as config/'s tekton-wasm-controller-custom-tasks; the
+  # fourth creates each namespace's "default" ServiceAccount, which a run
+  # without serviceAccountName runs as.
   start kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig "$kubeconfig" \
-    --controllers namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller \
+    --controllers namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller,serviceaccount-controller \
     --leader-elect=false --secure-port 0
   # It serves nothing; give it a moment to fail on bad flags.
   sleep 0.5
