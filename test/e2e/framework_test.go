@@ -96,12 +96,6 @@ func newNamespace(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("creating namespace: %v", err)
 	}
-	// Runs without serviceAccountName run as "default", which
-	// kube-controller-manager creates shortly after the namespace.
-	eventually(t, 30*time.Second, "the default ServiceAccount in "+ns.Name, func(ctx context.Context) (bool, error) {
-		_, err := kube.CoreV1().ServiceAccounts(ns.Name).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, err
-	})
 	t.Cleanup(func() {
 		if t.Failed() {
 			dumpNamespace(t, ns.Name)
@@ -113,6 +107,12 @@ func newNamespace(t *testing.T) string {
 		if err := kube.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}); err != nil {
 			t.Errorf("deleting namespace %s: %v", ns.Name, err)
 		}
+	})
+	// Runs without serviceAccountName run as "default", which
+	// kube-controller-manager creates shortly after the namespace.
+	eventually(t, 30*time.Second, "the default ServiceAccount in "+ns.Name, func(ctx context.Context) (bool, error) {
+		_, err := kube.CoreV1().ServiceAccounts(ns.Name).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, err
 	})
 	return ns.Name
 }
