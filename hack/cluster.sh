@@ -12,18 +12,28 @@
 #                                       rig; a rig this command started, it stops after
 #   hack/cluster.sh restart-controller  rebuild tekton-wasm's controller from the
 #                                       working tree and restart it (SIGTERM)
-#   hack/cluster.sh kill-controller     SIGKILL tekton-wasm's controller, no restart
-#   hack/cluster.sh start-controller    start it again (after kill-controller)
+#   hack/cluster.sh kill-controller [I] SIGKILL tekton-wasm's controller (replica I,
+#                                       default 0), no restart
+#   hack/cluster.sh start-controller [I] start it again (default: every replica
+#                                       that is not running)
+#   hack/cluster.sh replicas N          run N replicas of tekton-wasm's controller,
+#                                       restarting them all: 1 (the default) runs
+#                                       one with -disable-ha; more run knative's
+#                                       bucketed leader election with short leases
+#   hack/cluster.sh leader-id [I]       print replica I's leader-election identity,
+#                                       as Lease holders show it
 #
 # Components, in start order: etcd, kube-apiserver, kube-controller-manager
-# (namespace, garbage-collector and clusterrole-aggregation controllers only),
+# (namespace, garbage-collector, clusterrole-aggregation and serviceaccount
+# controllers only),
 # Tekton's CRDs and config,
 # Tekton's controller, and, when cmd/controller exists, ours. All listen on
 # free 127.0.0.1 ports chosen at the first `up` and kept until `down`.
 #
 # State lives in $TEKTON_WASM_CLUSTER (default <repo>/.cache/cluster), so
 # each working tree has its own cluster:
-#   kubeconfig, env (ports), pki/, etcd/, pids/, logs/<component>.log
+#   kubeconfig, env (ports), pki/, etcd/, pids/, logs/<component>.log,
+#   replicas (the number of controller replicas `replicas` or `up` set)
 # Binaries are built by hack/tools/build.sh into $TEKTON_WASM_CACHE/bin
 # (default ~/.cache/tekton-wasm/bin), shared by all working trees.
 #
@@ -41,6 +51,15 @@ kubeconfig=$state/kubeconfig
 
 # Tekton's controller reads these; SYSTEM_NAMESPACE is where its config lives.
 tekton_ns=tekton-pipelines
+
+# Leader election of our controller when it runs as several replicas
+# (`replicas N`, N > 1): knative's config-leader-election keys. The leases are
+# short so that a killed replica's buckets move within seconds; client-go
+# requires lease > renew > 1.2 * retry.
+buckets=${TEKTON_WASM_BUCKETS:-3}
+lease_duration=${TEKTON_WASM_LEASE_DURATION:-6s}
+renew_deadline=${TEKTON_WASM_RENEW_DEADLINE:-4s}
+retry_period=${TEKTON_WASM_RETRY_PERIOD:-1s}
 
 say() { printf 'cluster.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -233,10 +252,12 @@ up_kcm() {
   pid_of kube-controller-manager >/dev/null && return
   # Without the first two, deleted namespaces stay Terminating and owned
   # objects are never garbage-collected; the third fills aggregated
-  # ClusterRoles such as config/'s tekton-wasm-controller-custom-tasks.
+  # ClusterRoles such as config/'s tekton-wasm-controller-custom-tasks; the
+  # fourth creates each namespace's "default" ServiceAccount, which a run
+  # without serviceAccountName runs as.
   start kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig "$kubeconfig" \
-    --controllers namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller \
+    --controllers namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller,serviceaccount-controller \
     --leader-elect=false --secure-port 0
   # It serves nothing; give it a moment to fail on bad flags.
   sleep 0.5
@@ -311,10 +332,62 @@ build_controller() {
   ! cmp -s "$state/controller/controller.new" "$state/controller/controller"
 }
 
-# start_controller starts the binary build_controller made, unless the
-# controller is running.
+# Our controller runs as one or more replicas. Replica 0 is the component
+# "controller" (pids/controller.pid, logs/controller.log), replica I > 0 is
+# "controller-I". All share the binary, the ServiceAccount kubeconfig and the
+# compilation cache (wazero writes its entries by rename); each has its own
+# ports and workspace directory (a controller empties its own at start).
+replica_name() { if (($1 == 0)); then printf controller; else printf 'controller-%d' "$1"; fi; }
+
+# replica_count prints how many replicas run, as `replicas` or `up`
+# recorded it (1 before either did).
+replica_count() {
+  local n=1
+  [[ -f $state/replicas ]] && n=$(<"$state/replicas")
+  printf '%s' "$n"
+}
+
+# check_replica_count N fails unless N is a count of replicas.
+check_replica_count() {
+  [[ $1 =~ ^[1-9][0-9]?$ ]] || die "replicas: want a count from 1 to 99, got '$1'"
+}
+
+# replica_ports I sets probes_port, metrics_port and profiling_port to
+# replica I's ports, choosing them (into env) at its first start.
+replica_ports() {
+  local i=$1
+  if ((i == 0)); then
+    probes_port=$controller_probes_port metrics_port=$controller_metrics_port profiling_port=$controller_profiling_port
+    return
+  fi
+  local var=controller_${i}_ports
+  if [[ -z ${!var:-} ]]; then
+    printf '%s="%s"\n' "$var" "$("$bin/rig" ports 3 | tr '\n' ' ')" >>"$state/env"
+    load_env
+  fi
+  read -r probes_port metrics_port profiling_port <<<"${!var}"
+}
+
+# apply_leader_election N writes the leader-election keys into the
+# controller's config-leader-election ConfigMap for N replicas: the buckets
+# and short leases above for N > 1, none (knative's defaults, unused under
+# -disable-ha) for N = 1. Knative reads them at start.
+apply_leader_election() {
+  local ns patch; ns=$(controller_ns)
+  if (($1 > 1)); then
+    patch=$(printf '{"data":{"buckets":"%s","lease-duration":"%s","renew-deadline":"%s","retry-period":"%s"}}' \
+      "$buckets" "$lease_duration" "$renew_deadline" "$retry_period")
+  else
+    patch='{"data":{"buckets":null,"lease-duration":null,"renew-deadline":null,"retry-period":null}}'
+  fi
+  kubectl patch configmap config-leader-election -n "$ns" --type merge -p "$patch" >/dev/null
+}
+
+# start_controller I starts replica I of the binary build_controller made,
+# unless it is running, and returns without waiting for it to be ready.
 start_controller() {
-  pid_of controller >/dev/null && return
+  local i=$1 name; name=$(replica_name "$1")
+  pid_of "$name" >/dev/null && return
   local ns; ns=$(controller_ns)
   if [[ -f $state/controller/controller.new ]]; then
     mv "$state/controller/controller.new" "$state/controller/controller"
@@ -324,22 +397,90 @@ start_controller() {
     kc=$state/controller/kubeconfig
     local sa_token
     sa_token=$(kubectl create token tekton-wasm-controller -n "$ns" --duration 48h)
-    sed "s/token: .*/token: $sa_token/" "$kubeconfig" >"$kc"
-    chmod 600 "$kc"
+    sed "s/token: .*/token: $sa_token/" "$kubeconfig" >"$kc.tmp"
+    chmod 600 "$kc.tmp"
+    mv "$kc.tmp" "$kc"
   fi
-  start controller \
+  local ha=() workspaces=$state/controller/workspaces
+  (($(replica_count) > 1)) || ha=(-disable-ha)
+  ((i == 0)) || workspaces+=-$i
+  replica_ports "$i"
+  start "$name" \
     SYSTEM_NAMESPACE="$ns" \
     CONFIG_LOGGING_NAME=config-logging \
     CONFIG_OBSERVABILITY_NAME=config-observability \
     CONFIG_LEADERELECTION_NAME=config-leader-election \
-    METRICS_PROMETHEUS_PORT="$controller_metrics_port" \
-    PROFILING_PORT="$controller_profiling_port" \
-    "$state/controller/controller" -kubeconfig "$kc" -disable-ha \
-    -probes-port "$controller_probes_port" \
+    METRICS_PROMETHEUS_PORT="$metrics_port" \
+    PROFILING_PORT="$profiling_port" \
+    "$state/controller/controller" -kubeconfig "$kc" "${ha[@]}" \
+    -probes-port "$probes_port" \
     -cache-dir "$state/controller/cache" \
-    -workspace-dir "$state/controller/workspaces" \
+    -workspace-dir "$workspaces" \
     ${TEKTON_WASM_CONTROLLER_FLAGS:-}
-  ready controller "http://127.0.0.1:$controller_probes_port/readiness" 60s
+}
+
+# start_controllers [I] starts replica I, or every replica of replica_count
+# that is not running, together (so that they compete for the buckets),
+# then waits until each is ready.
+start_controllers() {
+  local i idx=()
+  if (($# > 0)); then idx=("$1"); else mapfile -t idx < <(seq 0 $(($(replica_count) - 1))); fi
+  for i in "${idx[@]}"; do start_controller "$i"; done
+  for i in "${idx[@]}"; do
+    replica_ports "$i"
+    ready "$(replica_name "$i")" "http://127.0.0.1:$probes_port/readiness" 60s
+  done
+}
+
+# started_controllers prints the component name of every replica started
+# and not stopped since, however many were started.
+started_controllers() {
+  local f
+  for f in "$pids"/controller.pid "$pids"/controller-*.pid; do
+    [[ -f $f ]] && basename "$f" .pid
+  done
+  return 0
+}
+
+# stop_controllers [SIGNAL] stops every replica that runs.
+stop_controllers() {
+  local c
+  for c in $(started_controllers); do stop "$c" "$@"; done
+}
+
+# controllers_running reports whether any replica runs.
+controllers_running() {
+  local c
+  for c in $(started_controllers); do pid_of "$c" >/dev/null && return 0; done
+  return 1
+}
+
+# set_replicas N records N replicas, writes their leader-election config
+# and (re)starts them all: switching between one replica (-disable-ha) and
+# several, or changing the config, needs every replica restarted.
+set_replicas() {
+  check_replica_count "$1"
+  stop_controllers
+  printf '%s\n' "$1" >"$state/replicas"
+  apply_leader_election "$1"
+  start_controllers
+  if (($1 > 1)); then
+    say "$1 replicas running: leader election with $buckets buckets, lease $lease_duration, renew $renew_deadline, retry $retry_period"
+  fi
+}
+
+# leader_id I prints the leader-election identity (the Lease holderIdentity)
+# replica I logged at its last start: knative makes one per process.
+leader_id() {
+  local name; name=$(replica_name "$1")
+  pid_of "$name" >/dev/null || die "$name is not running"
+  (($(replica_count) > 1)) || die "one replica runs, without leader election; see: hack/cluster.sh replicas N"
+  local id
+  id=$(awk -v m="=== $name start" 'index($0, m) == 1 { id = "" }
+    match($0, /leader-elected mode with id \\?"[^"\\]+/) { id = substr($0, RSTART, RLENGTH); sub(/.*"/, "", id) }
+    END { print id }' "$logs/$name.log")
+  [[ -n $id ]] || die "$name has not logged its leader-election identity (yet)"
+  printf '%s\n' "$id"
 }
 
 up_controller() {
@@ -350,12 +491,19 @@ up_controller() {
   local t0; t0=$(now)
   up_controller_config
   say "config/ applied in $(since "$t0")"
-  # A running controller built from an older working tree is replaced.
-  if build_controller && pid_of controller >/dev/null; then
+  local n; n=${TEKTON_WASM_REPLICAS:-$(replica_count)}
+  check_replica_count "$n"
+  # A running controller built from an older working tree is replaced; so
+  # is a set of replicas of another count.
+  if build_controller && controllers_running; then
     say "the working tree's controller differs from the running one: restarting it"
-    stop controller
+    set_replicas "$n"
+  elif [[ $n != "$(replica_count)" || ! -f $state/replicas ]]; then
+    set_replicas "$n"
+  else
+    apply_leader_election "$n"
+    start_controllers
   fi
-  start_controller
 }
 
 # ---- commands --------------------------------------------------------------
@@ -382,8 +530,9 @@ cmd_up() {
 
 cmd_down() {
   local c
-  for c in controller tekton-controller kube-controller-manager apiserver etcd; do stop "$c"; done
-  rm -rf "$state/etcd" "$state/env" "$state/tokens.csv" "$kubeconfig" "$state/controller/kubeconfig"
+  stop_controllers
+  for c in tekton-controller kube-controller-manager apiserver etcd; do stop "$c"; done
+  rm -rf "$state/etcd" "$state/env" "$state/tokens.csv" "$state/replicas" "$kubeconfig" "$state/controller/kubeconfig"
   say "down; logs kept in $logs"
 }
 
@@ -403,8 +552,9 @@ cmd_test() {
 }
 
 cmd_status() {
-  local c pid rss
-  for c in etcd apiserver kube-controller-manager tekton-controller controller; do
+  local c pid rss cs=(etcd apiserver kube-controller-manager tekton-controller) i
+  for ((i = 0; i < $(replica_count); i++)); do cs+=("$(replica_name "$i")"); done
+  for c in "${cs[@]}"; do
     if pid=$(pid_of "$c"); then
       rss=$(awk '/^VmRSS/ {printf "%d MiB", $2/1024}' /proc/"$pid"/status)
       printf '%-24s running  pid %-8s rss %-9s log %s\n' "$c" "$pid" "$rss" "$logs/$c.log"
@@ -425,14 +575,19 @@ main() {
     status) cmd_status ;;
     test) shift; cmd_test "$@" ;;
     env) [[ -f $kubeconfig ]] || die "no cluster; run: hack/cluster.sh up"; print_env ;;
-    restart-controller|kill-controller|start-controller)
+    restart-controller|kill-controller|start-controller|replicas|leader-id)
       has_controller || die "no cmd/controller in $repo"
       pid_of apiserver >/dev/null || die "no cluster; run: hack/cluster.sh up"
       load_env
+      local i=${2:-0}
+      [[ $i =~ ^[0-9]+$ ]] && ((i < $(replica_count))) || [[ $1 == replicas ]] ||
+        die "$1: no replica '$i' (replicas run: $(replica_count))"
       case $1 in
-        restart-controller) build_controller || : "unchanged"; stop controller; start_controller ;;
-        kill-controller) stop controller KILL ;;
-        start-controller) start_controller ;;
+        restart-controller) build_controller || : "unchanged"; set_replicas "$(replica_count)" ;;
+        kill-controller) stop "$(replica_name "$i")" KILL ;;
+        start-controller) start_controllers ${2:+"$i"} ;;
+        replicas) [[ $# -eq 2 ]] || die "usage: hack/cluster.sh replicas N"; set_replicas "$2" ;;
+        leader-id) leader_id "$i" ;;
       esac ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac

@@ -105,6 +105,14 @@ func registerTestPlugin(t *testing.T, ns, kind string) string {
 // kind in dir.
 func registerTestPluginFrom(t *testing.T, dir, ns, kind string) string {
 	t.Helper()
+	apiVersion, _ := registerTestConfigMap(t, dir, ns, kind)
+	return apiVersion
+}
+
+// registerTestConfigMap is registerTestPluginFrom, also returning the
+// plugin ConfigMap it created.
+func registerTestConfigMap(t *testing.T, dir, ns, kind string) (string, *corev1.ConfigMap) {
+	t.Helper()
 	plugins, err := loadPlugins(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -125,10 +133,10 @@ func registerTestPluginFrom(t *testing.T, dir, ns, kind string) string {
 				t.Errorf("unregistering plugin %s: %v", cm.Name, err)
 			}
 		})
-		return p.APIVersion
+		return p.APIVersion, cm
 	}
 	t.Fatalf("no plugin of kind %s in %s", kind, dir)
-	return ""
+	return "", nil
 }
 
 // createCustomRun creates cr in ns and returns it.

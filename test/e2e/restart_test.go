@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -55,33 +56,62 @@ func TestControllerKilled(t *testing.T) {
 // that t may kill and restart.
 func requireRigController(t *testing.T) {
 	t.Helper()
-	var ours, running bool
+	if !isRigController(t) {
+		t.Skipf("the cluster at %s is not a hack/cluster.sh rig running tekton-wasm's controller", kubeconfigPath)
+	}
+}
+
+// isRigController reports whether the cluster under test is the one
+// hack/cluster.sh runs, with tekton-wasm's controller (replica 0) running.
+func isRigController(t *testing.T) bool {
+	t.Helper()
+	return rigControllerPID(t) != ""
+}
+
+// rigControllerPID returns the pid of tekton-wasm's controller (replica 0)
+// if the cluster under test is the one hack/cluster.sh runs and the
+// controller runs, else "".
+func rigControllerPID(t *testing.T) string {
+	t.Helper()
+	var ours bool
+	var pid string
 	for _, line := range strings.Split(rig(t, "status"), "\n") {
 		f := strings.Fields(line)
 		switch {
 		case len(f) == 2 && f[0] == "export" && f[1] == "KUBECONFIG="+kubeconfigPath:
 			ours = true
-		case len(f) >= 2 && f[0] == "controller":
-			running = f[1] == "running"
+		case len(f) >= 4 && f[0] == "controller" && f[1] == "running" && f[2] == "pid":
+			pid = f[3]
 		}
 	}
-	if !ours || !running {
-		t.Skipf("the cluster at %s is not a hack/cluster.sh rig running tekton-wasm's controller", kubeconfigPath)
+	if !ours {
+		return ""
 	}
+	return pid
 }
 
-// rig runs hack/cluster.sh with args and returns its stdout.
+// rig runs hack/cluster.sh with args, logs its stderr and returns its
+// stdout; it fails t if the command fails.
 func rig(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(repoRoot, "hack", "cluster.sh"), args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if s := strings.TrimSpace(stderr.String()); s != "" {
+	out, stderr, err := runRig(args...)
+	if s := strings.TrimSpace(stderr); s != "" {
 		t.Log(s)
 	}
 	if err != nil {
-		t.Fatalf("hack/cluster.sh %s: %v", strings.Join(args, " "), err)
+		t.Fatal(err)
 	}
-	return string(out)
+	return out
+}
+
+// runRig runs hack/cluster.sh with args and returns its stdout and stderr.
+func runRig(args ...string) (stdout, stderr string, err error) {
+	cmd := exec.Command(filepath.Join(repoRoot, "hack", "cluster.sh"), args...)
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		err = fmt.Errorf("hack/cluster.sh %s: %w", strings.Join(args, " "), err)
+	}
+	return string(out), errb.String(), err
 }
