@@ -89,7 +89,7 @@ fuzz:
 # Benchmarks, summed up in one table of figures and targets, printed and
 # written into docs/performance.md (between its bench markers) with the
 # machine and the load. Each file in BENCH_ROWS lists figures: add one for
-# more packages' benchmarks (format: runtime/engine/internal/benchtable).
+# more packages' benchmarks (format: test/bench/table.Row).
 BENCH_PKGS  ?= ./runtime/...
 BENCH_FLAGS ?= -count 3
 BENCH_ROWS  ?= runtime/engine/bench.rows
@@ -101,7 +101,7 @@ bench: deps
 	  $(GO) test -run '^$$' -bench . -benchmem $(BENCH_FLAGS) $(BENCH_PKGS); status=$$?; \
 	  echo "loadavg-after: $$(cat /proc/loadavg)"; exit $$status; } | tee $(BENCH_OUT)
 	@echo
-	@$(GO) run ./runtime/engine/internal/benchtable $(addprefix -rows ,$(BENCH_ROWS)) \
+	@$(GO) run ./test/bench/cmd/benchtable $(addprefix -rows ,$(BENCH_ROWS)) \
 	  -doc docs/performance.md -command "make bench ($(GO) test -run '^\$$' -bench . -benchmem $(BENCH_FLAGS) $(BENCH_PKGS))" < $(BENCH_OUT)
 
 clean:
