@@ -13,6 +13,8 @@ BenchmarkInvoke/go-reactor-2   	     979	   1261030 ns/op	        10.23 cpu-ms/o
 BenchmarkInvoke/go-reactor-2   	     979	   1261030 ns/op	        10.23 cpu-ms/op	         2.5 latency-p50-ms
 BenchmarkInvoke/c-2            	   20000	     53202 ns/op	         0.3439 cpu-ms/op	         0.4 latency-p50-ms	  3.375 rss-MiB
 BenchmarkE2E/native-2          	      10	  5000000 ns/op
+BenchmarkE2E/slow
+BenchmarkE2E/slow-2 waits for the cluster
 BenchmarkE2E/ours-2            	      10	  5500000 ns/op
     bench_test.go:12: a log line
 PASS
