@@ -39,20 +39,21 @@ $(foreach p,$(GO_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(w
 $(foreach p,$(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/*.c plugins/%/*.h plugins/%/CFLAGS) | deps $(PLUGINS_OUT)
 	clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror $$(cat plugins/$*/CFLAGS 2>/dev/null) -o $@ $(wildcard plugins/$*/*.c)
 
-# Misbehaving modules for the demo, from the engine's hand-written test
-# modules, with the index in examples/hostile.
+# Misbehaving modules for the demo, from their sources in
+# examples/hostile/src (the engine's tests run them too), with the index in
+# examples/hostile.
 HOSTILE := loop garbage membomb stdout_flood escape table_bomb compile_bomb
 hostile: $(foreach h,$(HOSTILE),$(BIN)/hostile/$(h).wasm) $(BIN)/hostile/index.yaml
 
-$(BIN)/hostile/%.wasm: runtime/engine/testdata/%.wat | deps
+$(BIN)/hostile/%.wasm: examples/hostile/src/%.wat | deps
 	@mkdir -p $(@D)
 	wat2wasm $< -o $@
 
 # The workspace attacks (Escape, DescriptorFlood, WorkspaceFill,
 # ReadOnlyWrite) are one Go plugin.
-$(BIN)/hostile/escape.wasm: $(wildcard runtime/engine/testdata/escape/*.go hostabi/*.go hostabi/guest/*.go)
+$(BIN)/hostile/escape.wasm: $(wildcard examples/hostile/src/escape/*.go hostabi/*.go hostabi/guest/*.go)
 	@mkdir -p $(@D)
-	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./runtime/engine/testdata/escape
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./examples/hostile/src/escape
 
 # The compile bomb: a million empty functions (4 MB, a few KB compressed),
 # over the engine's cap on functions (engine.MaxFunctions).
@@ -89,7 +90,7 @@ fuzz:
 # Benchmarks, summed up in one table of figures and targets, printed and
 # written into docs/performance.md (between its bench markers) with the
 # machine and the load. Each file in BENCH_ROWS lists figures: add one for
-# more packages' benchmarks (format: runtime/engine/internal/benchtable).
+# more packages' benchmarks (format: test/bench/table.Row).
 BENCH_PKGS  ?= ./runtime/...
 BENCH_FLAGS ?= -count 3
 BENCH_ROWS  ?= runtime/engine/bench.rows
@@ -101,7 +102,7 @@ bench: deps
 	  $(GO) test -run '^$$' -bench . -benchmem $(BENCH_FLAGS) $(BENCH_PKGS); status=$$?; \
 	  echo "loadavg-after: $$(cat /proc/loadavg)"; exit $$status; } | tee $(BENCH_OUT)
 	@echo
-	@$(GO) run ./runtime/engine/internal/benchtable $(addprefix -rows ,$(BENCH_ROWS)) \
+	@$(GO) run ./test/bench/cmd/benchtable $(addprefix -rows ,$(BENCH_ROWS)) \
 	  -doc docs/performance.md -command "make bench ($(GO) test -run '^\$$' -bench . -benchmem $(BENCH_FLAGS) $(BENCH_PKGS))" < $(BENCH_OUT)
 
 clean:

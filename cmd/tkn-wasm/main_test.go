@@ -45,7 +45,11 @@ func pluginDir(t *testing.T) (dir, cache string) {
 	write("wait.wasm", wasmtest.GoPlugin(t, "../../plugins/wait"))
 	index := "plugins:\n- {name: wait, apiVersion: wait.tekton-wasm.dev/v1alpha1, kind: Wait, module: wait.wasm}\n"
 	for kind, wat := range map[string]string{"Loop": "loop", "Garbage": "garbage", "MemBomb": "membomb", "StdoutFlood": "stdout_flood", "Trap": "trap"} {
-		write(wat+".wasm", wasmtest.WAT(t, "../../runtime/engine/testdata/"+wat+".wat"))
+		src := "../../examples/hostile/src/" + wat + ".wat"
+		if wat == "trap" { // an engine test module, not a demo
+			src = "../../runtime/engine/testdata/trap.wat"
+		}
+		write(wat+".wasm", wasmtest.WAT(t, src))
 		index += fmt.Sprintf("- {name: %s, apiVersion: hostile.tekton-wasm.dev/v1alpha1, kind: %s, module: %s.wasm, limits: {memory: 16Mi}}\n", wat, kind, wat)
 	}
 	write("index.yaml", []byte(index))
@@ -141,12 +145,12 @@ func TestRunGolden(t *testing.T) {
 	}
 }
 
-// The hostile workspace examples (runtime/engine/testdata/escape) run
+// The hostile workspace examples (examples/hostile/src/escape) run
 // through the CLI with --workspace: the plugin touches nothing outside the
 // directory and the run fails SandboxHeld.
 func TestRunWorkspaceAttacks(t *testing.T) {
 	plugins := t.TempDir()
-	if err := os.WriteFile(filepath.Join(plugins, "escape.wasm"), wasmtest.GoPlugin(t, "../../runtime/engine/testdata/escape"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(plugins, "escape.wasm"), wasmtest.GoPlugin(t, "../../examples/hostile/src/escape"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	index := "plugins:\n"

@@ -21,7 +21,7 @@ import (
 const hostileBound = 48 << 20
 
 func TestTableGrowBeyondTheCapFails(t *testing.T) {
-	p := mustCompile(t, sharedEngine(t), wat(t, "table_bomb"), Limits{})
+	p := mustCompile(t, sharedEngine(t), demoWAT(t, "table_bomb"), Limits{})
 	var resp *hostabi.Response
 	n := alloctest.Bytes(func() { resp = invoke(t, p, request(), Invocation{}) })
 	wantFailed(t, resp, hostabi.ReasonTrapped, "the plugin trapped: wasm error: unreachable")

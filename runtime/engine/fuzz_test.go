@@ -13,7 +13,8 @@ import (
 )
 
 // The fuzz targets of the module rewriter and its admission, seeded with
-// the engine's test modules, the C plugin and the bombs of bombs_test.go.
+// the engine's test modules, the hostile demo modules, the C plugin and
+// the bombs of bombs_test.go.
 // Go plugins are left out of the seeds: at megabytes each, they would
 // make every execution slow.
 
@@ -22,6 +23,11 @@ func fuzzSeeds(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	demos, err := filepath.Glob(filepath.Join(hostileDemo, "*.wat"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	paths = append(paths, demos...)
 	for _, p := range paths {
 		f.Add(wasmtest.WAT(f, p))
 	}

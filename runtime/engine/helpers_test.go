@@ -41,6 +41,16 @@ func wat(tb testing.TB, name string) []byte {
 	return wasmtest.WAT(tb, filepath.Join("testdata", name+".wat"))
 }
 
+// hostileDemo is the hostile demo directory (make hostile): the modules
+// that misbehave on purpose, each also a test of the engine.
+var hostileDemo = filepath.Join("..", "..", "examples", "hostile", "src")
+
+// demoWAT compiles the hostile demo module <hostileDemo>/<name>.wat.
+func demoWAT(tb testing.TB, name string) []byte {
+	tb.Helper()
+	return wasmtest.WAT(tb, filepath.Join(hostileDemo, name+".wat"))
+}
+
 // goPlugin is testdata/goplugin built as a WASI command.
 func goPlugin(tb testing.TB) []byte {
 	tb.Helper()

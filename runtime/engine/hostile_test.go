@@ -20,7 +20,7 @@ func TestWellBehavedModuleSucceeds(t *testing.T) {
 }
 
 func TestInfiniteLoopEndsAtDeadline(t *testing.T) {
-	p := mustCompile(t, sharedEngine(t), wat(t, "loop"), Limits{})
+	p := mustCompile(t, sharedEngine(t), demoWAT(t, "loop"), Limits{})
 	const timeout = 300 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -45,7 +45,7 @@ func TestSleepForeverEndsOnCancel(t *testing.T) {
 }
 
 func TestMemoryBombRunsOutOfMemory(t *testing.T) {
-	p := mustCompile(t, sharedEngine(t), wat(t, "membomb"), Limits{MemoryBytes: 4 << 20})
+	p := mustCompile(t, sharedEngine(t), demoWAT(t, "membomb"), Limits{MemoryBytes: 4 << 20})
 	resp := invoke(t, p, request(), Invocation{})
 	wantFailed(t, resp, hostabi.ReasonOutOfMemory,
 		"the plugin ran out of memory (limit 4 MiB) and trapped: wasm error: unreachable (its log is empty)\nwasm stack trace:\n")
@@ -67,7 +67,7 @@ func TestTrap(t *testing.T) {
 }
 
 func TestStdoutFlood(t *testing.T) {
-	p := mustCompile(t, sharedEngine(t), wat(t, "stdout_flood"), Limits{})
+	p := mustCompile(t, sharedEngine(t), demoWAT(t, "stdout_flood"), Limits{})
 	start := time.Now()
 	resp := invoke(t, p, request(), Invocation{})
 	wantFailed(t, resp, hostabi.ReasonOutputTooLarge, "the plugin wrote more than 1 MiB to stdout (its log is empty)")
@@ -95,7 +95,7 @@ type countingWriter struct{ n int }
 func (w *countingWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
 
 func TestGarbageOnStdout(t *testing.T) {
-	p := mustCompile(t, sharedEngine(t), wat(t, "garbage"), Limits{})
+	p := mustCompile(t, sharedEngine(t), demoWAT(t, "garbage"), Limits{})
 	resp := invoke(t, p, request(), Invocation{})
 	wantFailed(t, resp, hostabi.ReasonInvalidResponse,
 		"the plugin wrote an invalid response: stdout is not a JSON response", `(starts with "this is not json")`)

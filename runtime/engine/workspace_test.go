@@ -15,13 +15,13 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/sandboxfs"
 )
 
-// The hostile plugin of testdata/escape attacks the workspace it is given;
+// The hostile plugin of examples/hostile/src/escape attacks the workspace it is given;
 // it ends Failed/SandboxHeld when the host refused every step, and
 // Succeeded/SandboxEscaped, listing what it did, when it did not.
 
 func escapePlugin(t *testing.T) *Plugin {
 	t.Helper()
-	return mustCompile(t, sharedEngine(t), wasmtest.GoPlugin(t, filepath.Join("testdata", "escape")), Limits{})
+	return mustCompile(t, sharedEngine(t), wasmtest.GoPlugin(t, filepath.Join(hostileDemo, "escape")), Limits{})
 }
 
 // attack invokes the escape plugin on a workspace "ws" mounted from dir.

@@ -136,7 +136,7 @@ func invoke(t *testing.T, ctx context.Context, l *Lease) (*hostabi.Response, err
 }
 
 func TestHotReload(t *testing.T) {
-	loop := wasmtest.WAT(t, "testdata/loop.wat")
+	loop := wasmtest.WAT(t, "../../examples/hostile/src/loop.wat")
 	answer := wasmtest.WAT(t, "testdata/answer.wat")
 	w := start(t)
 

@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,10 +32,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/procfs"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	pipelineclient "github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
 	"github.com/tektoncd/pipeline/pkg/client/informers/externalversions"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -42,6 +45,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"knative.dev/pkg/apis"
+
+	"github.com/tekton-wasm/tekton-wasm/test/bench/table"
 )
 
 // kindRef is a custom task kind.
@@ -184,12 +189,11 @@ func (b *bench) run(ctx context.Context) error {
 }
 
 func (b *bench) print(w io.Writer) {
-	fmt.Fprintln(w, "| figure | ours | baseline | ratio | target |")
-	fmt.Fprintln(w, "|---|---|---|---|---|")
-	dash := func(s string) string { return cmp.Or(s, "—") }
+	t := &table.Table{Header: []string{"figure", "ours", "baseline", "ratio", "target"}}
 	for _, r := range b.rows {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", r.figure, dash(r.ours), dash(r.baseline), dash(r.ratio), dash(r.target))
+		t.Add(r.figure, r.ours, r.baseline, r.ratio, r.target)
 	}
+	io.WriteString(w, t.String())
 }
 
 // ---- CustomRuns ------------------------------------------------------------
@@ -797,28 +801,15 @@ func (t *tracker) countRunning(phase string) int {
 // parallel calls fn for each item with at most n at once; the first error
 // stops it.
 func parallel(ctx context.Context, n int, items []string, fn func(context.Context, string) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			for it := range work {
-				if err := fn(ctx, it); err != nil {
-					cancel(err)
-				}
-			}
-		})
-	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(n)
 	for _, it := range items {
 		if ctx.Err() != nil {
 			break
 		}
-		work <- it
+		g.Go(func() error { return fn(ctx, it) })
 	}
-	close(work)
-	wg.Wait()
-	return context.Cause(ctx)
+	return g.Wait()
 }
 
 // poll calls cond every 10 ms until it is true or timeout passes.
@@ -867,17 +858,15 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 // rss returns pid's resident set size (VmRSS) in bytes.
 func rss(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return 0, fmt.Errorf("reading the RSS of pid %d: %w", pid, err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10, err
-		}
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0, fmt.Errorf("reading the RSS of pid %d: %w", pid, err)
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	return int64(st.VmRSS), nil
 }
 
 // readPid reads the pid in the first field of a pid file (hack/cluster.sh
@@ -908,64 +897,35 @@ func readEnv(path string) (map[string]string, error) {
 	return env, nil
 }
 
+// procStat returns pid's /proc/<pid>/stat.
+func procStat(pid int) (procfs.ProcStat, error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return procfs.ProcStat{}, err
+	}
+	return p.Stat()
+}
+
 // cpuTime returns the user+system CPU time pid has used (10 ms resolution).
 func cpuTime(pid int) (time.Duration, error) {
-	f, err := procStat(pid)
+	st, err := procStat(pid)
 	if err != nil {
 		return 0, err
 	}
-	var ticks int64
-	for _, i := range []int{14, 15} { // utime, stime
-		v, err := strconv.ParseInt(f[i-3], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat field %d: %w", pid, i, err)
-		}
-		ticks += v
-	}
-	return time.Duration(ticks) * time.Second / userHZ, nil
-}
-
-// userHZ is the unit of /proc/<pid>/stat's times on Linux.
-const userHZ = 100
-
-// procStat returns the fields of /proc/<pid>/stat after the command name:
-// field n (1-based, as in proc(5)) is at index n-3.
-func procStat(pid int) ([]string, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, err
-	}
-	i := strings.LastIndexByte(string(stat), ')')
-	if i < 0 || i+2 > len(stat) {
-		return nil, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	return strings.Fields(string(stat[i+2:])), nil
+	return time.Duration(math.Round(st.CPUTime()*1e3)) * time.Millisecond, nil
 }
 
 // processStart returns when pid started, from /proc (10 ms resolution).
 func processStart(pid int) (time.Time, error) {
-	f, err := procStat(pid)
+	st, err := procStat(pid)
 	if err != nil {
 		return time.Time{}, err
 	}
-	ticks, err := strconv.ParseInt(f[22-3], 10, 64) // starttime
+	sec, err := st.StartTime()
 	if err != nil {
 		return time.Time{}, err
 	}
-	procStat, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return time.Time{}, err
-	}
-	var btime int64
-	for _, l := range strings.Split(string(procStat), "\n") {
-		if v, ok := strings.CutPrefix(l, "btime "); ok {
-			btime, _ = strconv.ParseInt(v, 10, 64)
-		}
-	}
-	if btime == 0 {
-		return time.Time{}, errors.New("no btime in /proc/stat")
-	}
-	return time.Unix(btime, 0).Add(time.Duration(ticks) * time.Second / userHZ), nil
+	return time.UnixMilli(int64(math.Round(sec * 1e3))), nil
 }
 
 type pluginLoad struct {

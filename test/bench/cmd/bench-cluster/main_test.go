@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -72,5 +77,56 @@ func TestProcOfThisProcess(t *testing.T) {
 	r, err := rss(pid)
 	if err != nil || r < 1<<20 {
 		t.Errorf("rss(self) = %d, %v; want at least 1 MiB", r, err)
+	}
+}
+
+func TestPrintTable(t *testing.T) {
+	b := &bench{rows: []row{
+		{figure: "CustomRun create → Succeeded seen by a watch, p50", ours: "12 ms", baseline: "10 ms", ratio: "1.20×", target: "≤ 1.2× baseline"},
+		{figure: "restart: process start → /readiness 200", ours: "80 ms"},
+		{figure: "memory", ours: "FAILED: waiting 1m0s for our controller's /readiness"},
+	}}
+	var out strings.Builder
+	b.print(&out)
+	want := `| figure | ours | baseline | ratio | target |
+|---|---|---|---|---|
+| CustomRun create → Succeeded seen by a watch, p50 | 12 ms | 10 ms | 1.20× | ≤ 1.2× baseline |
+| restart: process start → /readiness 200 | 80 ms | — | — | — |
+| memory | FAILED: waiting 1m0s for our controller's /readiness | — | — | — |
+`
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+func TestParallelStopsAtTheFirstError(t *testing.T) {
+	items := make([]string, 100)
+	for i := range items {
+		items[i] = strconv.Itoa(i)
+	}
+	var mu sync.Mutex
+	running, most, calls := 0, 0, 0
+	boom := errors.New("boom")
+	err := parallel(context.Background(), 4, items, func(ctx context.Context, it string) error {
+		mu.Lock()
+		running++
+		calls++
+		most = max(most, running)
+		mu.Unlock()
+		defer func() { mu.Lock(); running--; mu.Unlock() }()
+		if it == "10" {
+			return boom
+		}
+		time.Sleep(time.Millisecond)
+		return nil
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("parallel = %v, want %v", err, boom)
+	}
+	if most > 4 {
+		t.Errorf("%d calls ran at once, want at most 4", most)
+	}
+	if calls == len(items) {
+		t.Errorf("all %d items ran after the error", calls)
 	}
 }

@@ -1,8 +1,6 @@
-package main
+package table
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -15,6 +13,8 @@ BenchmarkInvoke/go-reactor-2   	     979	   1261030 ns/op	        10.23 cpu-ms/o
 BenchmarkInvoke/go-reactor-2   	     979	   1261030 ns/op	        10.23 cpu-ms/op	         2.5 latency-p50-ms
 BenchmarkInvoke/c-2            	   20000	     53202 ns/op	         0.3439 cpu-ms/op	         0.4 latency-p50-ms	  3.375 rss-MiB
 BenchmarkE2E/native-2          	      10	  5000000 ns/op
+BenchmarkE2E/slow
+BenchmarkE2E/slow-2 waits for the cluster
 BenchmarkE2E/ours-2            	      10	  5500000 ns/op
     bench_test.go:12: a log line
 PASS
@@ -22,7 +22,7 @@ loadavg-after: 1.50 1.00 1.20 1/234 5678
 `
 
 func TestRender(t *testing.T) {
-	rows, err := parseRows(`
+	rows, err := ParseRows(`
 # figure | benchmark | metric | target
 Go ready from cache | BenchmarkCompile/go/cached | ns/op | < 100
 Go call p50 | BenchmarkInvoke/go-reactor | latency-p50-ms | <= 2
@@ -35,7 +35,7 @@ missing | BenchmarkNope | ns/op | <= 1
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := parseResults(strings.NewReader(benchOutput))
+	res, err := ParseResults(strings.NewReader(benchOutput))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,18 +49,18 @@ missing | BenchmarkNope | ns/op | <= 1
 | C RSS | 3.38 MiB | <= 4 MiB | yes |
 | missing | not run | <= 1 | unknown |
 `
-	if got := render(rows, res); got != want {
+	if got := Figures(rows, res).String(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
 
 func TestRenderWithBaseline(t *testing.T) {
-	rows, err := parseRows(`e2e | BenchmarkE2E/ours | ns/op | <= 1.2x | BenchmarkE2E/native
+	rows, err := ParseRows(`e2e | BenchmarkE2E/ours | ns/op | <= 1.2x | BenchmarkE2E/native
 Go call p50 | BenchmarkInvoke/go-reactor | latency-p50-ms | <= 2`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := parseResults(strings.NewReader(benchOutput))
+	res, err := ParseResults(strings.NewReader(benchOutput))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ Go call p50 | BenchmarkInvoke/go-reactor | latency-p50-ms | <= 2`)
 | e2e | 5.5 ms | 5 ms | 1.10x | <= 1.2x | yes |
 | Go call p50 | 0.9 ms | — | — | <= 2 ms | yes |
 `
-	if got := render(rows, res); got != want {
+	if got := Figures(rows, res).String(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
@@ -80,47 +80,8 @@ func TestParseRowsErrors(t *testing.T) {
 		{"a | b | c | about 2", `line 1: target "about 2" is not`},
 		{"a | b | c | <= 2x", "line 1: a ratio target needs a baseline benchmark"},
 	} {
-		if _, err := parseRows(tc.rows); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("parseRows(%q) = %v, want %q", tc.rows, err, tc.want)
+		if _, err := ParseRows(tc.rows); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseRows(%q) = %v, want %q", tc.rows, err, tc.want)
 		}
-	}
-}
-
-func TestUpdateDoc(t *testing.T) {
-	dir := t.TempDir()
-	doc := filepath.Join(dir, "perf.md")
-	if err := os.WriteFile(doc, []byte("# Perf\n\nintro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\n\nanalysis\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rows := filepath.Join(dir, "rows")
-	if err := os.WriteFile(rows, []byte("C call p50 | BenchmarkInvoke/c | latency-p50-ms | <= 0.3\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	if err := run([]string{rows}, doc, "make bench", strings.NewReader(benchOutput), &out); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := string(b)
-	for _, part := range []string{
-		"# Perf\n\nintro\n<!-- bench:begin -->\n| figure | ours | target | met |\n",
-		"| C call p50 | 0.4 ms | <= 0.3 ms | **no** |\n\nMeasured ",
-		" CPUs (", "GOMAXPROCS 2, with `make bench`. Load average (1, 5, 15 min) before: 0.52, 0.80, 1.10; after: 1.50, 1.00, 1.20.\n<!-- bench:end -->\n\nanalysis\n",
-	} {
-		if !strings.Contains(got, part) {
-			t.Errorf("doc does not contain %q:\n%s", part, got)
-		}
-	}
-	if out.String() != "| figure | ours | target | met |\n|---|---:|---|---|\n| C call p50 | 0.4 ms | <= 0.3 ms | **no** |\n" {
-		t.Errorf("stdout %q", out.String())
-	}
-	if err := os.WriteFile(doc, []byte("no markers"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := run([]string{rows}, doc, "make bench", strings.NewReader(benchOutput), &out); err == nil || !strings.Contains(err.Error(), "has no <!-- bench:begin -->") {
-		t.Errorf("run on a doc without markers: %v", err)
 	}
 }
