@@ -50,7 +50,7 @@ func pluginDir(t *testing.T) (dir, cache string) {
 			src = "../../runtime/engine/testdata/trap.wat"
 		}
 		write(wat+".wasm", wasmtest.WAT(t, src))
-		index += fmt.Sprintf("- {name: %s, apiVersion: hostile.tekton-wasm.dev/v1alpha1, kind: %s, module: %s.wasm, limits: {memory: 16Mi}}\n", wat, kind, wat)
+		index += fmt.Sprintf("- {name: %s, apiVersion: hostile.tekton-wasm.dev/v1alpha1, kind: %s, module: %s.wasm, limits: {memory: 16Mi}}\n", strings.ReplaceAll(wat, "_", "-"), kind, wat)
 	}
 	write("index.yaml", []byte(index))
 	return dir, cache

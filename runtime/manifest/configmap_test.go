@@ -170,6 +170,11 @@ func TestFromConfigMapErrors(t *testing.T) {
 		data:    map[string]string{ManifestKey: "name: wait\nmodule: wait.wasm\n"},
 		wantErr: `ConfigMap ns/cm: plugin manifest "wait" is missing apiVersion, kind`,
 	}, {
+		name:     "name not a ConfigMap name",
+		data:     map[string]string{ManifestKey: strings.Replace(manifest, "name: wait", "name: stdout_flood", 1)},
+		wantErr:  `ConfigMap ns/cm: plugin name "stdout_flood" cannot name a ConfigMap: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'); rename the plugin`,
+		wantKind: true,
+	}, {
 		name:     "kind known, other fields missing",
 		data:     map[string]string{ManifestKey: "apiVersion: a/v1\nkind: K\n"},
 		wantErr:  `ConfigMap ns/cm: plugin manifest "" is missing name, module`,

@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Defaults and bounds of the limits a manifest sets.
@@ -37,7 +38,10 @@ const (
 
 // Plugin is one plugin's manifest.
 type Plugin struct {
-	// Name identifies the plugin in logs, events and metrics.
+	// Name identifies the plugin in logs, events and metrics, and names
+	// the ConfigMap `tkn-wasm pack` writes: a lowercase RFC 1123 subdomain
+	// (letters, digits, '-' and '.'), so that the same manifest serves in a
+	// plugin directory and in a cluster.
 	Name string `json:"name"`
 	// APIVersion and Kind are the custom task this plugin serves: a
 	// CustomRun whose customRef or customSpec names them runs it.
@@ -106,6 +110,9 @@ func (p *Plugin) Validate() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("plugin manifest %q is missing %s", p.Name, strings.Join(missing, ", "))
+	}
+	if errs := validation.IsDNS1123Subdomain(p.Name); len(errs) > 0 {
+		return fmt.Errorf("plugin name %q cannot name a ConfigMap: %s; rename the plugin", p.Name, strings.Join(errs, "; "))
 	}
 	if p.SHA256 != "" {
 		if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != sha256.Size {
