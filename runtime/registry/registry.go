@@ -68,7 +68,7 @@ type Entry struct {
 	Kind Kind
 	// Manifest is the plugin's manifest, nil when Err reports two
 	// ConfigMaps claiming the kind.
-	Manifest *manifest.Plugin
+	Manifest *manifest.Manifest
 	// ConfigMap is the plugin's ConfigMap, "namespace/name".
 	ConfigMap string
 	// Err is non-nil when the kind is claimed but no plugin can serve it;
@@ -100,7 +100,7 @@ type source struct {
 	configMap       *corev1.ConfigMap // metadata only, for events
 	resourceVersion string
 	kind            Kind // zero when the manifest could not be read
-	manifest        *manifest.Plugin
+	manifest        *manifest.Manifest
 	version         *version // nil when err != nil
 	err             error
 }
@@ -312,7 +312,7 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 		resourceVersion: cm.ResourceVersion,
 	}
 	log := r.opts.Logger.With(zap.String("configmap", src.key()))
-	var p *manifest.Plugin
+	var p *manifest.Manifest
 	var h *engine.Plugin
 	var elapsed time.Duration
 	err := func() (err error) {
