@@ -73,7 +73,7 @@ type Config struct {
 	// (for a Go plugin, its runtime's start-up): 0 means
 	// DefaultWarmInstances, a negative number none. Each prepared
 	// instance serves one invocation and is then closed, exactly like an
-	// instance made on demand; see Plugin.Invoke.
+	// instance made on demand; see CompiledPlugin.Invoke.
 	//
 	// Cost: a prepared instance holds its memory while it waits (for a Go
 	// plugin, 3.4 MiB of linear memory, about 4 MiB resident; for a C
@@ -261,9 +261,9 @@ func (l Limits) pages() (uint32, error) {
 	return uint32(b / pageSize), nil
 }
 
-// compiled is a compiled module shared by every Plugin handle of one
-// pluginKey. refs counts open handles and running invocations, under
-// Engine.mu; the compiled code is released when it drops to zero.
+// compiled is the compiled module shared by every CompiledPlugin handle
+// of one pluginKey. refs counts open handles and running invocations,
+// under Engine.mu; the compiled code is released when it drops to zero.
 type compiled struct {
 	key    pluginKey
 	rt     *sandboxRuntime
@@ -314,7 +314,7 @@ type compiled struct {
 // provides only functions of wasi_snapshot_preview1; module
 // hostabi.ImportModule is reserved), a memory minimum above the limit,
 // or neither a command nor a reactor.
-func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Plugin, error) {
+func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*CompiledPlugin, error) {
 	if !manifest.IsWasm(wasm) {
 		return nil, errors.New("the plugin is not a WebAssembly module (no \\0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)")
 	}
@@ -362,7 +362,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Plug
 		e.release(c)
 		return nil, c.err
 	}
-	return &Plugin{engine: e, c: c}, nil
+	return &CompiledPlugin{engine: e, c: c}, nil
 }
 
 // release drops one reference to c, and its compiled code with the last.

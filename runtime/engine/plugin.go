@@ -23,21 +23,34 @@ import (
 // cryptoRand is the guest's random_get source.
 var cryptoRand = rand.Reader
 
-// Plugin is a handle to a compiled plugin, returned by Engine.Compile.
-// Handles of the same module and limits share the compiled code.
-type Plugin struct {
+// CompiledPlugin is a plugin module compiled by Engine.Compile, ready to
+// be invoked: a handle to compiled code that every handle of the same
+// module and limits shares.
+//
+// # Notes
+//
+//   - A CompiledPlugin is safe for concurrent use: any number of
+//     goroutines may call Invoke at once, each call in an instance of its
+//     own that no other call touches.
+//   - Each handle Engine.Compile returns must be closed once it is no
+//     longer needed; closing twice is harmless. The compiled code is
+//     released when the last handle of the module is closed and no
+//     invocation uses it.
+//   - Invoke fails after Close, and after Engine.Close, which releases
+//     every compiled module and ends the invocations still running.
+type CompiledPlugin struct {
 	engine *Engine
 	c      *compiled
 	closed bool // under engine.mu
 }
 
 // Digest is the hex sha256 of the module.
-func (p *Plugin) Digest() string { return p.c.key.digest }
+func (p *CompiledPlugin) Digest() string { return p.c.key.digest }
 
 // Close closes this handle. The compiled code is released once every
 // handle of the module is closed and no invocation uses it. Closing twice
 // is harmless; Invoke fails after Close.
-func (p *Plugin) Close(context.Context) error {
+func (p *CompiledPlugin) Close(context.Context) error {
 	p.engine.mu.Lock()
 	if p.closed {
 		p.engine.mu.Unlock()
@@ -50,7 +63,7 @@ func (p *Plugin) Close(context.Context) error {
 }
 
 // acquire keeps the compiled code alive for one invocation.
-func (p *Plugin) acquire() error {
+func (p *CompiledPlugin) acquire() error {
 	p.engine.mu.Lock()
 	defer p.engine.mu.Unlock()
 	switch {
@@ -135,7 +148,7 @@ type Mount struct {
 // docs/performance.md for measured figures: a Go command plugin costs a
 // few milliseconds of CPU per call, most of it instantiation and the Go
 // runtime's start-up, which a prepared reactor instance has already done.
-func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocation) (*hostabi.Response, error) {
+func (p *CompiledPlugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocation) (*hostabi.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

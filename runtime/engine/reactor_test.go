@@ -33,7 +33,7 @@ func cReactor(tb testing.TB) []byte {
 }
 
 // waitWarm waits until p's pool holds n prepared instances.
-func waitWarm(tb testing.TB, p *Plugin, n int) {
+func waitWarm(tb testing.TB, p *CompiledPlugin, n int) {
 	tb.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for len(p.c.warm.ready) < n {
@@ -45,7 +45,7 @@ func waitWarm(tb testing.TB, p *Plugin, n int) {
 }
 
 // warmUp starts p's pool with one invocation and waits until it is full.
-func warmUp(tb testing.TB, p *Plugin, req *hostabi.Request) {
+func warmUp(tb testing.TB, p *CompiledPlugin, req *hostabi.Request) {
 	tb.Helper()
 	if _, err := p.Invoke(context.Background(), req, Invocation{}); err != nil {
 		tb.Fatal(err)

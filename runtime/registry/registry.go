@@ -89,7 +89,7 @@ func (e *Entry) Digest() string {
 // version is one compiled plugin version. refs and retired are guarded
 // by Registry.mu.
 type version struct {
-	handle  *engine.Plugin
+	handle  *engine.CompiledPlugin
 	refs    int
 	retired bool
 	closed  bool
@@ -224,7 +224,7 @@ type Lease struct {
 	// Entry is the kind's Entry when the lease was taken.
 	Entry *Entry
 	// Plugin is the compiled plugin to invoke.
-	Plugin *engine.Plugin
+	Plugin *engine.CompiledPlugin
 
 	r    *Registry
 	once sync.Once
@@ -313,7 +313,7 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 	}
 	log := r.opts.Logger.With(zap.String("configmap", src.key()))
 	var p *manifest.Manifest
-	var h *engine.Plugin
+	var h *engine.CompiledPlugin
 	var elapsed time.Duration
 	err := func() (err error) {
 		// A panic in decoding or compiling (a bug the ConfigMap reached)

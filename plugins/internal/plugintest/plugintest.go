@@ -37,7 +37,7 @@ type Plugin struct {
 	// Wasm is the module as the Makefile builds it.
 	Wasm []byte
 
-	compiled *engine.Plugin
+	compiled *engine.CompiledPlugin
 	// raw runs InvokeRaw's plain WASI sandbox, created on first use.
 	raw struct {
 		rt  wazero.Runtime
