@@ -261,23 +261,6 @@ func (l Limits) pages() (uint32, error) {
 	return uint32(b / pageSize), nil
 }
 
-// compiled is the compiled module shared by every CompiledPlugin handle
-// of one pluginKey. refs counts open handles and running invocations,
-// under Engine.mu; the compiled code is released when it drops to zero.
-type compiled struct {
-	key    pluginKey
-	rt     *sandboxRuntime
-	engine *Engine
-
-	ready  chan struct{} // closed when the fields below are set
-	err    error
-	module wazero.CompiledModule
-	entry  entry
-	warm   *warmPool // nil for a command, or when WarmInstances < 0
-
-	refs int
-}
-
 // Compile validates and compiles a module once per (sha256 digest, limits)
 // and returns a handle to the shared compiled plugin, safe for concurrent
 // Invoke. Callers compiling the same module concurrently wait for one

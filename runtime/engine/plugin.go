@@ -4,17 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
 	experimentalsysfs "github.com/tetratelabs/wazero/experimental/sysfs"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/runtime/sandboxfs"
@@ -192,65 +188,6 @@ func (p *CompiledPlugin) Invoke(ctx context.Context, req *hostabi.Request, inv I
 	}
 	_, err = inst.mod.ExportedFunction(p.c.entry.export()).Call(runCtx)
 	return s.outcome(ctx, inst.mod, err)
-}
-
-// start creates inst's module for a call and, for a reactor, initializes
-// it. A non-nil Response or error is the call's outcome: the instance
-// could not be started.
-func (c *compiled) start(ctx, runCtx context.Context, inst *instance, fsConfig wazero.FSConfig) (*hostabi.Response, error) {
-	s := inst.s
-	err := c.instantiate(runCtx, inst, fsConfig)
-	if err != nil {
-		// Linking failed, or the module's wasm start function (run at
-		// instantiation, before _start) did.
-		switch {
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case s.broken != "":
-			return failure(s.broken, s.brokenMessage()), nil
-		}
-		return failure(hostabi.ReasonLoadFailed, s.withLog(fmt.Sprintf("the plugin could not be instantiated: %v", err))), nil
-	}
-	if c.entry != entryReactor {
-		return nil, nil
-	}
-	err = c.initialize(runCtx, inst.mod)
-	if err == nil {
-		return nil, nil
-	}
-	if exit := (*sys.ExitError)(nil); errors.As(err, &exit) && exit.ExitCode() == 0 {
-		return failure(hostabi.ReasonLoadFailed, s.withLog("the plugin exited in "+initializeExport+", before "+runExport+" could be called")), nil
-	}
-	return s.outcome(ctx, inst.mod, err)
-}
-
-// instantiate creates inst's module, with its sandbox's stdio and sleep.
-func (c *compiled) instantiate(ctx context.Context, inst *instance, fsConfig wazero.FSConfig) error {
-	s := inst.s
-	cfg := c.engine.baseConfig.
-		WithStdin((*stdinReader)(s)).
-		WithStdout((*stdoutWriter)(s)).
-		WithStderr((*stderrWriter)(s)).
-		WithNanosleep(s.sleep)
-	if fsConfig != nil {
-		cfg = cfg.WithFSConfig(fsConfig)
-	}
-	mod, err := c.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, inst), c.module, cfg)
-	if err != nil {
-		return err
-	}
-	inst.mod = mod
-	return nil
-}
-
-// initialize calls a reactor's _initialize, if it exports one.
-func (c *compiled) initialize(ctx context.Context, mod api.Module) error {
-	f := mod.ExportedFunction(initializeExport)
-	if f == nil {
-		return nil
-	}
-	_, err := f.Call(ctx)
-	return err
 }
 
 // mountSet is the file systems of one invocation's mounts and the budget
