@@ -24,7 +24,7 @@ type compiled struct {
 	ready  chan struct{} // closed when the fields below are set
 	err    error
 	module wazero.CompiledModule
-	entry  entry
+	kind   moduleKind
 	warm   *warmPool // nil for a command, or when WarmInstances < 0
 
 	refs int
@@ -53,7 +53,7 @@ func (c *compiled) start(ctx, runCtx context.Context, inst *instance, fsConfig w
 		}
 		return failure(hostabi.ReasonLoadFailed, s.withLog(fmt.Sprintf("the plugin could not be instantiated: %v", err))), nil
 	}
-	if c.entry != entryReactor {
+	if c.kind != kindReactor {
 		return nil, nil
 	}
 	err = c.initialize(runCtx, inst.mod)

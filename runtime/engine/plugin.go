@@ -186,7 +186,7 @@ func (p *CompiledPlugin) Invoke(ctx context.Context, req *hostabi.Request, inv I
 			return resp, err
 		}
 	}
-	_, err = inst.mod.ExportedFunction(p.c.entry.export()).Call(runCtx)
+	_, err = inst.mod.ExportedFunction(p.c.kind.export()).Call(runCtx)
 	return s.outcome(ctx, inst.mod, err)
 }
 

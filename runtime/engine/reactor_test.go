@@ -58,20 +58,20 @@ func TestCompileTellsCommandsFromReactors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		wasm []byte
-		want entry
+		want moduleKind
 	}{
-		{"WAT command", wat(t, "ok"), entryCommand},
-		{"WAT reactor", wat(t, "reactor_counter"), entryReactor},
-		{"Go command", guestPlugin(t, false), entryCommand},
-		{"Go reactor", guestPlugin(t, true), entryReactor},
-		{"C reactor", cReactor(t), entryReactor},
+		{"WAT command", wat(t, "ok"), kindCommand},
+		{"WAT reactor", wat(t, "reactor_counter"), kindReactor},
+		{"Go command", guestPlugin(t, false), kindCommand},
+		{"Go reactor", guestPlugin(t, true), kindReactor},
+		{"C reactor", cReactor(t), kindReactor},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustCompile(t, e, tc.wasm, Limits{})
-			if p.c.entry != tc.want {
-				t.Errorf("entry = %v, want %v", p.c.entry, tc.want)
+			if p.c.kind != tc.want {
+				t.Errorf("kind = %v, want %v", p.c.kind, tc.want)
 			}
-			if hasPool := p.c.warm != nil; hasPool != (tc.want == entryReactor) {
+			if hasPool := p.c.warm != nil; hasPool != (tc.want == kindReactor) {
 				t.Errorf("has a pool of prepared instances: %v", hasPool)
 			}
 		})
