@@ -6,6 +6,7 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/klauspost/compress v1.18.6
 	github.com/prometheus/procfs v0.21.0
+	github.com/tekton-wasm/tekton-wasm/hostabi v0.0.0
 	github.com/tektoncd/pipeline v1.15.1
 	github.com/tetratelabs/wazero v1.12.0
 	go.opentelemetry.io/otel v1.44.0
@@ -100,3 +101,5 @@ require (
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.3.3 // indirect
 )
+
+replace github.com/tekton-wasm/tekton-wasm/hostabi => ./hostabi

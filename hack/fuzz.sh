@@ -22,13 +22,15 @@ if [ "${#dirs[@]}" -eq 0 ]; then
 fi
 count=0
 summary=()
+# Each package is run from its own directory (go -C), so that a package of
+# a nested module (the guest SDK, hostabi/go.mod) runs in its module.
 for dir in "${dirs[@]}"; do
-	pkg="$($GO list "$dir")"
-	mapfile -t targets < <($GO test -list '^Fuzz' "$dir" | grep '^Fuzz' || true)
+	pkg="$($GO -C "$dir" list .)"
+	mapfile -t targets < <($GO -C "$dir" test -list '^Fuzz' . | grep '^Fuzz' || true)
 	for target in "${targets[@]}"; do
 		echo "=== fuzz $pkg $target for $fuzztime"
 		start=$(date +%s)
-		if ! $GO test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$@" "$dir"; then
+		if ! $GO -C "$dir" test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$@" .; then
 			echo "fuzz: $pkg $target FAILED; the crasher is in $dir/testdata/fuzz/$target/" >&2
 			exit 1
 		fi

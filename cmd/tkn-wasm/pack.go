@@ -25,7 +25,7 @@ func packCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	fs := flag.NewFlagSet("tkn-wasm pack", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		p         manifest.Plugin
+		p         manifest.Manifest
 		namespace string
 		memory    string
 		timeout   time.Duration

@@ -185,10 +185,10 @@ func parseBindings(ws []string) (map[string]string, error) {
 }
 
 // loadPlugin finds the manifest and module for the run.
-func loadPlugin(cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest.Plugin, []byte, error) {
+func loadPlugin(cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest.Manifest, []byte, error) {
 	if pluginPath != "" {
 		apiVersion, kind := lifecycle.Target(cr)
-		p := &manifest.Plugin{Name: strings.TrimSuffix(filepath.Base(pluginPath), filepath.Ext(pluginPath)), APIVersion: apiVersion, Kind: kind, Module: pluginPath}
+		p := &manifest.Manifest{Name: strings.TrimSuffix(filepath.Base(pluginPath), filepath.Ext(pluginPath)), APIVersion: apiVersion, Kind: kind, Module: pluginPath}
 		b, err := boundedread.Open(pluginPath, manifest.MaxModuleBytes)
 		if err != nil {
 			return nil, nil, usagef("reading the plugin: %v", tooLarge(err, pluginPath, "a module"))

@@ -163,7 +163,7 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 }
 
-func invokeOK(b *testing.B, p *Plugin, req *hostabi.Request) {
+func invokeOK(b *testing.B, p *CompiledPlugin, req *hostabi.Request) {
 	resp, err := p.Invoke(context.Background(), req, Invocation{})
 	if err != nil || resp.Status != hostabi.StatusSucceeded {
 		b.Fatalf("Invoke = %+v, %v", resp, err)

@@ -118,7 +118,7 @@ func TestCompileRefusesBombs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
 			n := alloctest.Bytes(func() {
-				var p *Plugin
+				var p *CompiledPlugin
 				if p, err = sharedEngine(t).Compile(context.Background(), tc.wasm, Limits{}); err == nil {
 					p.Close(context.Background())
 				}

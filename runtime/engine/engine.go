@@ -73,7 +73,7 @@ type Config struct {
 	// (for a Go plugin, its runtime's start-up): 0 means
 	// DefaultWarmInstances, a negative number none. Each prepared
 	// instance serves one invocation and is then closed, exactly like an
-	// instance made on demand; see Plugin.Invoke.
+	// instance made on demand; see CompiledPlugin.Invoke.
 	//
 	// Cost: a prepared instance holds its memory while it waits (for a Go
 	// plugin, 3.4 MiB of linear memory, about 4 MiB resident; for a C
@@ -261,23 +261,6 @@ func (l Limits) pages() (uint32, error) {
 	return uint32(b / pageSize), nil
 }
 
-// compiled is a compiled module shared by every Plugin handle of one
-// pluginKey. refs counts open handles and running invocations, under
-// Engine.mu; the compiled code is released when it drops to zero.
-type compiled struct {
-	key    pluginKey
-	rt     *sandboxRuntime
-	engine *Engine
-
-	ready  chan struct{} // closed when the fields below are set
-	err    error
-	module wazero.CompiledModule
-	entry  entry
-	warm   *warmPool // nil for a command, or when WarmInstances < 0
-
-	refs int
-}
-
 // Compile validates and compiles a module once per (sha256 digest, limits)
 // and returns a handle to the shared compiled plugin, safe for concurrent
 // Invoke. Callers compiling the same module concurrently wait for one
@@ -314,7 +297,7 @@ type compiled struct {
 // provides only functions of wasi_snapshot_preview1; module
 // hostabi.ImportModule is reserved), a memory minimum above the limit,
 // or neither a command nor a reactor.
-func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Plugin, error) {
+func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*CompiledPlugin, error) {
 	if !manifest.IsWasm(wasm) {
 		return nil, errors.New("the plugin is not a WebAssembly module (no \\0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)")
 	}
@@ -343,10 +326,10 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Plug
 	e.mu.Unlock()
 
 	if !found {
-		module, entry, err := compile(ctx, c.rt, wasm)
+		module, kind, err := compile(ctx, c.rt, wasm)
 		e.mu.Lock()
-		c.module, c.entry, c.err = module, entry, err
-		if err == nil && entry == entryReactor && e.warmInstances > 0 {
+		c.module, c.kind, c.err = module, kind, err
+		if err == nil && kind == kindReactor && e.warmInstances > 0 {
 			c.warm = newWarmPool(c, e.warmInstances)
 		}
 		e.mu.Unlock()
@@ -362,7 +345,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Plug
 		e.release(c)
 		return nil, c.err
 	}
-	return &Plugin{engine: e, c: c}, nil
+	return &CompiledPlugin{engine: e, c: c}, nil
 }
 
 // release drops one reference to c, and its compiled code with the last.
@@ -384,13 +367,13 @@ func (e *Engine) release(c *compiled) {
 // reactor whose imports the host provides.
 // A panic while preparing or compiling the module (a bug in the host or
 // in wazero that a module can reach) is an error, not a crash.
-func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.CompiledModule, e entry, err error) {
+func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.CompiledModule, k moduleKind, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if m != nil {
 				_ = m.Close(ctx)
 			}
-			m, e, err = nil, 0, fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
+			m, k, err = nil, 0, fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
 		}
 	}()
 	prepared, err := prepare(wasm)
@@ -407,28 +390,29 @@ func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.Com
 		}
 		return nil, 0, errors.New(msg)
 	}
-	if e, err = checkModule(m, rt.wasi); err != nil {
+	if k, err = checkModule(m, rt.wasi); err != nil {
 		_ = m.Close(ctx)
 		return nil, 0, err
 	}
-	return m, e, nil
+	return m, k, nil
 }
 
 // prepare is prepareModule; tests replace it to check that a panic in
 // loading is contained.
 var prepare = prepareModule
 
-// entry is how the engine runs a plugin.
-type entry int
+// moduleKind is how the engine runs a plugin: a WASI command or a
+// reactor (hostabi/README.md), told apart by its exports.
+type moduleKind int
 
 const (
-	// entryCommand: a WASI command. An invocation calls _start, which
+	// kindCommand: a WASI command. An invocation calls _start, which
 	// initializes the module and serves the request.
-	entryCommand entry = iota + 1
-	// entryReactor: a WASI reactor exporting runExport. An instance is
+	kindCommand moduleKind = iota + 1
+	// kindReactor: a WASI reactor exporting runExport. An instance is
 	// initialized by calling _initialize, if exported, and an invocation
 	// calls runExport; see hostabi/README.md.
-	entryReactor
+	kindReactor
 )
 
 // Export names of the two kinds of plugins.
@@ -438,14 +422,15 @@ const (
 	runExport        = hostabi.RunExport
 )
 
-func (e entry) export() string {
-	if e == entryReactor {
+// export is the function a call runs.
+func (k moduleKind) export() string {
+	if k == kindReactor {
 		return runExport
 	}
 	return startExport
 }
 
-func checkModule(m wazero.CompiledModule, wasi map[string]api.FunctionDefinition) (entry, error) {
+func checkModule(m wazero.CompiledModule, wasi map[string]api.FunctionDefinition) (moduleKind, error) {
 	for _, f := range m.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		switch mod {
@@ -468,17 +453,17 @@ func checkModule(m wazero.CompiledModule, wasi map[string]api.FunctionDefinition
 		return 0, fmt.Errorf("the plugin imports memory %s.%s; the host provides none: a plugin defines its own memory", mod, name)
 	}
 	exports := m.ExportedFunctions()
-	e := entryCommand
+	kind := kindCommand
 	if _, ok := exports[startExport]; !ok {
 		if _, ok := exports[runExport]; !ok {
 			return 0, fmt.Errorf("the plugin exports neither %s (a WASI command) nor %s (a reactor): "+
 				"build it as a command, or export %s from a reactor (for Go, guest.Run in main, with or without -buildmode=c-shared)",
 				startExport, runExport, runExport)
 		}
-		e = entryReactor
+		kind = kindReactor
 	}
 	names := []string{startExport}
-	if e == entryReactor {
+	if kind == kindReactor {
 		names = []string{runExport, initializeExport}
 	}
 	for _, name := range names {
@@ -487,7 +472,7 @@ func checkModule(m wazero.CompiledModule, wasi map[string]api.FunctionDefinition
 			return 0, fmt.Errorf("the plugin's %s is %s; it must take and return nothing", name, signature(f))
 		}
 	}
-	return e, nil
+	return kind, nil
 }
 
 func sameSignature(a, b api.FunctionDefinition) bool {

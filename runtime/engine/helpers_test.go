@@ -85,7 +85,7 @@ var shared struct {
 	err    error
 
 	mu       sync.Mutex
-	goPlugin map[Limits]*Plugin
+	goPlugin map[Limits]*CompiledPlugin
 }
 
 // sharedEngine is one Engine for the tests that do not test the engine's
@@ -94,7 +94,7 @@ func sharedEngine(tb testing.TB) *Engine {
 	tb.Helper()
 	shared.once.Do(func() {
 		shared.engine, shared.err = New(context.Background(), Config{CacheDir: testCacheDir})
-		shared.goPlugin = map[Limits]*Plugin{}
+		shared.goPlugin = map[Limits]*CompiledPlugin{}
 	})
 	if shared.err != nil {
 		tb.Fatal(shared.err)
@@ -104,7 +104,7 @@ func sharedEngine(tb testing.TB) *Engine {
 
 // sharedGoPlugin is the Go test plugin compiled in sharedEngine, kept open
 // for the whole test binary: compiling it takes seconds.
-func sharedGoPlugin(tb testing.TB, limits Limits) *Plugin {
+func sharedGoPlugin(tb testing.TB, limits Limits) *CompiledPlugin {
 	tb.Helper()
 	e := sharedEngine(tb)
 	shared.mu.Lock()
@@ -139,7 +139,7 @@ func newEngine(tb testing.TB, cfg Config) *Engine {
 	return e
 }
 
-func mustCompile(tb testing.TB, e *Engine, wasm []byte, limits Limits) *Plugin {
+func mustCompile(tb testing.TB, e *Engine, wasm []byte, limits Limits) *CompiledPlugin {
 	tb.Helper()
 	p, err := e.Compile(context.Background(), wasm, limits)
 	if err != nil {
@@ -167,7 +167,7 @@ func request(params ...string) *hostabi.Request {
 
 // invoke runs req with a generous timeout: the tests that use it expect
 // the plugin to end by itself.
-func invoke(tb testing.TB, p *Plugin, req *hostabi.Request, inv Invocation) *hostabi.Response {
+func invoke(tb testing.TB, p *CompiledPlugin, req *hostabi.Request, inv Invocation) *hostabi.Response {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -221,7 +221,7 @@ func wantCtxErr(tb testing.TB, err, want error, ended, returned time.Time, slack
 // goroutines, each with a log sink, and fails the test for every call that
 // errs, does not succeed, or whose results (as fmt prints them) are not
 // want: the proof that every call got an instance of its own.
-func invokeConcurrently(t *testing.T, p *Plugin, req *hostabi.Request, workers, calls int, want string) {
+func invokeConcurrently(t *testing.T, p *CompiledPlugin, req *hostabi.Request, workers, calls int, want string) {
 	t.Helper()
 	errs := make(chan error, workers*calls)
 	for range workers {

@@ -4,17 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
 	experimentalsysfs "github.com/tetratelabs/wazero/experimental/sysfs"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/runtime/sandboxfs"
@@ -23,21 +19,34 @@ import (
 // cryptoRand is the guest's random_get source.
 var cryptoRand = rand.Reader
 
-// Plugin is a handle to a compiled plugin, returned by Engine.Compile.
-// Handles of the same module and limits share the compiled code.
-type Plugin struct {
+// CompiledPlugin is a plugin module compiled by Engine.Compile, ready to
+// be invoked: a handle to compiled code that every handle of the same
+// module and limits shares.
+//
+// # Notes
+//
+//   - A CompiledPlugin is safe for concurrent use: any number of
+//     goroutines may call Invoke at once, each call in an instance of its
+//     own that no other call touches.
+//   - Each handle Engine.Compile returns must be closed once it is no
+//     longer needed; closing twice is harmless. The compiled code is
+//     released when the last handle of the module is closed and no
+//     invocation uses it.
+//   - Invoke fails after Close, and after Engine.Close, which releases
+//     every compiled module and ends the invocations still running.
+type CompiledPlugin struct {
 	engine *Engine
 	c      *compiled
 	closed bool // under engine.mu
 }
 
 // Digest is the hex sha256 of the module.
-func (p *Plugin) Digest() string { return p.c.key.digest }
+func (p *CompiledPlugin) Digest() string { return p.c.key.digest }
 
 // Close closes this handle. The compiled code is released once every
 // handle of the module is closed and no invocation uses it. Closing twice
 // is harmless; Invoke fails after Close.
-func (p *Plugin) Close(context.Context) error {
+func (p *CompiledPlugin) Close(context.Context) error {
 	p.engine.mu.Lock()
 	if p.closed {
 		p.engine.mu.Unlock()
@@ -50,7 +59,7 @@ func (p *Plugin) Close(context.Context) error {
 }
 
 // acquire keeps the compiled code alive for one invocation.
-func (p *Plugin) acquire() error {
+func (p *CompiledPlugin) acquire() error {
 	p.engine.mu.Lock()
 	defer p.engine.mu.Unlock()
 	switch {
@@ -135,7 +144,7 @@ type Mount struct {
 // docs/performance.md for measured figures: a Go command plugin costs a
 // few milliseconds of CPU per call, most of it instantiation and the Go
 // runtime's start-up, which a prepared reactor instance has already done.
-func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocation) (*hostabi.Response, error) {
+func (p *CompiledPlugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocation) (*hostabi.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -177,67 +186,8 @@ func (p *Plugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocatio
 			return resp, err
 		}
 	}
-	_, err = inst.mod.ExportedFunction(p.c.entry.export()).Call(runCtx)
+	_, err = inst.mod.ExportedFunction(p.c.kind.export()).Call(runCtx)
 	return s.outcome(ctx, inst.mod, err)
-}
-
-// start creates inst's module for a call and, for a reactor, initializes
-// it. A non-nil Response or error is the call's outcome: the instance
-// could not be started.
-func (c *compiled) start(ctx, runCtx context.Context, inst *instance, fsConfig wazero.FSConfig) (*hostabi.Response, error) {
-	s := inst.s
-	err := c.instantiate(runCtx, inst, fsConfig)
-	if err != nil {
-		// Linking failed, or the module's wasm start function (run at
-		// instantiation, before _start) did.
-		switch {
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case s.broken != "":
-			return failure(s.broken, s.brokenMessage()), nil
-		}
-		return failure(hostabi.ReasonLoadFailed, s.withLog(fmt.Sprintf("the plugin could not be instantiated: %v", err))), nil
-	}
-	if c.entry != entryReactor {
-		return nil, nil
-	}
-	err = c.initialize(runCtx, inst.mod)
-	if err == nil {
-		return nil, nil
-	}
-	if exit := (*sys.ExitError)(nil); errors.As(err, &exit) && exit.ExitCode() == 0 {
-		return failure(hostabi.ReasonLoadFailed, s.withLog("the plugin exited in "+initializeExport+", before "+runExport+" could be called")), nil
-	}
-	return s.outcome(ctx, inst.mod, err)
-}
-
-// instantiate creates inst's module, with its sandbox's stdio and sleep.
-func (c *compiled) instantiate(ctx context.Context, inst *instance, fsConfig wazero.FSConfig) error {
-	s := inst.s
-	cfg := c.engine.baseConfig.
-		WithStdin((*stdinReader)(s)).
-		WithStdout((*stdoutWriter)(s)).
-		WithStderr((*stderrWriter)(s)).
-		WithNanosleep(s.sleep)
-	if fsConfig != nil {
-		cfg = cfg.WithFSConfig(fsConfig)
-	}
-	mod, err := c.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, inst), c.module, cfg)
-	if err != nil {
-		return err
-	}
-	inst.mod = mod
-	return nil
-}
-
-// initialize calls a reactor's _initialize, if it exports one.
-func (c *compiled) initialize(ctx context.Context, mod api.Module) error {
-	f := mod.ExportedFunction(initializeExport)
-	if f == nil {
-		return nil
-	}
-	_, err := f.Call(ctx)
-	return err
 }
 
 // mountSet is the file systems of one invocation's mounts and the budget

@@ -33,7 +33,7 @@ func cReactor(tb testing.TB) []byte {
 }
 
 // waitWarm waits until p's pool holds n prepared instances.
-func waitWarm(tb testing.TB, p *Plugin, n int) {
+func waitWarm(tb testing.TB, p *CompiledPlugin, n int) {
 	tb.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for len(p.c.warm.ready) < n {
@@ -45,7 +45,7 @@ func waitWarm(tb testing.TB, p *Plugin, n int) {
 }
 
 // warmUp starts p's pool with one invocation and waits until it is full.
-func warmUp(tb testing.TB, p *Plugin, req *hostabi.Request) {
+func warmUp(tb testing.TB, p *CompiledPlugin, req *hostabi.Request) {
 	tb.Helper()
 	if _, err := p.Invoke(context.Background(), req, Invocation{}); err != nil {
 		tb.Fatal(err)
@@ -58,20 +58,20 @@ func TestCompileTellsCommandsFromReactors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		wasm []byte
-		want entry
+		want moduleKind
 	}{
-		{"WAT command", wat(t, "ok"), entryCommand},
-		{"WAT reactor", wat(t, "reactor_counter"), entryReactor},
-		{"Go command", guestPlugin(t, false), entryCommand},
-		{"Go reactor", guestPlugin(t, true), entryReactor},
-		{"C reactor", cReactor(t), entryReactor},
+		{"WAT command", wat(t, "ok"), kindCommand},
+		{"WAT reactor", wat(t, "reactor_counter"), kindReactor},
+		{"Go command", guestPlugin(t, false), kindCommand},
+		{"Go reactor", guestPlugin(t, true), kindReactor},
+		{"C reactor", cReactor(t), kindReactor},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustCompile(t, e, tc.wasm, Limits{})
-			if p.c.entry != tc.want {
-				t.Errorf("entry = %v, want %v", p.c.entry, tc.want)
+			if p.c.kind != tc.want {
+				t.Errorf("kind = %v, want %v", p.c.kind, tc.want)
 			}
-			if hasPool := p.c.warm != nil; hasPool != (tc.want == entryReactor) {
+			if hasPool := p.c.warm != nil; hasPool != (tc.want == kindReactor) {
 				t.Errorf("has a pool of prepared instances: %v", hasPool)
 			}
 		})

@@ -19,10 +19,6 @@ type instance struct {
 	mem    *linearMemory // its linear memory, once allocated
 }
 
-func (c *compiled) newInstance() *instance {
-	return &instance{s: getSandbox(), memory: c.engine.memory}
-}
-
 // Allocate implements experimental.MemoryAllocator: wazero calls it to
 // create the instance's linear memory, with its initial size (as capacity)
 // and its maximum.

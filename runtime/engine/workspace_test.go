@@ -19,13 +19,13 @@ import (
 // it ends Failed/SandboxHeld when the host refused every step, and
 // Succeeded/SandboxEscaped, listing what it did, when it did not.
 
-func escapePlugin(t *testing.T) *Plugin {
+func escapePlugin(t *testing.T) *CompiledPlugin {
 	t.Helper()
 	return mustCompile(t, sharedEngine(t), wasmtest.GoPlugin(t, filepath.Join(hostileDemo, "escape")), Limits{})
 }
 
 // attack invokes the escape plugin on a workspace "ws" mounted from dir.
-func attack(t *testing.T, p *Plugin, dir string, readOnly bool, log *bytes.Buffer, params ...string) *hostabi.Response {
+func attack(t *testing.T, p *CompiledPlugin, dir string, readOnly bool, log *bytes.Buffer, params ...string) *hostabi.Response {
 	t.Helper()
 	req := request(params...)
 	req.Workspaces = []hostabi.Workspace{{Name: "ws", Path: hostabi.WorkspacePath("ws"), ReadOnly: readOnly}}

@@ -25,7 +25,7 @@ const CancelMessage = "CustomRun cancelled: tkn-wasm was interrupted"
 // Runner runs CustomRuns against one compiled plugin.
 type Runner struct {
 	Machine *lifecycle.Machine
-	Plugin  *engine.Plugin
+	Plugin  *engine.CompiledPlugin
 	// Log receives the plugin's log (stderr), each line prefixed with
 	// "[attempt N] ". Nil discards it.
 	Log io.Writer

@@ -27,7 +27,7 @@ func TestDecompressionBombs(t *testing.T) {
 	zw.Write(huge)
 	zw.Close()
 	huge = nil
-	p := &Plugin{Name: "bomb", Module: "bomb.wasm"}
+	p := &Manifest{Name: "bomb", Module: "bomb.wasm"}
 	for name, stored := range map[string][]byte{"zstd": zbomb, "gzip": gz.Bytes()} {
 		var err error
 		alloc := alloctest.Bytes(func() { _, err = p.Decode(stored) })
@@ -55,7 +55,7 @@ func TestCheckMemory(t *testing.T) {
 		}
 	}
 	// As in a manifest: 10E overflowed to 0, which meant the default.
-	p := &Plugin{Name: "p", APIVersion: "a/v1", Kind: "K", Module: "m.wasm"}
+	p := &Manifest{Name: "p", APIVersion: "a/v1", Kind: "K", Module: "m.wasm"}
 	q := resource.MustParse("10E")
 	p.Limits.Memory = &q
 	if err := p.Validate(); err == nil || err.Error() != `plugin "p": limits.memory 10E is not a whole number of bytes from 64Ki to 4Gi; write it like 64Mi` {

@@ -53,13 +53,13 @@ const (
 // mismatch, too large), the manifest is returned with the error, so the
 // caller knows which apiVersion/kind is broken; so is a manifest that
 // names its apiVersion and kind but is invalid otherwise.
-func FromConfigMap(cm *corev1.ConfigMap) (*Plugin, []byte, error) {
+func FromConfigMap(cm *corev1.ConfigMap) (*Manifest, []byte, error) {
 	where := fmt.Sprintf("ConfigMap %s/%s", cm.Namespace, cm.Name)
 	text, ok := cm.Data[ManifestKey]
 	if !ok {
 		return nil, nil, fmt.Errorf("%s has no data[%q]; a plugin ConfigMap needs its manifest there (tkn-wasm pack writes one)", where, ManifestKey)
 	}
-	var p Plugin
+	var p Manifest
 	if err := yaml.UnmarshalStrict([]byte(text), &p); err != nil {
 		return nil, nil, fmt.Errorf("%s: data[%q] is not a plugin manifest: %w", where, ManifestKey, err)
 	}
@@ -92,7 +92,7 @@ func FromConfigMap(cm *corev1.ConfigMap) (*Plugin, []byte, error) {
 // ("wait.wasm" or "wait.wasm.zst"). The manifest gets the module's sha256
 // pin. It refuses a module that does not fit even compressed, a pin that
 // does not match, and a plugin name that is not a valid ConfigMap name.
-func ToConfigMap(p *Plugin, module []byte, namespace string) (*corev1.ConfigMap, error) {
+func ToConfigMap(p *Manifest, module []byte, namespace string) (*corev1.ConfigMap, error) {
 	m := *p
 	if m.Module == "" {
 		m.Module = m.Name + ".wasm"
@@ -142,7 +142,7 @@ func ToConfigMap(p *Plugin, module []byte, namespace string) (*corev1.ConfigMap,
 	return cm, nil
 }
 
-func configMap(p *Plugin, stored []byte, namespace string) (*corev1.ConfigMap, error) {
+func configMap(p *Manifest, stored []byte, namespace string) (*corev1.ConfigMap, error) {
 	text, err := yaml.Marshal(p)
 	if err != nil {
 		return nil, err

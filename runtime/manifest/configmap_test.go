@@ -27,7 +27,7 @@ func module(n int, compressible bool) []byte {
 
 func TestToConfigMapRaw(t *testing.T) {
 	mod := module(1000, true)
-	cm, err := ToConfigMap(&Plugin{Name: "wait", APIVersion: "wait.tekton-wasm.dev/v1alpha1", Kind: "Wait"}, mod, "tekton-wasm")
+	cm, err := ToConfigMap(&Manifest{Name: "wait", APIVersion: "wait.tekton-wasm.dev/v1alpha1", Kind: "Wait"}, mod, "tekton-wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestToConfigMapRoundTrip(t *testing.T) {
 		{"needs zstd", 3 << 20, "wait.wasm.zst"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := &Plugin{Name: "wait", APIVersion: "wait.tekton-wasm.dev/v1alpha1", Kind: "Wait", Module: "build/wait.wasm.gz",
+			in := &Manifest{Name: "wait", APIVersion: "wait.tekton-wasm.dev/v1alpha1", Kind: "Wait", Module: "build/wait.wasm.gz",
 				Limits: Limits{Concurrency: 3}}
 			mod := module(tc.size, true)
 			cm, err := ToConfigMap(in, mod, "ns")
@@ -95,10 +95,10 @@ func TestToConfigMapRoundTrip(t *testing.T) {
 }
 
 func TestToConfigMapRefuses(t *testing.T) {
-	ok := &Plugin{Name: "wait", APIVersion: "wait.tekton-wasm.dev/v1alpha1", Kind: "Wait"}
+	ok := &Manifest{Name: "wait", APIVersion: "wait.tekton-wasm.dev/v1alpha1", Kind: "Wait"}
 	for _, tc := range []struct {
 		name   string
-		p      *Plugin
+		p      *Manifest
 		module []byte
 		want   string
 	}{{
@@ -113,17 +113,17 @@ func TestToConfigMapRefuses(t *testing.T) {
 		want:   `plugin "wait": the module is not a WebAssembly module (no \0asm header)`,
 	}, {
 		name:   "pin mismatch",
-		p:      &Plugin{Name: "wait", APIVersion: "a/v1", Kind: "K", SHA256: strings.Repeat("0", 64)},
+		p:      &Manifest{Name: "wait", APIVersion: "a/v1", Kind: "K", SHA256: strings.Repeat("0", 64)},
 		module: module(10, true),
 		want:   `plugin "wait": the module has sha256 `,
 	}, {
 		name:   "name is not a ConfigMap name",
-		p:      &Plugin{Name: "Wait_Plugin", APIVersion: "a/v1", Kind: "K"},
+		p:      &Manifest{Name: "Wait_Plugin", APIVersion: "a/v1", Kind: "K"},
 		module: module(10, true),
 		want:   `plugin name "Wait_Plugin" cannot name a ConfigMap: `,
 	}, {
 		name:   "missing kind",
-		p:      &Plugin{Name: "wait", APIVersion: "a/v1"},
+		p:      &Manifest{Name: "wait", APIVersion: "a/v1"},
 		module: module(10, true),
 		want:   `plugin manifest "wait" is missing kind`,
 	}} {

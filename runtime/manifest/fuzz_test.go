@@ -79,7 +79,7 @@ func FuzzDecode(f *testing.F) {
 	for _, m := range seedModules() {
 		f.Add(m)
 	}
-	p := &Plugin{Name: "p", Module: "p.wasm"}
+	p := &Manifest{Name: "p", Module: "p.wasm"}
 	f.Fuzz(func(t *testing.T, stored []byte) {
 		mod, err := p.Decode(stored)
 		if err == nil && (!IsWasm(mod) || len(mod) > MaxModuleBytes) {

@@ -23,7 +23,7 @@ const IndexFile = "index.yaml"
 //	  kind: Wait
 //	  module: wait.wasm
 type Index struct {
-	Plugins []Plugin `json:"plugins"`
+	Plugins []Manifest `json:"plugins"`
 }
 
 // MaxIndexBytes caps the size of an index.yaml, which is checked before
@@ -67,7 +67,7 @@ func decodeIndex(path string, b []byte) (*Index, error) {
 }
 
 // Find returns the manifest serving apiVersion/kind, or nil.
-func (idx *Index) Find(apiVersion, kind string) *Plugin {
+func (idx *Index) Find(apiVersion, kind string) *Manifest {
 	for i := range idx.Plugins {
 		if idx.Plugins[i].Serves(apiVersion, kind) {
 			return &idx.Plugins[i]
@@ -80,7 +80,7 @@ func (idx *Index) Find(apiVersion, kind string) *Plugin {
 // opened through an os.Root of dir, so neither its path nor a symbolic
 // link on the way leads out of dir, and a module file over MaxModuleBytes
 // is refused before it is read.
-func ReadModule(dir string, p *Plugin) ([]byte, error) {
+func ReadModule(dir string, p *Manifest) ([]byte, error) {
 	b, err := readInDir(dir, p.Module, MaxModuleBytes)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: reading module %q: %w", p.Name, p.Module, err)

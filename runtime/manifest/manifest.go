@@ -36,8 +36,9 @@ const (
 	MaxModuleBytes = 64 << 20
 )
 
-// Plugin is one plugin's manifest.
-type Plugin struct {
+// Manifest describes one plugin (a plugin.yaml, one of index.yaml's plugins):
+// the custom task it serves, its module and the limits of its calls.
+type Manifest struct {
 	// Name identifies the plugin in logs, events and metrics, and names
 	// the ConfigMap `tkn-wasm pack` writes: a lowercase RFC 1123 subdomain
 	// (letters, digits, '-' and '.'), so that the same manifest serves in a
@@ -72,7 +73,7 @@ type Limits struct {
 }
 
 // MemoryBytes is the memory limit in bytes, with the default applied. It
-// is meaningful for validated limits only (Plugin.Validate).
+// is meaningful for validated limits only (Manifest.Validate).
 func (l Limits) MemoryBytes() uint64 {
 	if l.Memory == nil {
 		return DefaultMemory
@@ -101,7 +102,7 @@ func (l Limits) DefaultTimeout() time.Duration {
 }
 
 // Validate reports the first missing or invalid field, naming it.
-func (p *Plugin) Validate() error {
+func (p *Manifest) Validate() error {
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"name", p.Name}, {"apiVersion", p.APIVersion}, {"kind", p.Kind}, {"module", p.Module}} {
 		if f.v == "" {
@@ -134,7 +135,7 @@ func (p *Plugin) Validate() error {
 }
 
 // Serves reports whether the plugin serves the given custom task.
-func (p *Plugin) Serves(apiVersion, kind string) bool {
+func (p *Manifest) Serves(apiVersion, kind string) bool {
 	return p.APIVersion == apiVersion && p.Kind == kind
 }
 
@@ -152,7 +153,7 @@ func IsWasm(b []byte) bool { return bytes.HasPrefix(b, wasmMagic) }
 // Decode turns the stored bytes of p's module into the module itself:
 // it decompresses by content (gzip, zstd or raw wasm, whatever the file
 // name says), checks the wasm magic, the size limit and the sha256 pin.
-func (p *Plugin) Decode(stored []byte) ([]byte, error) {
+func (p *Manifest) Decode(stored []byte) ([]byte, error) {
 	module, err := decompress(stored)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: module %q: %w", p.Name, p.Module, err)

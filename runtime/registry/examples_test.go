@@ -53,7 +53,7 @@ func TestShippedPluginConfigMaps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var want manifest.Plugin
+			var want manifest.Manifest
 			if err := yaml.UnmarshalStrict(src, &want); err != nil {
 				t.Fatal(err)
 			}

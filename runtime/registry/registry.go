@@ -68,7 +68,7 @@ type Entry struct {
 	Kind Kind
 	// Manifest is the plugin's manifest, nil when Err reports two
 	// ConfigMaps claiming the kind.
-	Manifest *manifest.Plugin
+	Manifest *manifest.Manifest
 	// ConfigMap is the plugin's ConfigMap, "namespace/name".
 	ConfigMap string
 	// Err is non-nil when the kind is claimed but no plugin can serve it;
@@ -89,7 +89,7 @@ func (e *Entry) Digest() string {
 // version is one compiled plugin version. refs and retired are guarded
 // by Registry.mu.
 type version struct {
-	handle  *engine.Plugin
+	handle  *engine.CompiledPlugin
 	refs    int
 	retired bool
 	closed  bool
@@ -100,7 +100,7 @@ type source struct {
 	configMap       *corev1.ConfigMap // metadata only, for events
 	resourceVersion string
 	kind            Kind // zero when the manifest could not be read
-	manifest        *manifest.Plugin
+	manifest        *manifest.Manifest
 	version         *version // nil when err != nil
 	err             error
 }
@@ -224,7 +224,7 @@ type Lease struct {
 	// Entry is the kind's Entry when the lease was taken.
 	Entry *Entry
 	// Plugin is the compiled plugin to invoke.
-	Plugin *engine.Plugin
+	Plugin *engine.CompiledPlugin
 
 	r    *Registry
 	once sync.Once
@@ -312,8 +312,8 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 		resourceVersion: cm.ResourceVersion,
 	}
 	log := r.opts.Logger.With(zap.String("configmap", src.key()))
-	var p *manifest.Plugin
-	var h *engine.Plugin
+	var p *manifest.Manifest
+	var h *engine.CompiledPlugin
 	var elapsed time.Duration
 	err := func() (err error) {
 		// A panic in decoding or compiling (a bug the ConfigMap reached)

@@ -351,7 +351,7 @@ func TestSelection(t *testing.T) {
 func TestPanicInLoadingIsABrokenPlugin(t *testing.T) {
 	decode := decodeConfigMap
 	t.Cleanup(func() { decodeConfigMap = decode })
-	decodeConfigMap = func(cm *corev1.ConfigMap) (*manifest.Plugin, []byte, error) {
+	decodeConfigMap = func(cm *corev1.ConfigMap) (*manifest.Manifest, []byte, error) {
 		if cm.Name == "wait" {
 			panic("boom")
 		}

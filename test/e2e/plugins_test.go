@@ -31,7 +31,7 @@ var (
 )
 
 // loadPlugins reads the index of a plugin directory the Makefile builds.
-func loadPlugins(dir string) ([]manifest.Plugin, error) {
+func loadPlugins(dir string) ([]manifest.Manifest, error) {
 	idx, err := manifest.LoadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w (run `make plugins hostile`)", err)
@@ -41,7 +41,7 @@ func loadPlugins(dir string) ([]manifest.Plugin, error) {
 
 // applyPlugin creates or replaces the plugin ConfigMap of p (its module read
 // from dir) in the controller's namespace.
-func applyPlugin(ctx context.Context, dir string, p manifest.Plugin) (*corev1.ConfigMap, error) {
+func applyPlugin(ctx context.Context, dir string, p manifest.Manifest) (*corev1.ConfigMap, error) {
 	cm, err := pluginConfigMap(dir, p)
 	if err != nil {
 		return nil, err
@@ -51,7 +51,7 @@ func applyPlugin(ctx context.Context, dir string, p manifest.Plugin) (*corev1.Co
 
 // pluginConfigMap builds the plugin ConfigMap of p, its module read from dir.
 // Compressing a Go plugin takes about a second of CPU.
-func pluginConfigMap(dir string, p manifest.Plugin) (*corev1.ConfigMap, error) {
+func pluginConfigMap(dir string, p manifest.Manifest) (*corev1.ConfigMap, error) {
 	module, err := manifest.ReadModule(dir, &p)
 	if err != nil {
 		return nil, err

@@ -134,7 +134,7 @@ func TestBrokenPluginConfigMap(t *testing.T) {
 }
 
 // firstPartyPlugin returns the manifest of the first-party plugin of kind.
-func firstPartyPlugin(t *testing.T, kind string) manifest.Plugin {
+func firstPartyPlugin(t *testing.T, kind string) manifest.Manifest {
 	t.Helper()
 	plugins, err := loadPlugins(pluginDir)
 	if err != nil {
@@ -146,7 +146,7 @@ func firstPartyPlugin(t *testing.T, kind string) manifest.Plugin {
 		}
 	}
 	t.Fatalf("no first-party plugin of kind %s", kind)
-	return manifest.Plugin{}
+	return manifest.Manifest{}
 }
 
 // manifestDigest returns the sha256 pinned in a plugin ConfigMap's manifest.

@@ -33,11 +33,11 @@ const invokeTimeout = time.Minute
 // Plugin is a plugin built from its directory and compiled.
 type Plugin struct {
 	// Manifest is the plugin's plugin.yaml.
-	Manifest manifest.Plugin
+	Manifest manifest.Manifest
 	// Wasm is the module as the Makefile builds it.
 	Wasm []byte
 
-	compiled *engine.Plugin
+	compiled *engine.CompiledPlugin
 	// raw runs InvokeRaw's plain WASI sandbox, created on first use.
 	raw struct {
 		rt  wazero.Runtime
@@ -79,13 +79,13 @@ func Load(t testing.TB, dir string) *Plugin {
 	return p
 }
 
-func readManifest(t testing.TB, dir string) manifest.Plugin {
+func readManifest(t testing.TB, dir string) manifest.Manifest {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "plugin.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m manifest.Plugin
+	var m manifest.Manifest
 	if err := yaml.UnmarshalStrict(b, &m); err != nil {
 		t.Fatalf("plugin.yaml: %v", err)
 	}

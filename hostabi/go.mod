@@ -1,0 +1,3 @@
+module github.com/tekton-wasm/tekton-wasm/hostabi
+
+go 1.26.8

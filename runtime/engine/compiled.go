@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/tekton-wasm/tekton-wasm/hostabi"
+)
+
+// compiled is the compiled module shared by every CompiledPlugin handle
+// of one pluginKey. refs counts open handles and running invocations,
+// under Engine.mu; the compiled code is released when it drops to zero.
+type compiled struct {
+	key    pluginKey
+	rt     *sandboxRuntime
+	engine *Engine
+
+	ready  chan struct{} // closed when the fields below are set
+	err    error
+	module wazero.CompiledModule
+	kind   moduleKind
+	warm   *warmPool // nil for a command, or when WarmInstances < 0
+
+	refs int
+}
+
+// newInstance returns an instance of c, not yet created in wazero, with a
+// sandbox of its own.
+func (c *compiled) newInstance() *instance {
+	return &instance{s: getSandbox(), memory: c.engine.memory}
+}
+
+// start creates inst's module for a call and, for a reactor, initializes
+// it. A non-nil Response or error is the call's outcome: the instance
+// could not be started.
+func (c *compiled) start(ctx, runCtx context.Context, inst *instance, fsConfig wazero.FSConfig) (*hostabi.Response, error) {
+	s := inst.s
+	err := c.instantiate(runCtx, inst, fsConfig)
+	if err != nil {
+		// Linking failed, or the module's wasm start function (run at
+		// instantiation, before _start) did.
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case s.broken != "":
+			return failure(s.broken, s.brokenMessage()), nil
+		}
+		return failure(hostabi.ReasonLoadFailed, s.withLog(fmt.Sprintf("the plugin could not be instantiated: %v", err))), nil
+	}
+	if c.kind != kindReactor {
+		return nil, nil
+	}
+	err = c.initialize(runCtx, inst.mod)
+	if err == nil {
+		return nil, nil
+	}
+	if exit := (*sys.ExitError)(nil); errors.As(err, &exit) && exit.ExitCode() == 0 {
+		return failure(hostabi.ReasonLoadFailed, s.withLog("the plugin exited in "+initializeExport+", before "+runExport+" could be called")), nil
+	}
+	return s.outcome(ctx, inst.mod, err)
+}
+
+// instantiate creates inst's module, with its sandbox's stdio and sleep.
+func (c *compiled) instantiate(ctx context.Context, inst *instance, fsConfig wazero.FSConfig) error {
+	s := inst.s
+	cfg := c.engine.baseConfig.
+		WithStdin((*stdinReader)(s)).
+		WithStdout((*stdoutWriter)(s)).
+		WithStderr((*stderrWriter)(s)).
+		WithNanosleep(s.sleep)
+	if fsConfig != nil {
+		cfg = cfg.WithFSConfig(fsConfig)
+	}
+	mod, err := c.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, inst), c.module, cfg)
+	if err != nil {
+		return err
+	}
+	inst.mod = mod
+	return nil
+}
+
+// initialize calls a reactor's _initialize, if it exports one.
+func (c *compiled) initialize(ctx context.Context, mod api.Module) error {
+	f := mod.ExportedFunction(initializeExport)
+	if f == nil {
+		return nil
+	}
+	_, err := f.Call(ctx)
+	return err
+}
