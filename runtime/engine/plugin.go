@@ -13,6 +13,7 @@ import (
 	experimentalsysfs "github.com/tetratelabs/wazero/experimental/sysfs"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/sandboxfs"
 )
 
@@ -80,6 +81,10 @@ type Invocation struct {
 	Log io.Writer
 	// Mounts are the directories granted to this invocation only.
 	Mounts []Mount
+	// HTTP serves the plugin's http_request calls (capabilities.go) under
+	// its policy; nil: they fail with ENOTCAPABLE. The call counts its
+	// requests in a session of its own.
+	HTTP *httpcap.Client
 }
 
 // Mount grants the plugin a host directory at GuestPath (an absolute,
@@ -186,7 +191,7 @@ func (p *CompiledPlugin) Invoke(ctx context.Context, req *hostabi.Request, inv I
 			return resp, err
 		}
 	}
-	_, err = inst.mod.ExportedFunction(p.c.kind.export()).Call(runCtx)
+	_, err = inst.mod.ExportedFunction(p.c.kind.export()).Call(withCapabilities(runCtx, inv))
 	return s.outcome(ctx, inst.mod, err)
 }
 

@@ -150,7 +150,9 @@ func (c *Client) Session() *Session { return &Session{c: c} }
 // Do sends the request described by doc (a hostabi.HTTPRequest, JSON)
 // with body, and returns the final response once its body is read. ctx
 // is the call's: when it ends, the request is abandoned at once. Every
-// error is an *Error.
+// error is an *Error. Do keeps neither doc nor body once it returns (the
+// engine passes views of a plugin's memory, which is recycled after the
+// call, while the transport may still be writing a cancelled body).
 func (s *Session) Do(ctx context.Context, doc, body []byte) (resp *Response, err error) {
 	defer func() {
 		if s.c.observe != nil {
@@ -233,7 +235,7 @@ func (c *Client) newRequest(ctx context.Context, doc, body []byte) (*http.Reques
 	}
 	var rd io.Reader
 	if len(body) > 0 {
-		rd = bytes.NewReader(body)
+		rd = bytes.NewReader(bytes.Clone(body))
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
