@@ -1,9 +1,10 @@
 // Package manifest owns the plugin manifest: the one description of a
 // plugin — the custom task apiVersion/kind it serves, where its module is,
-// an optional digest pin and its limits — used unchanged by the local
-// runner's plugin directory (index.yaml), by plugin ConfigMaps
-// (data["plugin.yaml"]) and by what `tkn-wasm pack` writes. It also reads
-// modules, compressed or not, and checks them against their pin.
+// an optional digest pin, its limits and the host capabilities it grants
+// (capabilities.go) — used unchanged by the local runner's plugin
+// directory (index.yaml), by plugin ConfigMaps (data["plugin.yaml"]) and
+// by what `tkn-wasm pack` writes. It also reads modules, compressed or
+// not, and checks them against their pin.
 package manifest
 
 import (
@@ -57,6 +58,9 @@ type Manifest struct {
 	SHA256 string `json:"sha256,omitempty"`
 	// Limits bound every invocation of this plugin.
 	Limits Limits `json:"limits,omitempty"`
+	// Capabilities grant the plugin host capabilities (capabilities.go);
+	// none by default.
+	Capabilities Capabilities `json:"capabilities,omitzero"`
 }
 
 // Limits bound a plugin's invocations.
@@ -131,7 +135,7 @@ func (p *Manifest) Validate() error {
 	if p.Limits.Concurrency < 0 {
 		return fmt.Errorf("plugin %q: limits.concurrency %d is negative", p.Name, p.Limits.Concurrency)
 	}
-	return nil
+	return p.Capabilities.validate(p.Name)
 }
 
 // Serves reports whether the plugin serves the given custom task.
