@@ -73,7 +73,8 @@ func Load(t testing.TB, dir string) *Plugin {
 			p.raw.rt.Close(ctx)
 		}
 	})
-	if p.compiled, err = e.Compile(ctx, p.Wasm, engine.Limits{MemoryBytes: p.Manifest.Limits.MemoryBytes()}); err != nil {
+	limits := engine.Limits{MemoryBytes: p.Manifest.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Manifest.Capabilities.HTTP != nil}}
+	if p.compiled, err = e.Compile(ctx, p.Wasm, limits); err != nil {
 		t.Fatalf("compiling %s: %v", p.Manifest.Module, err)
 	}
 	return p
@@ -103,10 +104,18 @@ func readManifest(t testing.TB, dir string) manifest.Manifest {
 // how it misbehaved. The plugin's log is quoted if the invocation fails.
 func (p *Plugin) Invoke(t testing.TB, req *hostabi.Request) *hostabi.Response {
 	t.Helper()
+	return p.InvokeWith(t, req, engine.Invocation{})
+}
+
+// InvokeWith is Invoke with the host's capabilities and mounts of inv
+// (its Log is the test's).
+func (p *Plugin) InvokeWith(t testing.TB, req *hostabi.Request, inv engine.Invocation) *hostabi.Response {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
 	defer cancel()
 	var log bytes.Buffer
-	resp, err := p.compiled.Invoke(ctx, req, engine.Invocation{Log: &log})
+	inv.Log = &log
+	resp, err := p.compiled.Invoke(ctx, req, inv)
 	if err != nil {
 		t.Fatalf("invoking %s: %v\nlog:\n%s", p.Manifest.Name, err, log.Bytes())
 	}
