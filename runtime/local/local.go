@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
@@ -34,6 +35,8 @@ type Runner struct {
 	// from); an unbound emptyDir gets a fresh temporary directory that is
 	// removed when the run ends.
 	Bindings map[string]string
+	// HTTP serves the plugin's HTTP capability; nil: none.
+	HTTP *httpcap.Client
 }
 
 // Run drives run to its end and leaves the final status in run.Status.
@@ -91,7 +94,7 @@ func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.
 		defer lw.finish()
 		log = lw
 	}
-	resp, err := r.Plugin.Invoke(ctx, req, engine.Invocation{Log: log, Mounts: mounts})
+	resp, err := r.Plugin.Invoke(ctx, req, engine.Invocation{Log: log, Mounts: mounts, HTTP: r.HTTP})
 	return lifecycle.Outcome{Response: resp, Err: err}
 }
 
