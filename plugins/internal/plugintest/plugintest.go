@@ -2,9 +2,9 @@
 // ships: it reads and validates the plugin's plugin.yaml, builds the
 // module with the Makefile's command (Go or C, through internal/wasmtest),
 // and compiles it in the host's engine (runtime/engine) under the
-// manifest's limits. Tests then invoke it exactly as the controller does,
-// so they check the shipped module and its manifest, not only the
-// plugin's logic.
+// manifest's limits and capability grants. Tests then invoke it exactly
+// as the controller does, so they check the shipped module and its
+// manifest, not only the plugin's logic.
 package plugintest
 
 import (
