@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/hangserver"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
 )
@@ -194,15 +195,7 @@ func TestHTTPCapabilityPerCall(t *testing.T) {
 // TestHTTPCapabilityCancel: a cancelled call stops its pending request at
 // once, as it stops a loop.
 func TestHTTPCapabilityCancel(t *testing.T) {
-	release := make(chan struct{})
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer s.Close()
-	defer close(release)
+	s := hangserver.Start(t)
 	p, err := fetchPlugin(t, sharedEngine(t), s.URL+"/hang", 64, 0, false, Grants{HTTP: true})
 	if err != nil {
 		t.Fatal(err)

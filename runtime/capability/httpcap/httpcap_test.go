@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/hangserver"
 )
 
 // client returns a Client allowing entries, resolving names with dns.
@@ -239,15 +240,7 @@ func TestInvalidRequests(t *testing.T) {
 // TestCancelStopsPendingRequest: a request to a server that never answers
 // ends as soon as the call's context does.
 func TestCancelStopsPendingRequest(t *testing.T) {
-	release := make(chan struct{})
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer s.Close()
-	defer close(release)
+	s := hangserver.Start(t)
 	_, port := hostOf(t, s)
 	c := client(t, nil, "127.0.0.1:"+port)
 	ctx, cancel := context.WithCancel(context.Background())
