@@ -75,6 +75,13 @@ func (r *Reconciler) execute(ctx context.Context, j *job, inv invocation) {
 			call.Mounts = append(call.Mounts, engine.Mount{HostDir: mt.HostDir, GuestPath: mt.Path, ReadOnly: mt.ReadOnly})
 		}
 	}
+	if call.HTTP, err = r.httpClient(lease.Entry.Manifest); err != nil {
+		j.outcome = lifecycle.Outcome{Err: err}
+		return
+	}
+	if call.HTTP != nil {
+		defer call.HTTP.CloseIdleConnections()
+	}
 	if inv.logger.Desugar().Core().Enabled(zapcore.DebugLevel) {
 		log := &lineLogger{logger: inv.logger.With(zap.String("sha256", lease.Entry.Digest()))}
 		defer log.flush()
