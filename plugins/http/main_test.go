@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -219,5 +220,15 @@ func TestPlugin(t *testing.T) {
 	resp = p.InvokeWith(t, request(str("url", s.URL+"/missing")), client(host))
 	if resp.Reason != "UnexpectedStatus" || !strings.Contains(resp.Message, "answered 404") {
 		t.Errorf("404: %s %q", resp.Reason, resp.Message)
+	}
+	// The module imports http_request: without the manifest's grant it
+	// does not load.
+	e, err := engine.New(context.Background(), engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	if _, err := e.Compile(context.Background(), p.Wasm, engine.Limits{}); err == nil || !strings.Contains(err.Error(), "tekton.http_request, which needs the http capability") {
+		t.Errorf("compiled without the http grant: %v", err)
 	}
 }
