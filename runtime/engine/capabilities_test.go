@@ -160,9 +160,9 @@ func TestBufferClosedTwice(t *testing.T) {
 	wantFailed(t, resp, hostabi.ReasonExited, "exited with code 1", "buffer_close: no buffer 2 in this call")
 }
 
-// TestHTTPCapabilityPerCall: calls running at once each reach their own
+// TestHTTPCapabilityConcurrentCalls: calls running at once each reach their own
 // client, never another call's.
-func TestHTTPCapabilityPerCall(t *testing.T) {
+func TestHTTPCapabilityConcurrentCalls(t *testing.T) {
 	s := httptest.NewServer(responder)
 	defer s.Close()
 	p, err := fetchPlugin(t, sharedEngine(t), s.URL+"/x", 64, 0, true, Grants{HTTP: true})

@@ -68,6 +68,7 @@ func ParseEntry(s string) (Entry, error) {
 		}
 		e.Port = uint16(n)
 	}
+	host = strings.TrimSuffix(host, ".") // "127.0.0.1." is the address, as a URL's host is
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if ip.Zone() != "" {
 			return bad("has an IPv6 zone")
@@ -75,7 +76,7 @@ func ParseEntry(s string) (Entry, error) {
 		e.IP = ip.Unmap()
 		return e, nil
 	}
-	name := strings.ToLower(strings.TrimSuffix(host, "."))
+	name := strings.ToLower(host)
 	if rest, ok := strings.CutPrefix(name, "*."); ok {
 		e.Wildcard, name = true, rest
 	}

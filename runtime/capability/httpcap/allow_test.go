@@ -92,3 +92,30 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseEntry: an entry that parses renders as an entry that parses
+// to the same thing, and matches the host it names.
+func FuzzParseEntry(f *testing.F) {
+	for _, s := range []string{"hooks.example.com", "*.example.org:8443", "127.0.0.1:80", "[fd00::1]:443", "[::1]", "a..b", "*.", "[::ffff:1.2.3.4]:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := ParseEntry(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseEntry(e.String())
+		if err != nil || again != e {
+			t.Fatalf("ParseEntry(%q) = %+v, renders as %q, which parses to %+v, %v", s, e, e.String(), again, err)
+		}
+		host := e.Name
+		if e.IP.IsValid() {
+			host = e.IP.String()
+		} else if e.Wildcard {
+			host = "x." + e.Name
+		}
+		if !e.matchesHost(host) || (e.Wildcard && e.matchesHost(e.Name)) {
+			t.Fatalf("%+v: matches %q = %v, its own suffix %v", e, host, e.matchesHost(host), e.matchesHost(e.Name))
+		}
+	})
+}
