@@ -66,7 +66,8 @@ const (
 	// ErrnoLimit: the call has made MaxHTTPRequests requests already.
 	ErrnoLimit Errno = 5
 	// ErrnoCanceled: the call's deadline passed or the run was
-	// cancelled; the host is stopping the plugin.
+	// cancelled. Reserved: the host stops the plugin inside the
+	// function instead of returning it.
 	ErrnoCanceled Errno = 6
 	// ErrnoIO: the request failed: DNS, connection, TLS, protocol.
 	ErrnoIO Errno = 7
