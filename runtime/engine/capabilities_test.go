@@ -205,6 +205,12 @@ func TestHTTPCapabilityCancel(t *testing.T) {
 	time.AfterFunc(100*time.Millisecond, func() { ended = time.Now(); cancel() })
 	_, err = p.Invoke(ctx, request(), Invocation{HTTP: allowing(t, s.URL)})
 	wantCtxErr(t, err, context.Canceled, ended, time.Now(), 2*time.Second)
+
+	deadline := time.Now().Add(100 * time.Millisecond)
+	ctx, cancel = context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	_, err = p.Invoke(ctx, request(), Invocation{HTTP: allowing(t, s.URL)})
+	wantCtxErr(t, err, context.DeadlineExceeded, deadline, time.Now(), 2*time.Second)
 }
 
 // TestHostFunctionPanic: a panic in a host function is an errno for the
