@@ -217,6 +217,7 @@ func TestHotReload(t *testing.T) {
 func TestBrokenConfigMaps(t *testing.T) {
 	answer := wasmtest.WAT(t, "testdata/answer.wat")
 	bigmem := wasmtest.WAT(t, "testdata/bigmem.wat")
+	http := wasmtest.WAT(t, "testdata/http.wat")
 	for _, tc := range []struct {
 		name     string
 		cm       *corev1.ConfigMap
@@ -247,6 +248,16 @@ func TestBrokenConfigMaps(t *testing.T) {
 		cm:   configMap("wait", waitYAML+"limits: {memory: 64Mi}\n", bigmem),
 		kind: true,
 		want: `ConfigMap tekton-wasm/wait: plugin "wait": the plugin module does not compile: `,
+	}, {
+		name: "bad http allow entry",
+		cm:   configMap("wait", waitYAML+"capabilities: {http: {allow: [\"https://hooks.example.com\"]}}\n", http),
+		kind: true, wantFull: true,
+		want: `ConfigMap tekton-wasm/wait: plugin "wait": capabilities.http.allow: http allow entry "https://hooks.example.com" has a scheme or a path; write HOST or HOST:PORT, e.g. hooks.example.com, *.example.org or 127.0.0.1:8443`,
+	}, {
+		name: "imports a capability not granted",
+		cm:   configMap("wait", waitYAML, http),
+		kind: true, wantFull: true,
+		want: `ConfigMap tekton-wasm/wait: plugin "wait": the plugin imports tekton.http_request, which needs the http capability, and its manifest does not grant it: grant it with capabilities.http in the plugin's manifest, or do not use it`,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			other := configMap("other", "name: other\napiVersion: other.dev/v1\nkind: Other\nmodule: wait.wasm\n", answer)
@@ -375,5 +386,15 @@ func TestPanicInLoadingIsABrokenPlugin(t *testing.T) {
 	defer l.Release()
 	if resp, err := invoke(t, context.Background(), l); err != nil || resp.Status != hostabi.StatusSucceeded {
 		t.Fatalf("other plugin: %+v, %v", resp, err)
+	}
+}
+
+// TestGrantedCapability: a plugin importing a capability its manifest
+// grants loads.
+func TestGrantedCapability(t *testing.T) {
+	w := start(t, configMap("wait", waitYAML+"capabilities: {http: {allow: [hooks.example.com]}}\n", wasmtest.WAT(t, "testdata/http.wat")))
+	w.changed(waitKind)
+	if e := w.registry.Lookup(waitAPI, "Wait"); e == nil || e.Err != nil || e.Manifest.Capabilities.HTTP == nil {
+		t.Fatalf("entry %+v", e)
 	}
 }
