@@ -74,3 +74,24 @@ func TestRunHTTP(t *testing.T) {
 		t.Errorf("a bad --allow-host: exit code %d, want 2:\n%s", code, errOut)
 	}
 }
+
+// TestPackAllowHost: pack --allow-host writes the grant into the
+// ConfigMap's manifest, which the controller then loads; a bad entry is
+// refused, naming it.
+func TestPackAllowHost(t *testing.T) {
+	module := filepath.Join(t.TempDir(), "hook.wasm")
+	if err := os.WriteFile(module, wasmtest.WAT(t, "../../runtime/registry/testdata/http.wat"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"pack", module, "--api-version", "x.dev/v1", "--kind", "Hook",
+		"--allow-host", "hooks.example.com", "--allow-host", "*.example.org:8443"}, nil, &stdout, &stderr)
+	if code != 0 || !strings.Contains(stdout.String(), "capabilities:\n      http:\n        allow:\n        - hooks.example.com\n        - '*.example.org:8443'") {
+		t.Fatalf("exit code %d:\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	stderr.Reset()
+	code = run(context.Background(), []string{"pack", module, "--api-version", "x.dev/v1", "--kind", "Hook", "--allow-host", "hooks.example.com/x"}, nil, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), `http allow entry "hooks.example.com/x" has a scheme or a path`) {
+		t.Errorf("a bad --allow-host: exit code %d:\n%s", code, stderr.String())
+	}
+}
