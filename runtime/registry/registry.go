@@ -215,8 +215,9 @@ func (r *Registry) Lookup(apiVersion, kind string) *Entry {
 	return r.kinds[Kind{apiVersion, kind}]
 }
 
-// Lease is the use of one plugin version by one invocation. It is used
-// by one goroutine; Release may be called from any.
+// Lease is the use of one plugin version by one invocation. Its Plugin
+// may be invoked from any goroutine until Release, which may also be
+// called from any goroutine, and more than once.
 type Lease struct {
 	// Entry is the kind's Entry when the lease was taken.
 	Entry *Entry
