@@ -9,7 +9,9 @@
 //     limit) and shared by every Invoke; with Config.CacheDir the machine
 //     code also persists on disk, so a restarted process skips compilation
 //     (for a Go plugin, about 1.2 s cold and 0.13 s from the cache; see
-//     docs/performance.md).
+//     docs/performance.md). The engine counts the handles on compiled code
+//     (CompiledPlugin, Clone) and the invocations running it, and frees it
+//     after the last: its users hold handles and count nothing.
 //   - wazero runtimes. Memory limits and close-on-context-done are
 //     properties of a wazero.Runtime, so the engine keeps one runtime per
 //     distinct memory limit, created on first use; all of them share one
