@@ -16,6 +16,7 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/local"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
@@ -189,7 +190,7 @@ func loadPlugin(cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest
 	if pluginPath != "" {
 		apiVersion, kind := lifecycle.Target(cr)
 		p := &manifest.Manifest{Name: strings.TrimSuffix(filepath.Base(pluginPath), filepath.Ext(pluginPath)), APIVersion: apiVersion, Kind: kind, Module: pluginPath}
-		b, err := boundedread.Open(pluginPath, manifest.MaxModuleBytes)
+		b, err := boundedread.Open(pluginPath, wasmmodule.MaxBytes)
 		if err != nil {
 			return nil, nil, usagef("reading the plugin: %v", tooLarge(err, pluginPath, "a module"))
 		}

@@ -130,4 +130,10 @@ func TestModule(t *testing.T) {
 	if got := p.Invoke(t, request(duration("forever"))); !reflect.DeepEqual(got, &want) {
 		t.Errorf("an invalid duration answered %+v, want %+v", got, &want)
 	}
+
+	// The module is a reactor: malformed stdin reaches its tekton_run too,
+	// and the SDK answers for it.
+	if got := p.InvokeRaw(t, []byte("{not json")); got.Status != hostabi.StatusFailed || got.Reason != guest.ReasonInvalidRequest {
+		t.Errorf("stdin that is not JSON answered %+v; want Failed, reason %s", got, guest.ReasonInvalidRequest)
+	}
 }
