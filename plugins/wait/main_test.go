@@ -31,7 +31,7 @@ func duration(s string) hostabi.Param {
 }
 
 func running(left time.Duration, msg string) *hostabi.Response {
-	return &hostabi.Response{Status: hostabi.StatusRunning, Reason: "Waiting", Message: msg, RequeueAfter: hostabi.Duration{Duration: left}}
+	return &hostabi.Response{Status: hostabi.StatusRunning, Reason: "Running", Message: msg, RequeueAfter: hostabi.Duration{Duration: left}}
 }
 
 var elapsed = &hostabi.Response{Status: hostabi.StatusSucceeded, Reason: "DurationElapsed", Message: "The wait duration has elapsed"}
@@ -113,8 +113,8 @@ func TestModule(t *testing.T) {
 	req := request(duration("1h"))
 	req.StartTime = time.Now()
 	got := p.Invoke(t, req)
-	if left := got.RequeueAfter.Duration; got.Status != hostabi.StatusRunning || got.Reason != "Waiting" || left <= 59*time.Minute || left > time.Hour {
-		t.Errorf("a fresh 1h wait answered %+v; want Running, reason Waiting, requeueAfter just under 1h", got)
+	if left := got.RequeueAfter.Duration; got.Status != hostabi.StatusRunning || got.Reason != "Running" || left <= 59*time.Minute || left > time.Hour {
+		t.Errorf("a fresh 1h wait answered %+v; want Running, reason Running, requeueAfter just under 1h", got)
 	}
 
 	req = request(duration("1s"))
