@@ -16,6 +16,7 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/local"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
@@ -96,10 +97,10 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, usagef("%s: %v", p.Module, err)
 	}
 	runner := &local.Runner{
-		Machine:  &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout()},
-		Plugin:   compiled,
-		Log:      stderr,
-		Bindings: bindings,
+		Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout()},
+		Plugin:     compiled,
+		Log:        stderr,
+		Workspaces: &workspace.Local{Bindings: bindings},
 	}
 	if err := runner.Run(ctx, cr); err != nil {
 		return 0, usagef("%v", err)
