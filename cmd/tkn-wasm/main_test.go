@@ -100,6 +100,7 @@ func TestRunGolden(t *testing.T) {
 		{name: "workspace-dot", args: []string{"-f", "testdata/workspace-dot.yaml", "--plugins", plugins}},
 		{name: "workspace-pvc", args: []string{"-f", "testdata/workspace-pvc.yaml", "--plugins", plugins}},
 		{name: "workspace-pvc-bound", args: []string{"-f", "testdata/workspace-pvc.yaml", "--plugins", plugins, "--workspace", "source=testdata"}},
+		{name: "workspace-bound-twice", args: []string{"-f", "testdata/workspace.yaml", "--plugins", plugins, "--workspace", "config=testdata", "--workspace", "config=."}},
 		{name: "workspace-unknown-binding", args: []string{"-f", "testdata/workspace.yaml", "--plugins", plugins, "--workspace", "config=testdata", "--workspace", "confg=testdata"}},
 		{name: "unknown-kind", args: []string{"-f", "testdata/unknown-kind.yaml", "--plugins", plugins}},
 		{name: "not-a-customrun", args: []string{"-f", "testdata/not-a-customrun.yaml", "--plugins", plugins}},

@@ -177,6 +177,9 @@ func parseBindings(ws []string) (map[string]string, error) {
 		if !ok || name == "" || dir == "" {
 			return nil, usagef("--workspace %q is not name=DIR", kv)
 		}
+		if _, twice := bindings[name]; twice {
+			return nil, usagef("--workspace %s is given twice; bind each workspace once", name)
+		}
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return nil, usagef("--workspace %s: %q is not a directory", name, dir)
 		}
