@@ -68,13 +68,8 @@ func (r *Reconciler) execute(ctx context.Context, j *job, inv invocation) {
 	}
 	defer lease.Release()
 
-	var call engine.Invocation
-	if ws != nil {
-		for _, mt := range ws.Mounts {
-			inv.req.Workspaces = append(inv.req.Workspaces, mt.Workspace)
-			call.Mounts = append(call.Mounts, engine.Mount{HostDir: mt.HostDir, GuestPath: mt.Path, ReadOnly: mt.ReadOnly})
-		}
-	}
+	inv.req.Workspaces = ws.Entries()
+	call := engine.Invocation{Mounts: ws.Mounts()}
 	if call.HTTP, err = r.httpClient(lease.Entry.Manifest); err != nil {
 		j.outcome = lifecycle.Outcome{Err: err}
 		return
