@@ -3,25 +3,22 @@ package reconciler
 import (
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
-	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/registry"
 )
 
-// httpClient is the HTTP capability of one invocation of plugin p: a
-// client under the policy of p's manifest (capabilities.http), counting
-// its requests in tekton_wasm.capability.calls, or nil when the manifest
-// grants none. A client is made per invocation (its idle connections are
-// closed after it), so a changed manifest applies from the next call.
-//
-// Not yet served: the CA bundle a manifest may name (caBundle, a
-// ConfigMap key) is not read, so TLS trusts the system's roots only and
-// a server whose certificate only that bundle vouches for fails the
-// request (EIO), never succeeds unverified.
-func (r *Reconciler) httpClient(p *manifest.Manifest) (*httpcap.Client, error) {
+// httpClient is the HTTP capability of one invocation of the plugin of
+// e: a client under the policy of its manifest (capabilities.http) and
+// its CA bundle, counting its requests in tekton_wasm.capability.calls,
+// or nil when the manifest grants none. A client is made per invocation
+// (its idle connections are closed after it), so a changed manifest
+// applies from the next call.
+func (r *Reconciler) httpClient(e *registry.Entry) (*httpcap.Client, error) {
+	p := e.Manifest
 	h := p.Capabilities.HTTP
 	if h == nil {
 		return nil, nil
 	}
-	policy, err := h.Policy(nil)
+	policy, err := h.Policy(e.CABundle)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
+	"github.com/tekton-wasm/tekton-wasm/runtime/registry"
 )
 
 // TestHTTPClient: an invocation's HTTP client follows its plugin's
@@ -26,11 +28,11 @@ func TestHTTPClient(t *testing.T) {
 	}
 	r := &Reconciler{Metrics: m, Context: context.Background()}
 
-	if c, err := r.httpClient(&manifest.Manifest{Name: "none"}); c != nil || err != nil {
+	if c, err := r.httpClient(&registry.Entry{Manifest: &manifest.Manifest{Name: "none"}}); c != nil || err != nil {
 		t.Fatalf("a manifest granting nothing: client %v, %v", c, err)
 	}
 	p := &manifest.Manifest{Name: "hook", Capabilities: manifest.Capabilities{HTTP: &manifest.HTTPCapability{Allow: []string{strings.TrimPrefix(s.URL, "http://")}}}}
-	c, err := r.httpClient(p)
+	c, err := r.httpClient(&registry.Entry{Manifest: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,5 +63,29 @@ func TestHTTPClient(t *testing.T) {
 	}
 	if got["hook/success"] != 1 || got["hook/EDENIED"] != 1 || len(got) != 2 {
 		t.Errorf("capability calls counted: %v", got)
+	}
+}
+
+// TestHTTPClientCABundle: the invocation's client trusts the CA bundle
+// the registry read for the plugin, besides the system's roots.
+func TestHTTPClientCABundle(t *testing.T) {
+	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer s.Close()
+	r := &Reconciler{Context: context.Background()}
+	p := &manifest.Manifest{Name: "hook", Capabilities: manifest.Capabilities{HTTP: &manifest.HTTPCapability{Allow: []string{strings.TrimPrefix(s.URL, "https://")}}}}
+	doc := []byte(`{"url":"` + s.URL + `"}`)
+	for _, tc := range []struct {
+		ca   []byte
+		fail bool
+	}{{nil, true}, {pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}), false}} {
+		c, err := r.httpClient(&registry.Entry{Manifest: p, CABundle: tc.ca})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Session().Do(context.Background(), doc, nil)
+		c.CloseIdleConnections()
+		if (err != nil) != tc.fail {
+			t.Errorf("CA bundle %v: error %v", tc.ca != nil, err)
+		}
 	}
 }

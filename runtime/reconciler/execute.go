@@ -70,7 +70,7 @@ func (r *Reconciler) execute(ctx context.Context, j *job, inv invocation) {
 
 	inv.req.Workspaces = ws.Entries()
 	call := engine.Invocation{Mounts: ws.Mounts()}
-	if call.HTTP, err = r.httpClient(lease.Entry.Manifest); err != nil {
+	if call.HTTP, err = r.httpClient(lease.Entry); err != nil {
 		j.outcome = lifecycle.Outcome{Err: err}
 		return
 	}

@@ -422,3 +422,34 @@ func TestGrantedCapability(t *testing.T) {
 		t.Fatalf("entry %+v", e)
 	}
 }
+
+// TestCABundle: the CA bundle a manifest names is read from its
+// ConfigMap in the controller's namespace when the plugin loads; a
+// missing or bad one makes the plugin broken, saying which.
+func TestCABundle(t *testing.T) {
+	http := wasmtest.WAT(t, "testdata/http.wat")
+	pem := "-----BEGIN CERTIFICATE-----\nMIIBhTCCASugAwIBAgIQIRi6zePL6mKjOipn+dNuaTAKBggqhkjOPQQDAjASMRAw\nDgYDVQQKEwdBY21lIENvMB4XDTE3MTAyMDE5NDMwNloXDTE4MTAyMDE5NDMwNlow\nEjEQMA4GA1UEChMHQWNtZSBDbzBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABD0d\n7VNhbWvZLWPuj/RtHFjvtJBEwOkhbN/BnnE8rnZR8+sbwnc/KhCk3FhnpHZnQz7B\n5aETbbIgmuvewdjvSBSjYzBhMA4GA1UdDwEB/wQEAwICpDATBgNVHSUEDDAKBggr\nBgEFBQcDATAPBgNVHRMBAf8EBTADAQH/MCkGA1UdEQQiMCCCDmxvY2FsaG9zdDo1\nNDUzgg4xMjcuMC4wLjE6NTQ1MzAKBggqhkjOPQQDAgNIADBFAiEA2zpJEPQyz6/l\nWf86aX6PepsntZv2GYlA5UpabfT2EZICICpJ5h/iI+i341gBmLiAFQOyTDT+/wQc\n6MF9+Yw1Yy0t\n-----END CERTIFICATE-----\n"
+	ca := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "corp-ca"}, Data: map[string]string{"ca.crt": pem, "junk": "not pem"}}
+	grant := func(key string) string {
+		return waitYAML + "capabilities: {http: {allow: [hooks.example.com], caBundle: {configMap: corp-ca, key: " + key + "}}}\n"
+	}
+	w := start(t, ca, configMap("wait", grant("ca.crt"), http))
+	w.changed(waitKind)
+	if e := w.registry.Lookup(waitAPI, "Wait"); e == nil || e.Err != nil || string(e.CABundle) != pem {
+		t.Fatalf("entry %+v", e)
+	}
+	w.event()
+	for key, want := range map[string]string{
+		"junk":    `capabilities.http.caBundle: ConfigMap tekton-wasm/corp-ca key "junk": the CA bundle holds no PEM certificate`,
+		"missing": `capabilities.http.caBundle: ConfigMap tekton-wasm/corp-ca key "missing": the ConfigMap has no such data key`,
+	} {
+		w.apply(configMap("wait", grant(key), http))
+		if ev := w.event(); ev != `Warning PluginInvalid ConfigMap tekton-wasm/wait: plugin "wait": `+want {
+			t.Errorf("event %s, want one saying %s", ev, want)
+		}
+	}
+	w.apply(configMap("wait", strings.Replace(grant("ca.crt"), "corp-ca", "other-ca", 1), http))
+	if ev := w.event(); !strings.Contains(ev, `ConfigMap tekton-wasm/other-ca key "ca.crt": configmaps "other-ca" not found; create it in the controller's namespace`) {
+		t.Errorf("event %s", ev)
+	}
+}

@@ -89,7 +89,7 @@ func New(p Policy, o Options) (*Client, error) {
 		roots = x509.NewCertPool()
 	}
 	if len(p.CABundle) > 0 && !roots.AppendCertsFromPEM(p.CABundle) {
-		return nil, errors.New("the CA bundle holds no PEM certificate")
+		return nil, errNoCertificate
 	}
 	c := &Client{allow: p.Allow, setting: o.Setting, observe: o.Observe}
 	if c.setting == "" {
@@ -110,6 +110,17 @@ func New(p Policy, o Options) (*Client, error) {
 		CheckRedirect: c.checkRedirect,
 	}
 	return c, nil
+}
+
+var errNoCertificate = errors.New("the CA bundle holds no PEM certificate")
+
+// CheckCABundle reports whether pem holds a PEM certificate, as a
+// Policy's CABundle must.
+func CheckCABundle(pem []byte) error {
+	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		return errNoCertificate
+	}
+	return nil
 }
 
 // CloseIdleConnections closes the connections kept for reuse.
