@@ -45,6 +45,14 @@ const (
 	DialTimeout         = 30 * time.Second
 )
 
+// Connections a Client keeps open for reuse: at most MaxIdleConnsPerHost
+// per host, each for at most IdleConnTimeout. Each holds a socket and its
+// buffers (a few KiB) until then or CloseIdleConnections.
+const (
+	MaxIdleConnsPerHost = 2
+	IdleConnTimeout     = 90 * time.Second
+)
+
 // Policy is what a manifest grants: the hosts a plugin may reach and the
 // extra certificate authorities its TLS connections trust.
 type Policy struct {
@@ -104,8 +112,8 @@ func New(p Policy, o Options) (*Client, error) {
 			TLSHandshakeTimeout:    TLSHandshakeTimeout,
 			MaxResponseHeaderBytes: hostabi.MaxHTTPResponseHeaderBytes,
 			ForceAttemptHTTP2:      true,
-			IdleConnTimeout:        90 * time.Second,
-			MaxIdleConnsPerHost:    2,
+			IdleConnTimeout:        IdleConnTimeout,
+			MaxIdleConnsPerHost:    MaxIdleConnsPerHost,
 		},
 		CheckRedirect: c.checkRedirect,
 	}
