@@ -53,19 +53,18 @@ func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 	defer cleanup()
 
 	m := r.Machine
-	act := m.Step(run)
+	act := m.Step(run, lifecycle.Known{})
 	for act.Kind != lifecycle.Done {
 		if ctx.Err() != nil && !run.IsCancelled() {
 			run.Spec.Status = v1beta1.CustomRunSpecStatusCancelled
 			run.Spec.StatusMessage = CancelMessage
-			act = m.Step(run)
+			act = m.Step(run, lifecycle.Known{})
 			continue
 		}
 		switch act.Kind {
 		case lifecycle.Invoke:
-			req := m.Request(run, act)
-			req.Workspaces = workspaces
-			act = m.Record(run, act, r.invoke(ctx, act, req, mounts))
+			out := r.invoke(ctx, act, m.Request(run, act, lifecycle.Inputs{Workspaces: workspaces}), mounts)
+			act = m.Step(run, lifecycle.Known{Last: act, Outcome: &out})
 		case lifecycle.Wait:
 			wait := time.NewTimer(m.Remaining(act.At))
 			select {
@@ -73,7 +72,7 @@ func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 			case <-ctx.Done():
 				wait.Stop()
 			}
-			act = m.Step(run)
+			act = m.Step(run, lifecycle.Known{Last: act})
 		}
 	}
 	return nil
