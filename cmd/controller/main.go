@@ -46,7 +46,7 @@ const (
 )
 
 func main() {
-	var opts reconciler.Options
+	var opts options
 	flag.StringVar(&opts.Namespace, "plugin-namespace", "",
 		"namespace of the plugin ConfigMaps (default: $SYSTEM_NAMESPACE)")
 	flag.StringVar(&opts.CacheDir, "cache-dir", "",
@@ -92,7 +92,7 @@ func main() {
 	if *disableHA {
 		ctx = sharedmain.WithHADisabled(ctx)
 	}
-	c := reconciler.New(opts)
+	c := newWiring(opts)
 	// sharedmain's probes listen on a fixed port and know nothing of the
 	// plugins; serve our own.
 	ctx = sharedmain.WithHealthProbesDisabled(ctx)
