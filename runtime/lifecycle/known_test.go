@@ -75,30 +75,25 @@ status:
 		want: runningSpec + unchanged,
 		next: Action{Kind: Await, Attempt: 1, Deadline: now.Add(30 * time.Second)},
 	}, {
-		name: "invocation in flight past the deadline: timed out, the next attempt starts",
+		name: "invocation in flight past the deadline: timed out",
 		in: header + `
 spec:
   customRef: {apiVersion: example.dev/v1, kind: Example}
-  timeout: 1m
-  retries: 1
+  timeout: 30s
 status:
-  startTime: "2026-11-29T09:59:00Z"
-  conditions:
-  - {type: Succeeded, status: Unknown, reason: Started, lastTransitionTime: "2026-11-29T09:59:00Z"}`,
+  startTime: "2026-11-29T09:59:30Z"`,
 		known: Known{Last: Action{Kind: Invoke, Attempt: 1, Deadline: now}},
-		want: runningSpec + `
+		want: header + `
+spec:
+  customRef: {apiVersion: example.dev/v1, kind: Example}
+  serviceAccountName: ""
+  timeout: 30s
 status:
-  startTime: "2026-11-29T10:00:00Z"
+  startTime: "2026-11-29T09:59:30Z"
+  completionTime: "2026-11-29T10:00:00Z"
   conditions:
-  - {type: Succeeded, status: Unknown, reason: Retrying, lastTransitionTime: "2026-11-29T10:00:00Z",
-     message: Attempt 1 of 2 failed (CustomRunTimedOut); starting attempt 2}
-  retriesStatus:
-  - startTime: "2026-11-29T09:59:00Z"
-    completionTime: "2026-11-29T10:00:00Z"
-    conditions:
-    - {type: Succeeded, status: "False", reason: CustomRunTimedOut, lastTransitionTime: "2026-11-29T10:00:00Z",
-       message: CustomRun "r" timed out after 1m0s (attempt 1 of 2)}`,
-		next: Action{Kind: Invoke, Attempt: 2, Deadline: now.Add(time.Minute)},
+  - {type: Succeeded, status: "False", reason: CustomRunTimedOut, message: CustomRun "r" timed out after 30s (attempt 1 of 1), lastTransitionTime: "2026-11-29T10:00:00Z"}`,
+		next: Action{Kind: Done},
 	}, {
 		name: "wait not due: the same wait",
 		in:   running, known: Known{Last: attempt1.WaitUntil(now.Add(time.Second)), Failure: unavailable},

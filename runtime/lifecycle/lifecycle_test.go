@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
+	corev1 "k8s.io/api/core/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/yaml"
 )
@@ -567,9 +568,8 @@ status:
   - {type: Succeeded, status: "False", reason: PluginUnavailable, message: "no", lastTransitionTime: "2026-11-29T10:00:00Z"}`)
 }
 
-func TestRequest(t *testing.T) {
-	m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
-	run := parse(t, `
+// requestRun is a run that sets every field a request carries.
+const requestRun = `
 metadata: {name: r, namespace: ns, uid: u1, labels: {tekton.dev/pipelineRun: p}}
 spec:
   serviceAccountName: builder
@@ -585,7 +585,11 @@ spec:
   - {name: o, value: {k: v}}
 status:
   startTime: "2026-11-29T09:59:00Z"
-  extraFields: {m: 1}`)
+  extraFields: {m: 1}`
+
+func TestRequest(t *testing.T) {
+	m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
+	run := parse(t, requestRun)
 	got, err := json.Marshal(m.Request(run, Action{Kind: Invoke, Attempt: 2, Deadline: now.Add(time.Minute)}, Inputs{}))
 	if err != nil {
 		t.Fatal(err)
@@ -625,25 +629,11 @@ spec:
 // of the run, and does not change with it.
 func TestSnapshot(t *testing.T) {
 	m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
-	run := parse(t, `
-metadata: {name: r, namespace: ns, uid: u1, labels: {tekton.dev/pipelineRun: p}, annotations: {big: "x"}}
-spec:
-  serviceAccountName: builder
-  retries: 2
-  customSpec:
-    apiVersion: example.dev/v1
-    kind: Example
-    metadata: {labels: {l: v}}
-    spec: {greeting: hi}
-  params:
-  - {name: s, value: x}
-  - {name: a, value: [x, z]}
-  workspaces: [{name: scratch, emptyDir: {}}]
-status:
-  startTime: "2026-11-29T09:59:00Z"
-  extraFields: {m: 1}
+	run := parse(t, requestRun+`
   retriesStatus:
   - startTime: "2026-11-29T09:58:00Z"`)
+	run.Annotations = map[string]string{"big": "x"}
+	run.Spec.Workspaces = []v1beta1.WorkspaceBinding{{Name: "scratch", EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 	act := Action{Kind: Invoke, Attempt: 2, Deadline: now.Add(time.Minute)}
 	snap := Snapshot(run)
 	want, _ := json.Marshal(m.Request(run, act, Inputs{}))
