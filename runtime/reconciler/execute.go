@@ -16,12 +16,15 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
+	"github.com/tekton-wasm/tekton-wasm/runtime/registry"
+	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 )
 
 // invocation is what the goroutine of one invocation needs, copied for
 // it: it shares nothing the run's reconcile changes (see runState).
 type invocation struct {
 	key     types.NamespacedName
+	kind    registry.Kind      // the plugin's kind
 	machine *lifecycle.Machine // builds the request; safe for concurrent use
 	act     lifecycle.Action   // the Invoke
 	run     *v1beta1.CustomRun // lifecycle.Snapshot of the run
@@ -64,8 +67,7 @@ func (r *Reconciler) start(parent context.Context, inv invocation) *job {
 // engine shut down) has the attempt tried again after the work queue's
 // backoff (see runState.interrupted).
 func (r *Reconciler) execute(ctx context.Context, inv invocation) lifecycle.Outcome {
-	apiVersion, kind := lifecycle.Target(inv.run)
-	release, err := r.Dispatcher.Acquire(ctx, inv.key.Namespace, kind+"."+apiVersion, inv.limit)
+	release, err := r.Dispatcher.Acquire(ctx, inv.key.Namespace, inv.kind.Kind+"."+inv.kind.APIVersion, inv.limit)
 	if err != nil {
 		return lifecycle.Outcome{Err: err}
 	}
@@ -79,17 +81,11 @@ func (r *Reconciler) execute(ctx context.Context, inv invocation) lifecycle.Outc
 			inv.logger.Errorw("Removing the invocation's workspaces failed", zap.Error(err))
 		}
 	}()
-	var call engine.Invocation
-	var entries []hostabi.Workspace
-	if ws != nil {
-		for _, mt := range ws.Mounts {
-			entries = append(entries, mt.Workspace)
-			call.Mounts = append(call.Mounts, engine.Mount{HostDir: mt.HostDir, GuestPath: mt.Path, ReadOnly: mt.ReadOnly})
-		}
-	}
+	entries, mounts := workspaceMounts(ws)
 	req := inv.machine.Request(inv.run, inv.act, lifecycle.Inputs{Spec: inv.spec, Workspaces: entries})
+	call := engine.Invocation{Mounts: mounts}
 
-	lease, err := r.Registry.Acquire(apiVersion, kind)
+	lease, err := r.Registry.Acquire(inv.kind.APIVersion, inv.kind.Kind)
 	if err != nil {
 		return lifecycle.Outcome{Err: err}
 	}
@@ -103,6 +99,19 @@ func (r *Reconciler) execute(ctx context.Context, inv invocation) lifecycle.Outc
 	resp, err := lease.Plugin.Invoke(ctx, req, call)
 	r.Metrics.Invoked(r.Context, lease.Entry.Manifest.Name, time.Since(start), result(resp, err))
 	return lifecycle.Outcome{Response: resp, Err: err}
+}
+
+// workspaceMounts returns what the request tells the plugin of the
+// prepared workspaces, and what the engine mounts for them.
+func workspaceMounts(ws *workspace.Set) (entries []hostabi.Workspace, mounts []engine.Mount) {
+	if ws == nil {
+		return nil, nil
+	}
+	for _, mt := range ws.Mounts {
+		entries = append(entries, mt.Workspace)
+		mounts = append(mounts, engine.Mount{HostDir: mt.HostDir, GuestPath: mt.Path, ReadOnly: mt.ReadOnly})
+	}
+	return entries, mounts
 }
 
 func result(resp *hostabi.Response, err error) string {

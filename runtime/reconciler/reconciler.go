@@ -249,6 +249,7 @@ func (r *Reconciler) call(ctx context.Context, m *lifecycle.Machine, run *v1beta
 	}
 	st.started(act, r.start(st.ctx, invocation{
 		key:     types.NamespacedName{Namespace: run.Namespace, Name: run.Name},
+		kind:    entry.Kind,
 		machine: m,
 		act:     act,
 		run:     lifecycle.Snapshot(run),
