@@ -5,6 +5,11 @@
 // logs (config-logging), metrics (config-observability), all read from
 // SYSTEM_NAMESPACE; health probes on -probes-port.
 //
+// main parses the flags; wire.go builds the controller from them: the
+// engine, metrics, plugin registry, dispatcher and workspace preparer, the
+// reconciler (runtime/reconciler) around them, and the informers' event
+// handlers.
+//
 // In a cluster it runs from config/. Outside one, point it at a cluster
 // with -kubeconfig and set SYSTEM_NAMESPACE (see docs/controller.md,
 // "Running outside the cluster").

@@ -1,8 +1,26 @@
 // Package reconciler is the controller's CustomRun reconciler. It drives
 // every CustomRun whose customRef or customSpec names a kind a plugin is
 // registered for through the state machine (runtime/lifecycle) and runs
-// the plugin (runtime/engine) when the machine says so. It owns what a
-// cluster adds to the machine's rules:
+// the plugin (runtime/engine) when the machine says so. cmd/controller
+// wires it (engine, registry, dispatcher, informers); this package holds
+// the reconciler alone.
+//
+// One reconcile reads like the local runner (runtime/local), one way:
+//
+//	run -> runState.known -> Machine.Step -> Await:  await (write the held status when due)
+//	                                      -> Invoke: call -> start -> execute (goroutine):
+//	                                                 slot, workspaces, Machine.Request, Invoke -> job outcome
+//	                                      -> Wait, Done: statusWriter.flush -> requeue
+//
+// It enters the state machine once per decision (Step, given the action
+// the run acts on, its invocation's outcome once that has ended, and the
+// plugin's failure if it is broken), and the request is built whole, once,
+// by Machine.Request in the invocation's goroutine after its workspaces are
+// prepared. The files: reconciler.go (ReconcileKind, call, await, the
+// status write), runs.go (runState, job), status.go (statusWriter),
+// execute.go (the invocation's goroutine), pace.go (call pacing).
+//
+// It owns what a cluster adds to the machine's rules:
 //
 //   - Ownership. A run of a kind no plugin ConfigMap claims is never
 //     touched: no status, no event (another controller may own it). When
@@ -19,25 +37,31 @@
 //     milliseconds; a Running response holds no sandbox while the run
 //     waits for its requeueAfter. A run's calls after its first are paced
 //     per run and per plugin (RunPace, PluginPace; see callAt).
-//   - Per-run state. What the controller remembers of a run between
-//     reconciles (runState) belongs to the run's reconcile; the only thing
-//     another goroutine (Demote, on the leader elector's) does to it is
-//     drop it, which cancels the context every invocation of the run
-//     derives from. The rules are on runState.
+//   - Per-run state, one owner. What the controller remembers of a run
+//     between reconciles (runState: the action it acts on, its job, its
+//     status writer, its pace) is reached only through the run table's
+//     Get, which only the run's reconcile calls, so only that reconcile
+//     reads or writes it. The table (package runs) is generic and cannot
+//     look inside a state: the other goroutines that reach a run through
+//     it (the informer's filter, Demote on the leader elector's goroutine,
+//     ObserveDeletion) can only drop the run, which cancels the context
+//     every invocation of the run derives from. An invocation's goroutine
+//     gets copies of what it needs and the send side of its job's outcome
+//     channel, and nothing else of the run. The rules are on runState.
 //   - Spec and workspaces. A named customRef is resolved to the object's
 //     spec (runtime/customtask) before the invocation is queued; its
 //     workspaces are prepared (runtime/workspace) once it has a slot.
-//     Failures that no retry can fix end the run False at once
-//     (Machine.Fail) with a reason saying what to fix, as does a broken
-//     plugin (PluginUnavailable).
+//     Failures that no retry can fix end the run False at once, through
+//     the machine (a lifecycle.Failure), with a reason saying what to fix,
+//     as does a broken plugin (PluginUnavailable).
 //   - Status writes. The reconciler writes the status itself, as field
 //     manager AgentName, only for runs it owns (the generated reconciler's
 //     automatic status update is off, because it would stamp status on
 //     every run it sees). A new attempt's status is held back for
-//     StatusDelay, so a plugin that answers at once costs a single write:
-//     start time, final condition and results together. A status the
-//     apiserver refuses for what it holds (see rejected) ends the run
-//     StatusUpdateRejected.
+//     StatusDelay (statusWriter), so a plugin that answers at once costs a
+//     single write: start time, final condition and results together. A
+//     status the apiserver refuses for what it holds (see rejected) ends
+//     the run StatusUpdateRejected.
 //   - Events on the run: Started, one per retried attempt (Retrying), and
 //     the final condition's reason on success or failure.
 //
