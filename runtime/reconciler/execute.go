@@ -43,7 +43,7 @@ func (r *Reconciler) start(parent context.Context, inv invocation) *job {
 	if inv.act.Deadline.IsZero() {
 		ctx, cancel = context.WithCancel(parent)
 	} else {
-		ctx, cancel = context.WithTimeout(parent, inv.machine.Remaining(inv.act.Deadline))
+		ctx, cancel = context.WithTimeout(parent, r.until(inv.act.Deadline))
 	}
 	done := make(chan lifecycle.Outcome, 1)
 	go func() {

@@ -213,10 +213,14 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) 
 		return retry
 	}
 	if act.Kind == lifecycle.Wait {
-		return controller.NewRequeueAfter(max(m.Remaining(act.At), 0))
+		return controller.NewRequeueAfter(r.until(act.At))
 	}
 	return nil
 }
+
+// until is how long until t by the reconciler's clock, zero if t has
+// passed.
+func (r *Reconciler) until(t time.Time) time.Duration { return max(t.Sub(r.Clock.Now()), 0) }
 
 func (r *Reconciler) newRunState(ctx context.Context) *runState {
 	return &runState{ctx: ctx, status: statusWriter{delay: r.StatusDelay}}
@@ -229,7 +233,7 @@ func (r *Reconciler) newRunState(ctx context.Context) *runState {
 func (r *Reconciler) await(ctx context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, st *runState, deadline time.Time) error {
 	var next time.Duration
 	if !deadline.IsZero() {
-		next = max(m.Remaining(deadline), 0)
+		next = r.until(deadline)
 	}
 	if wait := st.status.wait(r.Clock.Now()); wait > 0 {
 		if !deadline.IsZero() {
