@@ -12,6 +12,7 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -74,7 +75,7 @@ func packCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if timeout != 0 {
 		p.Limits.Timeout = &metav1.Duration{Duration: timeout}
 	}
-	stored, err := boundedread.Open(path, manifest.MaxModuleBytes)
+	stored, err := boundedread.Open(path, wasmmodule.MaxBytes)
 	if err != nil {
 		return 0, usagef("reading the module: %v", tooLarge(err, path, "a module"))
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/local"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
+	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
@@ -96,10 +98,10 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, usagef("%s: %v", p.Module, err)
 	}
 	runner := &local.Runner{
-		Machine:  &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout()},
-		Plugin:   compiled,
-		Log:      stderr,
-		Bindings: bindings,
+		Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout()},
+		Plugin:     compiled,
+		Log:        stderr,
+		Workspaces: &workspace.Local{Bindings: bindings},
 	}
 	if err := runner.Run(ctx, cr); err != nil {
 		return 0, usagef("%v", err)
@@ -176,6 +178,9 @@ func parseBindings(ws []string) (map[string]string, error) {
 		if !ok || name == "" || dir == "" {
 			return nil, usagef("--workspace %q is not name=DIR", kv)
 		}
+		if _, twice := bindings[name]; twice {
+			return nil, usagef("--workspace %s is given twice; bind each workspace once", name)
+		}
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return nil, usagef("--workspace %s: %q is not a directory", name, dir)
 		}
@@ -189,7 +194,7 @@ func loadPlugin(cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest
 	if pluginPath != "" {
 		apiVersion, kind := lifecycle.Target(cr)
 		p := &manifest.Manifest{Name: strings.TrimSuffix(filepath.Base(pluginPath), filepath.Ext(pluginPath)), APIVersion: apiVersion, Kind: kind, Module: pluginPath}
-		b, err := boundedread.Open(pluginPath, manifest.MaxModuleBytes)
+		b, err := boundedread.Open(pluginPath, wasmmodule.MaxBytes)
 		if err != nil {
 			return nil, nil, usagef("reading the plugin: %v", tooLarge(err, pluginPath, "a module"))
 		}

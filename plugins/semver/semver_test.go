@@ -62,7 +62,7 @@ func TestSemVer(t *testing.T) {
 	t.Run("JSON strings", func(t *testing.T) { testJSONStrings(t, p) })
 }
 
-func testVersions(t *testing.T, p *plugintest.Plugin) {
+func testVersions(t *testing.T, p *plugintest.Harness) {
 	valid := func(v, major, minor, patch, pre, build string) *hostabi.Response {
 		return succeeded("ValidVersion", v+" is a valid semantic version", major, minor, patch, pre, build)
 	}
@@ -115,7 +115,7 @@ func testVersions(t *testing.T, p *plugintest.Plugin) {
 	}
 }
 
-func testConstraints(t *testing.T, p *plugintest.Plugin) {
+func testConstraints(t *testing.T, p *plugintest.Harness) {
 	tests := []struct {
 		constraint string
 		yes, no    []string
@@ -218,7 +218,7 @@ func satisfiedResponse(version, constraint string, ok bool) *hostabi.Response {
 // testPrecedence checks semver.org's precedence example, and more, pair by
 // pair through <, = and >. A prerelease version only matches comparators
 // naming a prerelease of the same MAJOR.MINOR.PATCH.
-func testPrecedence(t *testing.T, p *plugintest.Plugin) {
+func testPrecedence(t *testing.T, p *plugintest.Harness) {
 	ordered := []string{
 		"1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11",
 		"1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "1.10.0", "2.0.0", "10.0.0",
@@ -240,7 +240,7 @@ func testPrecedence(t *testing.T, p *plugintest.Plugin) {
 	}
 }
 
-func testParams(t *testing.T, p *plugintest.Plugin) {
+func testParams(t *testing.T, p *plugintest.Harness) {
 	withParam := func(req *hostabi.Request, name string, v hostabi.ParamValue) *hostabi.Request {
 		req.Params = append(req.Params, hostabi.Param{Name: name, Value: v})
 		return req
@@ -291,7 +291,7 @@ func testParams(t *testing.T, p *plugintest.Plugin) {
 }
 
 // testMalformed sends what the host never does.
-func testMalformed(t *testing.T, p *plugintest.Plugin) {
+func testMalformed(t *testing.T, p *plugintest.Harness) {
 	const v1 = `{"abiVersion":"tekton-wasm/v1"`
 	tests := []struct{ stdin, reason, message string }{
 		{``, "InvalidRequest", "stdin is not a JSON request: unexpected end of input looking for the beginning of a value (at byte 0)"},
@@ -317,7 +317,7 @@ func testMalformed(t *testing.T, p *plugintest.Plugin) {
 // testJSONValues checks the C JSON reader against Go's encoding/json: a
 // request whose spec is a valid JSON value must be read, one whose spec is
 // not must be refused as InvalidRequest.
-func testJSONValues(t *testing.T, p *plugintest.Plugin) {
+func testJSONValues(t *testing.T, p *plugintest.Harness) {
 	valid := []string{
 		`null`, `true`, `false`, `0`, `-0`, `1.5`, `-1.5e+10`, `1E-2`, `123456789012345678901234567890`,
 		`""`, `"\"\\\/\b\f\n\r\t"`, `"\u00e9\u20AC\ud83d\ude00"`, `"é€😀"`, `"\ud800"`,
@@ -364,7 +364,7 @@ func testJSONValues(t *testing.T, p *plugintest.Plugin) {
 // testJSONStrings checks that the C reader decodes strings as Go does and
 // that the C writer escapes them so Go reads them back unchanged: an
 // unexpected param's name comes back in the message.
-func testJSONStrings(t *testing.T, p *plugintest.Plugin) {
+func testJSONStrings(t *testing.T, p *plugintest.Harness) {
 	literals := []string{
 		`"plain"`, `"a\"b"`, `"back\\slash"`, `"\/"`, `"\b\f\n\r\t"`, `"\u0001\u001f\u007f"`, `"\u00e9"`, `"é"`,
 		`"\u20ac"`, `"\ud83d\ude00"`, `"😀"`, `"\ud800"`, `"\udc00"`, `"\ud800\u0041"`, `"\ud800\ud800\udc00"`, `"\uDBFF\uDFFF"`,

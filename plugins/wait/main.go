@@ -29,7 +29,7 @@ const (
 	reasonInvalidDuration = "InvalidDuration"
 	reasonUnexpectedName  = "UnexpectedName"
 	reasonUnexpectedSpec  = "UnexpectedSpec"
-	reasonWaiting         = "Waiting"
+	reasonRunning         = "Running"
 	reasonDurationElapsed = "DurationElapsed"
 
 	messageDurationElapsed = "The wait duration has elapsed"
@@ -62,7 +62,7 @@ func wait(req *hostabi.Request, now time.Time) (*hostabi.Response, error) {
 	}
 	return &hostabi.Response{
 		Status:       hostabi.StatusRunning,
-		Reason:       reasonWaiting,
+		Reason:       reasonRunning,
 		Message:      fmt.Sprintf("Waiting %s more of %s", max(left.Round(100*time.Millisecond), 100*time.Millisecond), duration),
 		RequeueAfter: hostabi.Duration{Duration: left},
 	}, nil

@@ -31,7 +31,7 @@ func duration(s string) hostabi.Param {
 }
 
 func running(left time.Duration, msg string) *hostabi.Response {
-	return &hostabi.Response{Status: hostabi.StatusRunning, Reason: "Waiting", Message: msg, RequeueAfter: hostabi.Duration{Duration: left}}
+	return &hostabi.Response{Status: hostabi.StatusRunning, Reason: "Running", Message: msg, RequeueAfter: hostabi.Duration{Duration: left}}
 }
 
 var elapsed = &hostabi.Response{Status: hostabi.StatusSucceeded, Reason: "DurationElapsed", Message: "The wait duration has elapsed"}
@@ -113,8 +113,8 @@ func TestModule(t *testing.T) {
 	req := request(duration("1h"))
 	req.StartTime = time.Now()
 	got := p.Invoke(t, req)
-	if left := got.RequeueAfter.Duration; got.Status != hostabi.StatusRunning || got.Reason != "Waiting" || left <= 59*time.Minute || left > time.Hour {
-		t.Errorf("a fresh 1h wait answered %+v; want Running, reason Waiting, requeueAfter just under 1h", got)
+	if left := got.RequeueAfter.Duration; got.Status != hostabi.StatusRunning || got.Reason != "Running" || left <= 59*time.Minute || left > time.Hour {
+		t.Errorf("a fresh 1h wait answered %+v; want Running, reason Running, requeueAfter just under 1h", got)
 	}
 
 	req = request(duration("1s"))
@@ -129,5 +129,11 @@ func TestModule(t *testing.T) {
 		Message: `The duration param was invalid: time: invalid duration "forever"`}
 	if got := p.Invoke(t, request(duration("forever"))); !reflect.DeepEqual(got, &want) {
 		t.Errorf("an invalid duration answered %+v, want %+v", got, &want)
+	}
+
+	// The module is a reactor: malformed stdin reaches its tekton_run too,
+	// and the SDK answers for it.
+	if got := p.InvokeRaw(t, []byte("{not json")); got.Status != hostabi.StatusFailed || got.Reason != guest.ReasonInvalidRequest {
+		t.Errorf("stdin that is not JSON answered %+v; want Failed, reason %s", got, guest.ReasonInvalidRequest)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // Module admission.
@@ -23,9 +23,6 @@ import (
 // The caps on a module's structure. A module over one is refused at
 // Compile with an error naming the cap and the module's figure.
 const (
-	// MaxModuleBytes caps a module's size (manifest.MaxModuleBytes, the
-	// size a plugin ConfigMap may decompress to).
-	MaxModuleBytes = manifest.MaxModuleBytes
 	// MaxFunctions caps the functions a module imports and defines.
 	// Compilation costs time and memory per function, even empty.
 	MaxFunctions = 100_000
@@ -128,8 +125,8 @@ func (l *moduleLayout) section(id byte) *sectionRef {
 // scanModule reads wasm's structure and checks it against the caps. Its
 // errors are meant for the plugin's author.
 func scanModule(wasm []byte) (*moduleLayout, error) {
-	if len(wasm) > MaxModuleBytes {
-		return nil, &refusal{fmt.Sprintf("the module is %d bytes; the host accepts at most %s", len(wasm), formatBytes(MaxModuleBytes))}
+	if len(wasm) > wasmmodule.MaxBytes {
+		return nil, &refusal{fmt.Sprintf("the module is %d bytes; the host accepts at most %s", len(wasm), formatBytes(wasmmodule.MaxBytes))}
 	}
 	if len(wasm) < 8 || string(wasm[4:8]) != "\x01\x00\x00\x00" {
 		return nil, errors.New("the module is not WebAssembly 1.0 or 2.0 (wrong version)")

@@ -9,7 +9,9 @@
 //     limit) and shared by every Invoke; with Config.CacheDir the machine
 //     code also persists on disk, so a restarted process skips compilation
 //     (for a Go plugin, about 1.2 s cold and 0.13 s from the cache; see
-//     docs/performance.md).
+//     docs/performance.md). The engine counts the handles on compiled code
+//     (CompiledPlugin, Clone) and the invocations running it, and frees it
+//     after the last: its users hold handles and count nothing.
 //   - wazero runtimes. Memory limits and close-on-context-done are
 //     properties of a wazero.Runtime, so the engine keeps one runtime per
 //     distinct memory limit, created on first use; all of them share one
@@ -40,7 +42,10 @@
 //     misbehaved.
 //
 // It does not decide when or how often to call a plugin (runtime/lifecycle
-// does), nor where modules come from (runtime/manifest).
+// does), nor where modules come from (runtime/manifest, which it does not
+// import: the two share how a module is named and bounded through
+// runtime/wasmmodule, and a manifest without a memory limit gets the
+// engine's DefaultMemory).
 package engine
 
 import (
@@ -56,7 +61,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
-	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // Config configures an Engine.
@@ -236,26 +241,30 @@ func (e *Engine) runtimeFor(ctx context.Context, pages uint32) (*sandboxRuntime,
 // Limits bound every instance of a compiled plugin.
 type Limits struct {
 	// MemoryBytes caps the linear memory of one instance; 0 means
-	// manifest.DefaultMemory (64 MiB). It is rounded down to whole 64 KiB
-	// wasm pages and may be at most 4 GiB. Memory is allocated as the
-	// plugin grows it, not up front.
+	// DefaultMemory. It is rounded down to whole 64 KiB wasm pages
+	// (wasmmodule.PageSize) and may be at most wasmmodule.MaxMemory
+	// (4 GiB). Memory is allocated as the plugin grows it, not up front.
 	MemoryBytes uint64
 }
 
-const (
-	pageSize = 1 << 16
-	maxPages = 1 << 16 // 4 GiB, the wasm32 address space
-)
+// DefaultMemory is the memory limit of an instance when Limits leave it
+// unset, as a plugin manifest without limits.memory does: 64 MiB, room
+// for a Go plugin's runtime and heap. A prepared or running instance
+// holds host memory up to its limit as the plugin grows into it.
+const DefaultMemory = 64 << 20
+
+// pageSize is the unit of a wasm memory.
+const pageSize = wasmmodule.PageSize
 
 func (l Limits) pages() (uint32, error) {
 	b := l.MemoryBytes
 	if b == 0 {
-		b = manifest.DefaultMemory
+		b = DefaultMemory
 	}
 	switch {
 	case b < pageSize:
 		return 0, fmt.Errorf("memory limit %d bytes is below one 64 KiB wasm page", b)
-	case b > maxPages*pageSize:
+	case b > wasmmodule.MaxMemory:
 		return 0, fmt.Errorf("memory limit %s is above the 4 GiB a wasm32 module can address", formatBytes(b))
 	}
 	return uint32(b / pageSize), nil
@@ -298,14 +307,14 @@ func (l Limits) pages() (uint32, error) {
 // hostabi.ImportModule is reserved), a memory minimum above the limit,
 // or neither a command nor a reactor.
 func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*CompiledPlugin, error) {
-	if !manifest.IsWasm(wasm) {
-		return nil, errors.New("the plugin is not a WebAssembly module (no \\0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)")
+	if !wasmmodule.IsWasm(wasm) {
+		return nil, fmt.Errorf("the plugin is %w", wasmmodule.ErrNotWasm)
 	}
 	pages, err := limits.pages()
 	if err != nil {
 		return nil, err
 	}
-	key := pluginKey{digest: manifest.Digest(wasm), pages: pages}
+	key := pluginKey{digest: wasmmodule.Digest(wasm), pages: pages}
 
 	e.mu.Lock()
 	if e.closed {

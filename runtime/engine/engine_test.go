@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
-	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // cacheEntries lists the files under dir with their modification times.
@@ -85,7 +85,7 @@ func TestCompileSharesAndCloseReleases(t *testing.T) {
 	if p1.c != p2.c || p1.c == p3.c {
 		t.Fatal("want handles of the same module and limits to share compiled code, and other limits not")
 	}
-	if want := manifest.Digest(wasm); p1.Digest() != want {
+	if want := wasmmodule.Digest(wasm); p1.Digest() != want {
 		t.Errorf("Digest = %q, want %q", p1.Digest(), want)
 	}
 	if err := p1.Close(context.Background()); err != nil {
@@ -114,6 +114,73 @@ func TestCompileSharesAndCloseReleases(t *testing.T) {
 	}
 	if _, err := p3.Invoke(context.Background(), request(), Invocation{}); err != errClosed {
 		t.Errorf("Invoke after Close: err = %v, want %v", err, errClosed)
+	}
+}
+
+// A Clone keeps the compiled code loaded after the handle it came from
+// is closed, and an invocation keeps it loaded after every handle is
+// closed; the code is released when the last of them ends. The registry
+// relies on this to keep a replaced plugin version for the runs leasing
+// it.
+func TestCloneAndInvocationsKeepTheCompiledCode(t *testing.T) {
+	e := newEngine(t, Config{})
+	p := mustCompile(t, e, wat(t, "sleep"), Limits{})
+	loaded := func() (loaded bool, refs int) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		_, loaded = e.plugins[p.c.key]
+		return loaded, p.c.refs
+	}
+	clone, err := p.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if clone.c != p.c || clone.Digest() != p.Digest() {
+		t.Fatal("a clone must share the compiled code of the handle it came from")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := clone.Invoke(ctx, request(), Invocation{})
+		done <- err
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, refs := loaded(); refs == 3 { // p, clone, the invocation
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the invocation did not start within 30s")
+		}
+	}
+
+	p.Close(context.Background())
+	if ok, _ := loaded(); !ok {
+		t.Fatal("the compiled code was released while a clone was open")
+	}
+	if _, err := p.Clone(); err == nil || !strings.Contains(err.Error(), "is closed") {
+		t.Errorf("Clone of a closed handle: err = %v", err)
+	}
+	clone.Close(context.Background())
+	if ok, _ := loaded(); !ok {
+		t.Fatal("the compiled code was released while an invocation ran")
+	}
+	if _, err := clone.Invoke(context.Background(), request(), Invocation{}); err == nil || !strings.Contains(err.Error(), "is closed") {
+		t.Errorf("Invoke on a closed clone: err = %v", err)
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("the invocation ended with %v; want context.Canceled", err)
+	}
+	if ok, refs := loaded(); ok || refs != 0 {
+		t.Errorf("after the last invocation: loaded %v, %d references; want the compiled code released", ok, refs)
+	}
+
+	other := mustCompile(t, e, wat(t, "ok"), Limits{})
+	e.Close(context.Background())
+	if _, err := other.Clone(); err != errClosed {
+		t.Errorf("Clone after Engine.Close: err = %v, want %v", err, errClosed)
 	}
 }
 

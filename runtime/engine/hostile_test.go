@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
-	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 )
 
 func TestWellBehavedModuleSucceeds(t *testing.T) {
@@ -176,7 +175,7 @@ func TestRecycledMemoryIsZeroed(t *testing.T) {
 			t.Fatalf("call %d found its memory dirty", i+1)
 		}
 		e.memory.mu.Lock()
-		recycled := len(e.memory.free[mappingKind{size: manifest.DefaultMemory}])
+		recycled := len(e.memory.free[mappingKind{size: DefaultMemory}])
 		e.memory.mu.Unlock()
 		if recycled != 1 {
 			t.Fatalf("after call %d the engine keeps %d memories for reuse; want 1, or this test proves nothing", i+1, recycled)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -21,19 +22,26 @@ var cryptoRand = rand.Reader
 
 // CompiledPlugin is a plugin module compiled by Engine.Compile, ready to
 // be invoked: a handle to compiled code that every handle of the same
-// module and limits shares.
+// module and limits shares. The engine counts the handles and the running
+// invocations of that code; nothing else needs to.
 //
 // # Notes
 //
 //   - A CompiledPlugin is safe for concurrent use: any number of
 //     goroutines may call Invoke at once, each call in an instance of its
 //     own that no other call touches.
-//   - Each handle Engine.Compile returns must be closed once it is no
-//     longer needed; closing twice is harmless. The compiled code is
+//   - Each handle Engine.Compile or Clone returns must be closed once it
+//     is no longer needed; closing twice is harmless. The compiled code is
 //     released when the last handle of the module is closed and no
 //     invocation uses it.
-//   - Invoke fails after Close, and after Engine.Close, which releases
-//     every compiled module and ends the invocations still running.
+//   - It is safe to call Close while invocations are outstanding: they
+//     finish on the compiled code, which is released after the last of
+//     them. So a holder that hands a version of a plugin to each caller
+//     as a Clone may close its own handle when the version is replaced;
+//     the code lives until the last caller closes its clone.
+//   - Invoke and Clone fail after Close, and after Engine.Close, which
+//     releases every compiled module and ends the invocations still
+//     running.
 type CompiledPlugin struct {
 	engine *Engine
 	c      *compiled
@@ -58,7 +66,18 @@ func (p *CompiledPlugin) Close(context.Context) error {
 	return nil
 }
 
-// acquire keeps the compiled code alive for one invocation.
+// Clone returns another handle on p's compiled code, which stays loaded
+// until the clone too is closed, whatever happens to p. It fails when p
+// or the engine is closed.
+func (p *CompiledPlugin) Clone() (*CompiledPlugin, error) {
+	if err := p.acquire(); err != nil {
+		return nil, err
+	}
+	return &CompiledPlugin{engine: p.engine, c: p.c}, nil
+}
+
+// acquire takes a reference on the compiled code, for one invocation or
+// one handle (Clone); Engine.release drops it.
 func (p *CompiledPlugin) acquire() error {
 	p.engine.mu.Lock()
 	defer p.engine.mu.Unlock()
@@ -145,6 +164,24 @@ type Mount struct {
 // few milliseconds of CPU per call, most of it instantiation and the Go
 // runtime's start-up, which a prepared reactor instance has already done.
 func (p *CompiledPlugin) Invoke(ctx context.Context, req *hostabi.Request, inv Invocation) (*hostabi.Response, error) {
+	return p.invoke(ctx, inv, func(stdin *bytes.Buffer) error { return json.NewEncoder(stdin).Encode(req) })
+}
+
+// InvokeRaw is Invoke with stdin as the plugin's standard input, as is:
+// it need not be a Request, nor valid JSON. The host itself only ever
+// sends a Request (Invoke); InvokeRaw serves the tests of a plugin's
+// handling of malformed input. stdin is copied into the sandbox: its
+// size is the caller's to bound.
+func (p *CompiledPlugin) InvokeRaw(ctx context.Context, stdin []byte, inv Invocation) (*hostabi.Response, error) {
+	return p.invoke(ctx, inv, func(b *bytes.Buffer) error {
+		_, err := b.Write(stdin)
+		return err
+	})
+}
+
+// invoke is Invoke and InvokeRaw: writeStdin fills the instance's stdin;
+// if it fails, the call fails with ReasonLoadFailed.
+func (p *CompiledPlugin) invoke(ctx context.Context, inv Invocation, writeStdin func(*bytes.Buffer) error) (*hostabi.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -178,7 +215,7 @@ func (p *CompiledPlugin) Invoke(ctx context.Context, req *hostabi.Request, inv I
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	s.bind(runCtx, stop, inv.Log)
-	if err := json.NewEncoder(&s.stdin).Encode(req); err != nil {
+	if err := writeStdin(&s.stdin); err != nil {
 		return failure(hostabi.ReasonLoadFailed, "the host could not encode the request: "+err.Error()), nil
 	}
 	if inst.mod == nil {

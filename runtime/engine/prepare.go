@@ -62,7 +62,7 @@ func prepareModule(wasm []byte) ([]byte, error) {
 	addMissing := func(before byte) {
 		for _, id := range []byte{sectionGlobal, sectionExport} {
 			if !added[id] && sectionOrder(id) < sectionOrder(before) {
-				out = appendSection(out, id, l.withCounter(id, nil))
+				out = appendSection(out, id, withCounter(l, id, nil))
 				added[id] = true
 			}
 		}
@@ -76,7 +76,7 @@ func prepareModule(wasm []byte) ([]byte, error) {
 		case sectionCustom:
 			switch {
 			case s.name == "name":
-				out = appendSection(out, sectionCustom, l.names(contents))
+				out = appendSection(out, sectionCustom, wrapperNames(l, contents))
 			case !strings.HasPrefix(s.name, ".debug_"):
 				out = append(out, wasm[s.header:s.end]...)
 			}
@@ -89,9 +89,9 @@ func prepareModule(wasm []byte) ([]byte, error) {
 			}
 			out = appendSection(out, sectionFunction, b)
 		case sectionTable:
-			out = appendSection(out, sectionTable, l.boundedTables())
+			out = appendSection(out, sectionTable, boundedTables(l))
 		case sectionGlobal, sectionExport:
-			out = appendSection(out, s.id, l.withCounter(s.id, contents))
+			out = appendSection(out, s.id, withCounter(l, s.id, contents))
 			added[s.id] = true
 		case sectionCode:
 			_, k := uleb32(contents)
@@ -112,7 +112,7 @@ func prepareModule(wasm []byte) ([]byte, error) {
 	}
 	addMissing(0xff)
 	if !l.hasNames {
-		out = appendSection(out, sectionCustom, l.names(nil))
+		out = appendSection(out, sectionCustom, wrapperNames(l, nil))
 	}
 	return out, nil
 }
@@ -126,7 +126,7 @@ const callDepthExport = "tekton-wasm:call-depth"
 // export section with the call-depth counter added: a mutable i32 global,
 // 0, at index l.globals (the host refuses imported globals), and its
 // export. contents is the module's section, nil if it has none.
-func (l *moduleLayout) withCounter(id byte, contents []byte) []byte {
+func withCounter(l *moduleLayout, id byte, contents []byte) []byte {
 	count, k := uint32(0), 0
 	if contents != nil {
 		count, k = uleb32(contents)
@@ -175,7 +175,7 @@ func appendWrapper(b []byte, params, body, depth, weight uint32) []byte {
 
 // boundedTables returns the table section with every table's maximum at
 // most MaxTableEntries (scanModule refused larger minimums).
-func (l *moduleLayout) boundedTables() []byte {
+func boundedTables(l *moduleLayout) []byte {
 	b := appendUleb(nil, uint32(len(l.tables)))
 	for _, t := range l.tables {
 		max := uint32(MaxTableEntries)
@@ -189,13 +189,13 @@ func (l *moduleLayout) boundedTables() []byte {
 	return b
 }
 
-// names returns the contents of the name section (contents, nil if the
+// wrapperNames returns the contents of the name section (contents, nil if the
 // module has none) with each body named as its wrapper, so that both
 // frames of a call read the same in a stack trace and the engine can
 // show them as one (foldWrapperFrames); an unnamed function is named as
 // wazero shows it, $ and its index. The subsections indexed by function
 // that the move breaks (local and label names) are dropped.
-func (l *moduleLayout) names(contents []byte) []byte {
+func wrapperNames(l *moduleLayout, contents []byte) []byte {
 	n := uint32(len(l.funcTypes))
 	defined := make([][]byte, n)
 	r := &wasmReader{b: contents}

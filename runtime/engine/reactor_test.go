@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -338,4 +339,36 @@ func requestLength(tb testing.TB, req *hostabi.Request) int {
 		tb.Fatal(err)
 	}
 	return len(b) + 1 // json.Encoder ends it with a newline
+}
+
+// InvokeRaw hands the plugin stdin as it is, through the sandbox Invoke
+// uses (a prepared instance too): the plugin serves a request it is given
+// as bytes, and answers malformed input itself.
+func TestInvokeRaw(t *testing.T) {
+	for _, reactor := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reactor=%v", reactor), func(t *testing.T) {
+			p := mustCompile(t, sharedEngine(t), guestPlugin(t, reactor), Limits{})
+			if reactor {
+				warmUp(t, p, request("mode", "echo"))
+			}
+			raw := func(stdin string) *hostabi.Response {
+				t.Helper()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				resp, err := p.InvokeRaw(ctx, []byte(stdin), Invocation{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return resp
+			}
+			got := results(t, raw(`{"abiVersion":"`+hostabi.Version+`","run":{"name":"raw"},"attempt":1,"params":[{"name":"mode","value":"echo"}]}`))
+			if got["run"] != "raw" || got["params"] != "mode" {
+				t.Errorf("results = %v; want the run and params of the raw request", got)
+			}
+			resp := raw("{not json")
+			if resp.Status != hostabi.StatusFailed || resp.Reason != guest.ReasonInvalidRequest || !strings.HasPrefix(resp.Message, "stdin is not a JSON request: ") {
+				t.Errorf("malformed stdin: %+v; want the plugin's own InvalidRequest", resp)
+			}
+		})
+	}
 }

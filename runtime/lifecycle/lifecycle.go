@@ -74,17 +74,19 @@ const (
 	MaxRetries = MaxObjectBytes / MinRetryStatusBytes
 )
 
-// Condition reasons the state machine sets. CustomRunCancelled,
-// CustomRunTimedOut and CustomRunWorkspaceNotSupported are Tekton's own.
+// Condition reasons the state machine sets. CustomRunCancelled and
+// CustomRunTimedOut are Tekton's own. Workspaces are not the machine's:
+// runtime/workspace owns their rules and reasons (Tekton's
+// CustomRunWorkspaceNotSupported among them), and the runners end a run
+// with them through Step, as a Failure.
 const (
-	ReasonStarted               = "Started"
-	ReasonRetrying              = "Retrying"
-	ReasonSucceeded             = string(v1beta1.CustomRunReasonSuccessful)
-	ReasonFailed                = string(v1beta1.CustomRunReasonFailed)
-	ReasonRunning               = string(v1beta1.CustomRunReasonRunning)
-	ReasonCancelled             = string(v1beta1.CustomRunReasonCancelled)
-	ReasonTimedOut              = string(v1beta1.CustomRunReasonTimedOut)
-	ReasonWorkspaceNotSupported = string(v1beta1.CustomRunReasonWorkspaceNotSupported)
+	ReasonStarted   = "Started"
+	ReasonRetrying  = "Retrying"
+	ReasonSucceeded = string(v1beta1.CustomRunReasonSuccessful)
+	ReasonFailed    = string(v1beta1.CustomRunReasonFailed)
+	ReasonRunning   = string(v1beta1.CustomRunReasonRunning)
+	ReasonCancelled = string(v1beta1.CustomRunReasonCancelled)
+	ReasonTimedOut  = string(v1beta1.CustomRunReasonTimedOut)
 	// ReasonValidationFailed ends a run whose spec breaks the CustomRun
 	// contract (both or neither of customRef and customSpec, no apiVersion
 	// or kind, spec.retries negative or above MaxRetries).

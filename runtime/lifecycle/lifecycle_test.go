@@ -161,28 +161,6 @@ status:
      message: spec.customSpec.apiVersion is empty; name the custom task's apiVersion}`,
 		act: Action{Kind: Done},
 	}, {
-		name: "unsupported workspace type",
-		in: header + `
-spec:
-  customRef: {apiVersion: example.dev/v1, kind: Example}
-  workspaces:
-  - {name: scratch, emptyDir: {}}
-  - {name: source, persistentVolumeClaim: {claimName: src}}`,
-		want: header + `
-spec:
-  customRef: {apiVersion: example.dev/v1, kind: Example}
-  serviceAccountName: ""
-  workspaces:
-  - {name: scratch, emptyDir: {}}
-  - {name: source, persistentVolumeClaim: {claimName: src}}
-status:
-  startTime: "2026-11-29T10:00:00Z"
-  completionTime: "2026-11-29T10:00:00Z"
-  conditions:
-  - {type: Succeeded, status: "False", reason: CustomRunWorkspaceNotSupported, lastTransitionTime: "2026-11-29T10:00:00Z",
-     message: "workspace \"source\" is a persistentVolumeClaim; plugins support emptyDir, configMap and secret workspaces"}`,
-		act: Action{Kind: Done},
-	}, {
 		name: "cancelled before start uses statusMessage",
 		in: header + `
 spec:

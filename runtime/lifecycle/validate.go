@@ -51,31 +51,5 @@ func validate(run *v1beta1.CustomRun) (reason, msg string) {
 			"each failed attempt adds at least %d bytes to status.retriesStatus and the apiserver stores objects of at most %d bytes; "+
 			"ask for at most %d retries", r, MaxRetries, MinRetryStatusBytes, MaxObjectBytes, MaxRetries)
 	}
-	for _, ws := range run.Spec.Workspaces {
-		if t := WorkspaceType(ws); t != "emptyDir" && t != "configMap" && t != "secret" {
-			return ReasonWorkspaceNotSupported, fmt.Sprintf("workspace %q is a %s; plugins support emptyDir, configMap and secret workspaces", ws.Name, t)
-		}
-	}
 	return "", ""
-}
-
-// WorkspaceType names the volume type of a workspace binding.
-func WorkspaceType(ws v1beta1.WorkspaceBinding) string {
-	switch {
-	case ws.EmptyDir != nil:
-		return "emptyDir"
-	case ws.ConfigMap != nil:
-		return "configMap"
-	case ws.Secret != nil:
-		return "secret"
-	case ws.PersistentVolumeClaim != nil:
-		return "persistentVolumeClaim"
-	case ws.VolumeClaimTemplate != nil:
-		return "volumeClaimTemplate"
-	case ws.Projected != nil:
-		return "projected"
-	case ws.CSI != nil:
-		return "csi"
-	}
-	return "binding with no volume"
 }

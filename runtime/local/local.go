@@ -2,19 +2,22 @@
 // the state machine (runtime/lifecycle) decides, the engine
 // (runtime/engine) invokes, and the runner really waits between calls of
 // a Running plugin. It is the core of `tkn-wasm run`, and shares every
-// rule with the controller because both drive the same lifecycle.Machine.
+// rule with the controller because both drive the same lifecycle.Machine
+// and prepare workspaces through the same workspace.Source, per
+// invocation: an emptyDir is fresh for each call, as in the cluster.
 package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
+	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 )
 
@@ -22,36 +25,31 @@ import (
 // the runner.
 const CancelMessage = "CustomRun cancelled: tkn-wasm was interrupted"
 
-// Runner runs CustomRuns against one compiled plugin.
+// Runner runs CustomRuns against one compiled plugin. Set the fields
+// before Run; a Runner runs one run at a time.
 type Runner struct {
 	Machine *lifecycle.Machine
 	Plugin  *engine.CompiledPlugin
 	// Log receives the plugin's log (stderr), each line prefixed with
 	// "[attempt N] ". Nil discards it.
 	Log io.Writer
-	// Bindings maps workspace names to host directories. A configMap or
-	// secret workspace must be bound (there is no cluster to read it
-	// from); an unbound emptyDir gets a fresh temporary directory that is
-	// removed when the run ends.
-	Bindings map[string]string
+	// Workspaces prepares the run's workspaces for each invocation:
+	// tkn-wasm's is a workspace.Local with its --workspace bindings. Nil
+	// means a workspace.Local without bindings.
+	Workspaces workspace.Source
 }
 
 // Run drives run to its end and leaves the final status in run.Status.
 // When ctx ends, the run is cancelled the way a user cancels a CustomRun
-// (spec.status: RunCancelled), so it ends CustomRunCancelled. The error is
-// for problems outside the run (an unbound workspace, a temp dir that
-// cannot be made); the run's own failures are in its status. The loop
-// turns once per call of the machine, which ends at most one attempt per
-// call, so a run of many attempts that time out at once (a timeout
-// shorter than an invocation's start) costs one short turn each, up to
-// lifecycle.MaxRetries+1.
+// (spec.status: RunCancelled), so it ends CustomRunCancelled. A workspace
+// the run's spec gets wrong (a *workspace.Error) ends the run, as in the
+// controller. The error is for problems outside the run (an unbound
+// configMap workspace, a temp dir that cannot be made or removed); the
+// run's own failures are in its status. The loop turns once per call of
+// the machine, which ends at most one attempt per call, so a run of many
+// attempts that time out at once (a timeout shorter than an invocation's
+// start) costs one short turn each, up to lifecycle.MaxRetries+1.
 func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
-	mounts, workspaces, cleanup, err := r.mount(run)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-
 	m := r.Machine
 	act := m.Step(run, lifecycle.Known{})
 	for act.Kind != lifecycle.Done {
@@ -63,8 +61,10 @@ func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 		}
 		switch act.Kind {
 		case lifecycle.Invoke:
-			out := r.invoke(ctx, act, m.Request(run, act, lifecycle.Inputs{Workspaces: workspaces}), mounts)
-			act = m.Step(run, lifecycle.Known{Last: act, Outcome: &out})
+			var err error
+			if act, err = r.attempt(ctx, run, act); err != nil {
+				return err
+			}
 		case lifecycle.Wait:
 			wait := time.NewTimer(m.Remaining(act.At))
 			select {
@@ -76,6 +76,30 @@ func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 		}
 	}
 	return nil
+}
+
+// attempt prepares the workspaces for the invocation act asks for,
+// invokes the plugin, removes the workspaces and records the outcome. A
+// workspace the run's spec gets wrong is the outcome: the invocation
+// cannot run, and the run ends with it.
+func (r *Runner) attempt(ctx context.Context, run *v1beta1.CustomRun, act lifecycle.Action) (lifecycle.Action, error) {
+	src := r.Workspaces
+	if src == nil {
+		src = &workspace.Local{}
+	}
+	var out lifecycle.Outcome
+	ws, err := src.Prepare(ctx, run)
+	if werr, ok := errors.AsType[*workspace.Error](err); ok {
+		out.Err = &lifecycle.Failure{Reason: werr.Reason, Message: werr.Message}
+	} else if err != nil {
+		return act, err
+	} else {
+		out = r.invoke(ctx, act, r.Machine.Request(run, act, lifecycle.Inputs{Workspaces: ws.Entries()}), ws.Mounts())
+		if err := ws.Remove(); err != nil {
+			return act, fmt.Errorf("removing the invocation's workspaces: %w", err)
+		}
+	}
+	return r.Machine.Step(run, lifecycle.Known{Last: act, Outcome: &out}), nil
 }
 
 func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.Request, mounts []engine.Mount) lifecycle.Outcome {
@@ -92,51 +116,6 @@ func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.
 	}
 	resp, err := r.Plugin.Invoke(ctx, req, engine.Invocation{Log: log, Mounts: mounts})
 	return lifecycle.Outcome{Response: resp, Err: err}
-}
-
-// mount resolves the run's workspaces to host directories.
-func (r *Runner) mount(run *v1beta1.CustomRun) ([]engine.Mount, []hostabi.Workspace, func(), error) {
-	var (
-		mounts     []engine.Mount
-		workspaces []hostabi.Workspace
-		temps      []string
-	)
-	cleanup := func() {
-		for _, d := range temps {
-			os.RemoveAll(d)
-		}
-	}
-	seen := map[string]bool{}
-	for _, ws := range run.Spec.Workspaces {
-		if !hostabi.ValidWorkspaceName(ws.Name) || seen[ws.Name] {
-			cleanup()
-			return nil, nil, nil, fmt.Errorf(`workspace name %q is a duplicate or not 1 to %d letters, digits, '-', '_' or '.' (and not "." or ".."); rename the workspace`, ws.Name, hostabi.MaxWorkspaceName)
-		}
-		seen[ws.Name] = true
-		kind := lifecycle.WorkspaceType(ws)
-		dir, bound := r.Bindings[ws.Name]
-		switch {
-		case bound:
-		case kind == "emptyDir":
-			d, err := os.MkdirTemp("", "tkn-wasm-"+ws.Name+"-")
-			if err != nil {
-				cleanup()
-				return nil, nil, nil, fmt.Errorf("workspace %q: %w", ws.Name, err)
-			}
-			temps = append(temps, d)
-			dir = d
-		case kind == "configMap" || kind == "secret":
-			cleanup()
-			return nil, nil, nil, fmt.Errorf("workspace %q is a %s and there is no cluster to read it from; bind it to a local directory with --workspace %s=DIR", ws.Name, kind, ws.Name)
-		default:
-			continue // lifecycle ends the run CustomRunWorkspaceNotSupported
-		}
-		readOnly := kind == "configMap" || kind == "secret"
-		guest := hostabi.WorkspacePath(ws.Name)
-		mounts = append(mounts, engine.Mount{HostDir: dir, GuestPath: guest, ReadOnly: readOnly})
-		workspaces = append(workspaces, hostabi.Workspace{Name: ws.Name, Path: guest, ReadOnly: readOnly})
-	}
-	return mounts, workspaces, cleanup, nil
 }
 
 // prefixWriter writes each line of a plugin's log with a prefix.

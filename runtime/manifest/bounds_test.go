@@ -10,14 +10,16 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/tekton-wasm/tekton-wasm/internal/alloctest"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/tekton-wasm/tekton-wasm/internal/alloctest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
-// A compressed module stops decompressing one byte past MaxModuleBytes,
+// A compressed module stops decompressing one byte past wasmmodule.MaxBytes,
 // whatever the stream claims, and costs little more than that.
 func TestDecompressionBombs(t *testing.T) {
-	huge := make([]byte, MaxModuleBytes+1<<20)
+	huge := make([]byte, wasmmodule.MaxBytes+1<<20)
 	copy(huge, wasmMagic)
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	zbomb := enc.EncodeAll(huge, nil)
@@ -34,8 +36,8 @@ func TestDecompressionBombs(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "decompresses to more than 67108864 bytes") && !strings.Contains(err.Error(), "decompressing") {
 			t.Errorf("%s (%d bytes stored): %v; want it refused", name, len(stored), err)
 		}
-		if alloc > 3*MaxModuleBytes {
-			t.Errorf("%s: decoding allocated %d MiB; want at most %d", name, alloc>>20, 3*MaxModuleBytes>>20)
+		if alloc > 3*wasmmodule.MaxBytes {
+			t.Errorf("%s: decoding allocated %d MiB; want at most %d", name, alloc>>20, 3*wasmmodule.MaxBytes>>20)
 		}
 	}
 }
@@ -60,6 +62,19 @@ func TestCheckMemory(t *testing.T) {
 	p.Limits.Memory = &q
 	if err := p.Validate(); err == nil || err.Error() != `plugin "p": limits.memory 10E is not a whole number of bytes from 64Ki to 4Gi; write it like 64Mi` {
 		t.Errorf("Validate = %v", err)
+	}
+}
+
+// A manifest without limits.memory leaves the limit to the engine, whose
+// default (engine.DefaultMemory) is then the one that applies; a set
+// limit is passed on in bytes.
+func TestUnsetMemoryIsTheEnginesDefault(t *testing.T) {
+	if got := (Limits{}).MemoryBytes(); got != 0 {
+		t.Errorf("MemoryBytes of unset limits = %d; want 0, the engine's default", got)
+	}
+	q := resource.MustParse("32Mi")
+	if got := (Limits{Memory: &q}).MemoryBytes(); got != 32<<20 {
+		t.Errorf("MemoryBytes of 32Mi = %d; want %d", got, 32<<20)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // A plugin ConfigMap holds one plugin:
@@ -103,10 +105,10 @@ func ToConfigMap(p *Manifest, module []byte, namespace string) (*corev1.ConfigMa
 	if errs := validation.IsDNS1123Subdomain(m.Name); len(errs) > 0 {
 		return nil, fmt.Errorf("plugin name %q cannot name a ConfigMap: %s", m.Name, strings.Join(errs, "; "))
 	}
-	if !IsWasm(module) {
-		return nil, fmt.Errorf("plugin %q: the module is not a WebAssembly module (no \\0asm header)", m.Name)
+	if !wasmmodule.IsWasm(module) {
+		return nil, fmt.Errorf("plugin %q: the module is %w", m.Name, wasmmodule.ErrNotWasm)
 	}
-	digest := Digest(module)
+	digest := wasmmodule.Digest(module)
 	if m.SHA256 != "" && !strings.EqualFold(m.SHA256, digest) {
 		return nil, fmt.Errorf("plugin %q: the module has sha256 %s but the manifest pins %s", m.Name, digest, m.SHA256)
 	}

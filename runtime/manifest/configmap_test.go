@@ -11,7 +11,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
+
+// wasmMagic starts every WebAssembly module.
+const wasmMagic = "\x00asm"
 
 // module returns a byte string with the wasm header, n bytes long, that is
 // either highly compressible or not compressible at all.
@@ -45,7 +50,7 @@ data:
     limits: {}
     module: wait.wasm
     name: wait
-    sha256: ` + Digest(mod) + `
+    sha256: ` + wasmmodule.Digest(mod) + `
 kind: ConfigMap
 metadata:
   labels:
@@ -80,7 +85,7 @@ func TestToConfigMapRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := *in
-			want.Module, want.SHA256 = tc.wantModule, Digest(mod)
+			want.Module, want.SHA256 = tc.wantModule, wasmmodule.Digest(mod)
 			if d := cmp.Diff(&want, p); d != "" {
 				t.Errorf("manifest (-want +got):\n%s", d)
 			}
@@ -110,7 +115,7 @@ func TestToConfigMapRefuses(t *testing.T) {
 		name:   "not wasm",
 		p:      ok,
 		module: []byte("#!/bin/sh"),
-		want:   `plugin "wait": the module is not a WebAssembly module (no \0asm header)`,
+		want:   `plugin "wait": the module is not a WebAssembly module (no \0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)`,
 	}, {
 		name:   "pin mismatch",
 		p:      &Manifest{Name: "wait", APIVersion: "a/v1", Kind: "K", SHA256: strings.Repeat("0", 64)},
@@ -200,7 +205,7 @@ func TestFromConfigMapErrors(t *testing.T) {
 		name:     "digest mismatch",
 		data:     map[string]string{ManifestKey: manifest + "sha256: " + strings.Repeat("ab", 32) + "\n"},
 		binary:   map[string][]byte{"wait.wasm": mod},
-		wantErr:  `ConfigMap ns/cm: plugin "wait": module "wait.wasm" has sha256 ` + Digest(mod) + ` but the manifest pins ` + strings.Repeat("ab", 32),
+		wantErr:  `ConfigMap ns/cm: plugin "wait": module "wait.wasm" has sha256 ` + wasmmodule.Digest(mod) + ` but the manifest pins ` + strings.Repeat("ab", 32),
 		wantKind: true,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {

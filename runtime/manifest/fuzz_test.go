@@ -9,6 +9,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // seedManifests are the repo's plugins' manifests and some hostile ones.
@@ -32,7 +34,7 @@ func seedManifests(f *testing.F) []string {
 }
 
 // seedModules are a module stored raw, gzip and zstd, and a zstd frame
-// of zeros claiming more than MaxModuleBytes.
+// of zeros claiming more than wasmmodule.MaxBytes.
 func seedModules() [][]byte {
 	mod := module(256, true)
 	var gz bytes.Buffer
@@ -41,11 +43,11 @@ func seedModules() [][]byte {
 	zw.Close()
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
 	defer enc.Close()
-	return [][]byte{mod, gz.Bytes(), enc.EncodeAll(mod, nil), enc.EncodeAll(make([]byte, MaxModuleBytes+1), nil), []byte("\x1f\x8b"), []byte("\x28\xb5\x2f\xfd")}
+	return [][]byte{mod, gz.Bytes(), enc.EncodeAll(mod, nil), enc.EncodeAll(make([]byte, wasmmodule.MaxBytes+1), nil), []byte("\x1f\x8b"), []byte("\x28\xb5\x2f\xfd")}
 }
 
 // FuzzFromConfigMap: no ConfigMap panics the controller's loader, and a
-// module it returns is WebAssembly within MaxModuleBytes, from a valid
+// module it returns is WebAssembly within wasmmodule.MaxBytes, from a valid
 // manifest.
 func FuzzFromConfigMap(f *testing.F) {
 	mods := seedModules()
@@ -68,13 +70,13 @@ func FuzzFromConfigMap(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p.Validate() != nil || !IsWasm(mod) || len(mod) > MaxModuleBytes {
+		if p.Validate() != nil || !wasmmodule.IsWasm(mod) || len(mod) > wasmmodule.MaxBytes {
 			t.Fatalf("accepted an invalid plugin: %+v, module of %d bytes", p, len(mod))
 		}
 	})
 }
 
-// FuzzDecode: decompression of any stored module stops at MaxModuleBytes.
+// FuzzDecode: decompression of any stored module stops at wasmmodule.MaxBytes.
 func FuzzDecode(f *testing.F) {
 	for _, m := range seedModules() {
 		f.Add(m)
@@ -82,7 +84,7 @@ func FuzzDecode(f *testing.F) {
 	p := &Manifest{Name: "p", Module: "p.wasm"}
 	f.Fuzz(func(t *testing.T, stored []byte) {
 		mod, err := p.Decode(stored)
-		if err == nil && (!IsWasm(mod) || len(mod) > MaxModuleBytes) {
+		if err == nil && (!wasmmodule.IsWasm(mod) || len(mod) > wasmmodule.MaxBytes) {
 			t.Fatalf("accepted a module of %d bytes", len(mod))
 		}
 	})

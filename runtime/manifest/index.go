@@ -6,9 +6,10 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
-
 	"sigs.k8s.io/yaml"
+
+	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // IndexFile is the name of the index in a plugin directory.
@@ -78,10 +79,10 @@ func (idx *Index) Find(apiVersion, kind string) *Manifest {
 
 // ReadModule reads and decodes p's module from dir. The module is
 // opened through an os.Root of dir, so neither its path nor a symbolic
-// link on the way leads out of dir, and a module file over MaxModuleBytes
+// link on the way leads out of dir, and a module file over wasmmodule.MaxBytes
 // is refused before it is read.
 func ReadModule(dir string, p *Manifest) ([]byte, error) {
-	b, err := readInDir(dir, p.Module, MaxModuleBytes)
+	b, err := readInDir(dir, p.Module, wasmmodule.MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: reading module %q: %w", p.Name, p.Module, err)
 	}

@@ -3,7 +3,10 @@
 // an optional digest pin and its limits — used unchanged by the local
 // runner's plugin directory (index.yaml), by plugin ConfigMaps
 // (data["plugin.yaml"]) and by what `tkn-wasm pack` writes. It also reads
-// modules, compressed or not, and checks them against their pin.
+// modules, compressed or not, and checks them against their pin. How a
+// module is named (its digest) and bounded is package wasmmodule's, which
+// the engine shares; a limit the manifest leaves unset is the engine's
+// default, so the manifest does not depend on the engine.
 package manifest
 
 import (
@@ -20,20 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-)
 
-// Defaults and bounds of the limits a manifest sets.
-const (
-	// DefaultMemory is the linear-memory limit of a plugin instance.
-	DefaultMemory = 64 << 20
-	// MinMemory and MaxMemory bound limits.memory: one 64 KiB WebAssembly
-	// page, and the 4 GiB a 32-bit module can address.
-	MinMemory = 64 << 10
-	MaxMemory = 4 << 30
-	// MaxModuleBytes caps a module, stored (a file, checked before it is
-	// read) and after decompression (which stops one byte past it,
-	// whatever size the compressed stream claims).
-	MaxModuleBytes = 64 << 20
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // Manifest describes one plugin (a plugin.yaml, one of index.yaml's plugins):
@@ -61,8 +52,9 @@ type Manifest struct {
 
 // Limits bound a plugin's invocations.
 type Limits struct {
-	// Memory caps the linear memory of one instance (default 64Mi): a
-	// whole number of bytes from MinMemory to MaxMemory (CheckMemory).
+	// Memory caps the linear memory of one instance: a whole number of
+	// bytes from one wasm page (64Ki) to 4Gi (CheckMemory). Unset means
+	// the engine's default (engine.DefaultMemory, 64Mi).
 	Memory *resource.Quantity `json:"memory,omitempty"`
 	// Timeout is the per-attempt timeout of runs that set no
 	// spec.timeout (default: Tekton's 60 minutes).
@@ -72,21 +64,22 @@ type Limits struct {
 	Concurrency int `json:"concurrency,omitempty"`
 }
 
-// MemoryBytes is the memory limit in bytes, with the default applied. It
-// is meaningful for validated limits only (Manifest.Validate).
+// MemoryBytes is the memory limit in bytes; 0 when unset, which the
+// engine reads as its default (engine.Limits). It is meaningful for
+// validated limits only (Manifest.Validate).
 func (l Limits) MemoryBytes() uint64 {
 	if l.Memory == nil {
-		return DefaultMemory
+		return 0
 	}
 	return uint64(l.Memory.Value())
 }
 
 // CheckMemory reports whether q is a valid memory limit: a whole number of
-// bytes (not "100m", a thousandth of a byte) from MinMemory to MaxMemory
-// (not "10E", which no int64 holds).
+// bytes (not "100m", a thousandth of a byte) from wasmmodule.PageSize to
+// wasmmodule.MaxMemory (not "10E", which no int64 holds).
 func CheckMemory(q resource.Quantity) error {
 	n, ok := q.AsInt64()
-	if !ok || n < MinMemory || n > MaxMemory {
+	if !ok || n < wasmmodule.PageSize || n > wasmmodule.MaxMemory {
 		return fmt.Errorf("%s is not a whole number of bytes from 64Ki to 4Gi; write it like 64Mi", q.String())
 	}
 	return nil
@@ -139,17 +132,6 @@ func (p *Manifest) Serves(apiVersion, kind string) bool {
 	return p.APIVersion == apiVersion && p.Kind == kind
 }
 
-// Digest is the hex sha256 of a module.
-func Digest(module []byte) string {
-	sum := sha256.Sum256(module)
-	return hex.EncodeToString(sum[:])
-}
-
-var wasmMagic = []byte("\x00asm")
-
-// IsWasm reports whether b starts with the WebAssembly binary magic.
-func IsWasm(b []byte) bool { return bytes.HasPrefix(b, wasmMagic) }
-
 // Decode turns the stored bytes of p's module into the module itself:
 // it decompresses by content (gzip, zstd or raw wasm, whatever the file
 // name says), checks the wasm magic, the size limit and the sha256 pin.
@@ -158,11 +140,11 @@ func (p *Manifest) Decode(stored []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: module %q: %w", p.Name, p.Module, err)
 	}
-	if !IsWasm(module) {
-		return nil, fmt.Errorf("plugin %q: module %q is not a WebAssembly module (no \\0asm header); build it for wasip1 (GOOS=wasip1 GOARCH=wasm, wasm32-wasi)", p.Name, p.Module)
+	if !wasmmodule.IsWasm(module) {
+		return nil, fmt.Errorf("plugin %q: module %q is %w", p.Name, p.Module, wasmmodule.ErrNotWasm)
 	}
 	if p.SHA256 != "" {
-		if got := Digest(module); !strings.EqualFold(got, p.SHA256) {
+		if got := wasmmodule.Digest(module); !strings.EqualFold(got, p.SHA256) {
 			return nil, fmt.Errorf("plugin %q: module %q has sha256 %s but the manifest pins %s", p.Name, p.Module, got, p.SHA256)
 		}
 	}
@@ -184,24 +166,24 @@ func decompress(b []byte) ([]byte, error) {
 		}
 		r = zr
 	case bytes.HasPrefix(b, zstdMagic):
-		zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxModuleBytes))
+		zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(wasmmodule.MaxBytes))
 		if err != nil {
 			return nil, fmt.Errorf("bad zstd data: %w", err)
 		}
 		defer zr.Close()
 		r = zr
 	default:
-		if len(b) > MaxModuleBytes {
-			return nil, fmt.Errorf("module is %d bytes; the limit is %d", len(b), MaxModuleBytes)
+		if len(b) > wasmmodule.MaxBytes {
+			return nil, fmt.Errorf("module is %d bytes; the limit is %d", len(b), wasmmodule.MaxBytes)
 		}
 		return b, nil
 	}
-	out, err := io.ReadAll(io.LimitReader(r, MaxModuleBytes+1))
+	out, err := io.ReadAll(io.LimitReader(r, wasmmodule.MaxBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("decompressing: %w", err)
 	}
-	if len(out) > MaxModuleBytes {
-		return nil, fmt.Errorf("module decompresses to more than %d bytes", MaxModuleBytes)
+	if len(out) > wasmmodule.MaxBytes {
+		return nil, fmt.Errorf("module decompresses to more than %d bytes", wasmmodule.MaxBytes)
 	}
 	return out, nil
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
 	"github.com/tekton-wasm/tekton-wasm/runtime/registry"
-	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 )
 
 // invocation is what the goroutine of one invocation needs, copied for
@@ -81,9 +80,8 @@ func (r *Reconciler) execute(ctx context.Context, inv invocation) lifecycle.Outc
 			inv.logger.Errorw("Removing the invocation's workspaces failed", zap.Error(err))
 		}
 	}()
-	entries, mounts := workspaceMounts(ws)
-	req := inv.machine.Request(inv.run, inv.act, lifecycle.Inputs{Spec: inv.spec, Workspaces: entries})
-	call := engine.Invocation{Mounts: mounts}
+	req := inv.machine.Request(inv.run, inv.act, lifecycle.Inputs{Spec: inv.spec, Workspaces: ws.Entries()})
+	call := engine.Invocation{Mounts: ws.Mounts()}
 
 	lease, err := r.Registry.Acquire(inv.kind.APIVersion, inv.kind.Kind)
 	if err != nil {
@@ -99,19 +97,6 @@ func (r *Reconciler) execute(ctx context.Context, inv invocation) lifecycle.Outc
 	resp, err := lease.Plugin.Invoke(ctx, req, call)
 	r.Metrics.Invoked(r.Context, lease.Entry.Manifest.Name, time.Since(start), result(resp, err))
 	return lifecycle.Outcome{Response: resp, Err: err}
-}
-
-// workspaceMounts returns what the request tells the plugin of the
-// prepared workspaces, and what the engine mounts for them.
-func workspaceMounts(ws *workspace.Set) (entries []hostabi.Workspace, mounts []engine.Mount) {
-	if ws == nil {
-		return nil, nil
-	}
-	for _, mt := range ws.Mounts {
-		entries = append(entries, mt.Workspace)
-		mounts = append(mounts, engine.Mount{HostDir: mt.HostDir, GuestPath: mt.Path, ReadOnly: mt.ReadOnly})
-	}
-	return entries, mounts
 }
 
 func result(resp *hostabi.Response, err error) string {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // run is the YAML of a CustomRun of kind Test in namespace ns, with the
@@ -287,7 +288,7 @@ func TestPluginUnavailable(t *testing.T) {
 	}, {
 		name:    "digest mismatch",
 		objects: []*corev1.ConfigMap{broken("broken", head+"module: plugin.wasm\nsha256: '"+strings.Repeat("1", 64)+"'\n", module)},
-		want:    `ConfigMap tekton-wasm/broken: plugin "broken": module "plugin.wasm" has sha256 ` + manifest.Digest(module) + " but the manifest pins " + strings.Repeat("1", 64),
+		want:    `ConfigMap tekton-wasm/broken: plugin "broken": module "plugin.wasm" has sha256 ` + wasmmodule.Digest(module) + " but the manifest pins " + strings.Repeat("1", 64),
 	}, {
 		name:    "two ConfigMaps claim the kind",
 		objects: []*corev1.ConfigMap{broken("broken", head+"module: plugin.wasm\n", module), broken("broken-too", head+"module: plugin.wasm\n", module)},

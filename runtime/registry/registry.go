@@ -8,7 +8,10 @@
 //     loaded again only when its resourceVersion changes.
 //   - Versions in use. An invocation leases the plugin version it starts
 //     with (Acquire) and finishes on it even if the ConfigMap changes
-//     meanwhile; a replaced version is closed when its last lease ends.
+//     meanwhile. A lease holds an engine handle of its own on the
+//     version's compiled code (engine.CompiledPlugin.Clone); the registry
+//     closes its handle when the version is replaced, and the engine,
+//     which counts handles, frees the code when the last lease ends.
 //   - Broken plugins. A ConfigMap whose manifest or module is unusable
 //     (not wasm, digest mismatch, missing fields, a compile failure, a
 //     module over one of the engine's caps, a memory minimum above its
@@ -75,24 +78,17 @@ type Entry struct {
 	// its message names the ConfigMap(s) and the problem.
 	Err error
 
-	version *version
+	// plugin is the registry's handle on the compiled plugin serving the
+	// kind (nil when broken), closed when its ConfigMap changes or goes.
+	plugin *engine.CompiledPlugin
 }
 
 // Digest is the sha256 of the module serving the kind ("" when broken).
 func (e *Entry) Digest() string {
-	if e.version == nil {
+	if e.plugin == nil {
 		return ""
 	}
-	return e.version.handle.Digest()
-}
-
-// version is one compiled plugin version. refs and retired are guarded
-// by Registry.mu.
-type version struct {
-	handle  *engine.CompiledPlugin
-	refs    int
-	retired bool
-	closed  bool
+	return e.plugin.Digest()
 }
 
 // source is what one ConfigMap held when it was last loaded.
@@ -101,7 +97,7 @@ type source struct {
 	resourceVersion string
 	kind            Kind // zero when the manifest could not be read
 	manifest        *manifest.Manifest
-	version         *version // nil when err != nil
+	plugin          *engine.CompiledPlugin // nil when err != nil
 	err             error
 }
 
@@ -219,38 +215,29 @@ func (r *Registry) Lookup(apiVersion, kind string) *Entry {
 	return r.kinds[Kind{apiVersion, kind}]
 }
 
-// Lease is the use of one plugin version by one invocation.
+// Lease is the use of one plugin version by one invocation. Its Plugin
+// may be invoked from any goroutine until Release, which may also be
+// called from any goroutine, and more than once.
 type Lease struct {
 	// Entry is the kind's Entry when the lease was taken.
 	Entry *Entry
-	// Plugin is the compiled plugin to invoke.
+	// Plugin is the lease's own handle on the compiled plugin, to invoke;
+	// Release closes it.
 	Plugin *engine.CompiledPlugin
-
-	r    *Registry
-	once sync.Once
 }
 
-// Release ends the lease. A version replaced meanwhile is closed with
-// its last lease.
-func (l *Lease) Release() {
-	l.once.Do(func() {
-		l.r.mu.Lock()
-		v := l.Entry.version
-		v.refs--
-		closing := v.retired && v.refs == 0 && !v.closed
-		v.closed = v.closed || closing
-		l.r.mu.Unlock()
-		if closing {
-			_ = v.handle.Close(context.Background())
-		}
-	})
-}
+// Release ends the lease; releasing twice is harmless. A version
+// replaced meanwhile is freed by the engine when its last lease ends.
+func (l *Lease) Release() { _ = l.Plugin.Close(context.Background()) }
 
 // Acquire leases the plugin version serving apiVersion/kind now. It
-// fails when no ConfigMap claims the kind or its Entry is broken.
+// fails when no ConfigMap claims the kind or its Entry is broken (with
+// Entry.Err), or when the engine is closed (a shutdown).
 func (r *Registry) Acquire(apiVersion, kind string) (*Lease, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	// The read lock keeps the Entry's handle open while it is cloned:
+	// replace closes it only after taking the Entry out of r.kinds.
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	e := r.kinds[Kind{apiVersion, kind}]
 	switch {
 	case e == nil:
@@ -258,8 +245,11 @@ func (r *Registry) Acquire(apiVersion, kind string) (*Lease, error) {
 	case e.Err != nil:
 		return nil, e.Err
 	}
-	e.version.refs++
-	return &Lease{Entry: e, Plugin: e.version.handle, r: r}, nil
+	p, err := e.plugin.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", e.Kind, err)
+	}
+	return &Lease{Entry: e, Plugin: p}, nil
 }
 
 func (r *Registry) work(ctx context.Context) {
@@ -341,7 +331,7 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 	}
 	if err == nil {
 		r.opts.Metrics.Compiled(ctx, p.Name, elapsed)
-		src.version = &version{handle: h}
+		src.plugin = h
 		log.Infow("Loaded plugin", zap.String("sha256", h.Digest()), zap.Duration("compileTime", elapsed))
 		r.opts.Recorder.Eventf(src.configMap, corev1.EventTypeNormal, EventLoaded,
 			"Plugin %q serves %s: module sha256 %s, compiled in %s", p.Name, src.kind, h.Digest(), elapsed.Round(time.Millisecond))
@@ -359,8 +349,8 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 var decodeConfigMap = manifest.FromConfigMap
 
 // replace installs src (nil: the ConfigMap is gone) as what key holds,
-// updates the Entries of the kinds involved and retires the version src
-// replaces.
+// updates the Entries of the kinds involved and closes the registry's
+// handle on the version src replaces (leases hold handles of their own).
 func (r *Registry) replace(key string, src *source) {
 	r.mu.Lock()
 	old := r.sources[key]
@@ -392,20 +382,12 @@ func (r *Registry) replace(key string, src *source) {
 		}
 		changed = append(changed, k)
 	}
-	var closing *version
-	if old != nil && old.version != nil {
-		old.version.retired = true
-		if old.version.refs == 0 && !old.version.closed {
-			old.version.closed = true
-			closing = old.version
-		}
-	}
 	delete(r.pending, key)
 	onChange := r.onChange
 	r.mu.Unlock()
 
-	if closing != nil {
-		_ = closing.handle.Close(context.Background())
+	if old != nil && old.plugin != nil {
+		_ = old.plugin.Close(context.Background())
 	}
 	for _, claims := range duplicates {
 		r.reportDuplicate(claims)
@@ -432,7 +414,7 @@ func (r *Registry) resolve(k Kind) (*Entry, []*source) {
 		return nil, nil
 	case 1:
 		s := claims[0]
-		return &Entry{Kind: k, Manifest: s.manifest, ConfigMap: s.key(), Err: s.err, version: s.version}, claims
+		return &Entry{Kind: k, Manifest: s.manifest, ConfigMap: s.key(), Err: s.err, plugin: s.plugin}, claims
 	}
 	return &Entry{Kind: k, ConfigMap: strings.Join(configMaps(claims), ", "), Err: duplicateError(claims)}, claims
 }
@@ -453,7 +435,7 @@ func sameEntry(a, b *Entry) bool {
 	switch {
 	case a == nil || b == nil:
 		return a == b
-	case a.version != b.version || a.ConfigMap != b.ConfigMap:
+	case a.plugin != b.plugin || a.ConfigMap != b.ConfigMap:
 		return false
 	case a.Err == nil || b.Err == nil:
 		return a.Err == b.Err

@@ -22,6 +22,7 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 const (
@@ -135,6 +136,23 @@ func invoke(t *testing.T, ctx context.Context, l *Lease) (*hostabi.Response, err
 	return l.Plugin.Invoke(ctx, &hostabi.Request{ABIVersion: hostabi.Version, Run: hostabi.RunIdentity{Name: "r"}, Attempt: 1}, engine.Invocation{})
 }
 
+// closed reports whether the engine handle p is closed: Clone fails on a
+// closed handle only. With every handle on a version closed and no
+// invocation running, the engine frees the version's compiled code
+// (engine.TestCloneAndInvocationsKeepTheCompiledCode).
+func closed(t *testing.T, p *engine.CompiledPlugin) bool {
+	t.Helper()
+	c, err := p.Clone()
+	if err != nil {
+		if !strings.Contains(err.Error(), "is closed") {
+			t.Fatalf("Clone: %v", err)
+		}
+		return true
+	}
+	_ = c.Close(context.Background())
+	return false
+}
+
 func TestHotReload(t *testing.T) {
 	loop := wasmtest.WAT(t, "../../examples/hostile/src/loop.wat")
 	answer := wasmtest.WAT(t, "testdata/answer.wat")
@@ -144,10 +162,10 @@ func TestHotReload(t *testing.T) {
 	w.apply(configMap("wait", waitYAML, loop))
 	w.changed(waitKind)
 	e := w.registry.Lookup(waitAPI, "Wait")
-	if e == nil || e.Err != nil || e.Digest() != manifest.Digest(loop) || e.ConfigMap != ns+"/wait" {
+	if e == nil || e.Err != nil || e.Digest() != wasmmodule.Digest(loop) || e.ConfigMap != ns+"/wait" {
 		t.Fatalf("after add: %+v", e)
 	}
-	if got, want := w.event(), "Normal PluginLoaded Plugin \"wait\" serves Wait ("+waitAPI+"): module sha256 "+manifest.Digest(loop)+", compiled in "; !strings.HasPrefix(got, want) {
+	if got, want := w.event(), "Normal PluginLoaded Plugin \"wait\" serves Wait ("+waitAPI+"): module sha256 "+wasmmodule.Digest(loop)+", compiled in "; !strings.HasPrefix(got, want) {
 		t.Errorf("event %q, want prefix %q", got, want)
 	}
 
@@ -164,8 +182,8 @@ func TestHotReload(t *testing.T) {
 	}()
 	w.apply(configMap("wait", waitYAML, answer))
 	w.changed(waitKind)
-	if e := w.registry.Lookup(waitAPI, "Wait"); e.Digest() != manifest.Digest(answer) {
-		t.Fatalf("after update, serving %s, want %s", e.Digest(), manifest.Digest(answer))
+	if e := w.registry.Lookup(waitAPI, "Wait"); e.Digest() != wasmmodule.Digest(answer) {
+		t.Fatalf("after update, serving %s, want %s", e.Digest(), wasmmodule.Digest(answer))
 	}
 	w.event()
 	select {
@@ -173,8 +191,11 @@ func TestHotReload(t *testing.T) {
 		t.Fatalf("the invocation on version 1 ended when version 2 was loaded: %v", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	if old.Entry.version.closed {
+	if closed(t, old.Plugin) {
 		t.Fatal("version 1 was closed while an invocation leased it")
+	}
+	if !closed(t, old.Entry.plugin) {
+		t.Fatal("the registry kept its handle on version 1 after loading version 2")
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
@@ -182,7 +203,7 @@ func TestHotReload(t *testing.T) {
 	}
 	old.Release()
 	old.Release() // harmless
-	if !old.Entry.version.closed {
+	if !closed(t, old.Plugin) {
 		t.Fatal("version 1 was not closed with its last lease")
 	}
 
@@ -196,7 +217,10 @@ func TestHotReload(t *testing.T) {
 	if err != nil || resp.Status != hostabi.StatusSucceeded || resp.Results[0].Value != "2" {
 		t.Fatalf("version 2 answered %+v, %v", resp, err)
 	}
-	if l.Entry.version.closed {
+	if !closed(t, l.Plugin) {
+		t.Fatal("Release left the lease's handle open")
+	}
+	if closed(t, l.Entry.plugin) {
 		t.Fatal("the serving version was closed when its lease ended")
 	}
 
@@ -209,7 +233,7 @@ func TestHotReload(t *testing.T) {
 	if _, err := w.registry.Acquire(waitAPI, "Wait"); err == nil || err.Error() != "no plugin serves Wait ("+waitAPI+")" {
 		t.Fatalf("Acquire after delete: %v", err)
 	}
-	if !l.Entry.version.closed {
+	if !closed(t, l.Entry.plugin) {
 		t.Fatal("the deleted version was not closed")
 	}
 }
@@ -232,7 +256,7 @@ func TestBrokenConfigMaps(t *testing.T) {
 		name: "digest mismatch",
 		cm:   configMap("wait", waitYAML+"sha256: \""+strings.Repeat("0", 64)+"\"\n", answer),
 		kind: true, wantFull: true,
-		want: `ConfigMap tekton-wasm/wait: plugin "wait": module "wait.wasm" has sha256 ` + manifest.Digest(answer) + ` but the manifest pins ` + strings.Repeat("0", 64),
+		want: `ConfigMap tekton-wasm/wait: plugin "wait": module "wait.wasm" has sha256 ` + wasmmodule.Digest(answer) + ` but the manifest pins ` + strings.Repeat("0", 64),
 	}, {
 		name: "missing fields",
 		cm:   configMap("wait", "name: wait\nmodule: wait.wasm\n", answer),

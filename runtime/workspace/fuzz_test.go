@@ -43,10 +43,13 @@ func FuzzLayout(f *testing.F) {
 		if withItems {
 			ws.ConfigMap.Items = []corev1.KeyToPath{{Key: key1, Path: path1}, {Key: key2, Path: path2}}
 		}
-		vols, err := plan([]v1beta1.WorkspaceBinding{ws})
-		if err == nil {
+		var err error
+		vols, perr := plan([]v1beta1.WorkspaceBinding{ws})
+		if perr != nil {
+			err = perr
+		} else {
 			v := &vols[0]
-			v.files, err = v.src.files(name, map[string][]byte{key1: []byte("1"), key2: []byte("2")}, v.subPath)
+			v.files, err = v.obj.files(name, map[string][]byte{key1: []byte("1"), key2: []byte("2")}, v.subPath)
 		}
 		if err != nil {
 			if _, ok := errors.AsType[*Error](err); !ok {

@@ -17,10 +17,12 @@ import (
 )
 
 // Every spec the owner must fix ends the run WorkspaceInvalid, before
-// anything is read or written, and no message names a host path.
+// anything is read or written, and no message names a host path. What
+// the spec alone shows, Check and both sources refuse alike.
 func TestInvalidLayouts(t *testing.T) {
 	for _, tc := range []struct {
 		name, workspaces, want string
+		read                   bool // only the object's keys show it
 	}{{
 		name:       "workspace named .",
 		workspaces: `workspaces: [{name: ., emptyDir: {}}]`,
@@ -69,6 +71,7 @@ func TestInvalidLayouts(t *testing.T) {
 		name:       "subPath naming a key",
 		workspaces: `workspaces: [{name: conf, subPath: a.txt, configMap: {name: settings}}]`,
 		want:       `workspace "conf": "a.txt" is both a file (a key of configmap "settings") and a directory (subPath "a.txt")`,
+		read:       true,
 	}, {
 		name:       "subPath with a NUL",
 		workspaces: "workspaces: [{name: scratch, subPath: \"a\\0b\", emptyDir: {}}]",
@@ -83,27 +86,33 @@ func TestInvalidLayouts(t *testing.T) {
 		want:       `workspace "conf": configmap name "a/b" is not valid: may not contain '/'`,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
+			want := &Error{ReasonInvalid, tc.want}
+			r := run(t, tc.workspaces)
+			if got := Check(r); tc.read != (got == nil) || (got != nil && *got != *want) {
+				t.Errorf("Check = %v, want %v", got, want)
+			}
 			kube := kubefake.NewClientset(objects()...)
 			var reviews []string
 			allow(kube, &reviews, "configmaps/settings")
 			dir := t.TempDir()
-			p := &Preparer{Kube: kube, Dir: dir}
-			set, err := p.Prepare(context.Background(), run(t, tc.workspaces))
-			if set != nil {
-				t.Errorf("Prepare returned a set with its error")
+			sources := map[string]Source{"Preparer": &Preparer{Kube: kube, Dir: dir}}
+			if !tc.read {
+				sources["Local"] = &Local{Dir: dir, Bindings: map[string]string{}}
 			}
-			if err != nil && strings.Contains(err.Error(), dir) {
-				t.Errorf("the error names a host path: %v", err)
-			}
-			got, ok := errors.AsType[*Error](err)
-			if !ok {
-				t.Fatalf("err = %v, want %s %s", err, ReasonInvalid, tc.want)
-			}
-			if got.Reason != ReasonInvalid || got.Message != tc.want {
-				t.Errorf("error = %s: %s\nwant    %s: %s", got.Reason, got.Message, ReasonInvalid, tc.want)
-			}
-			if left, _ := os.ReadDir(dir); len(left) != 0 {
-				t.Errorf("a failed Prepare left %v", left)
+			for name, src := range sources {
+				set, err := src.Prepare(context.Background(), r)
+				if set != nil {
+					t.Errorf("%s: Prepare returned a set with its error", name)
+				}
+				if err != nil && strings.Contains(err.Error(), dir) {
+					t.Errorf("%s: the error names a host path: %v", name, err)
+				}
+				if d := cmp.Diff(error(want), err); d != "" {
+					t.Errorf("%s: error (-want +got):\n%s", name, d)
+				}
+				if left, _ := os.ReadDir(dir); len(left) != 0 {
+					t.Errorf("%s: a failed Prepare left %v", name, left)
+				}
 			}
 		})
 	}

@@ -1,60 +1,64 @@
-// Package workspace materialises a CustomRun's workspaces as host
-// directories for one plugin invocation:
+// Package workspace owns every rule about a CustomRun's workspaces, and
+// turns them into host directories for one plugin invocation. It is the
+// one place that says:
 //
-//   - emptyDir: a fresh, private, empty directory, writable by the plugin.
-//     It lives for one invocation: a Running plugin called again later
-//     gets a new, empty one (keep state in extraFields).
-//   - configMap and secret: the object's keys written as files (honouring
-//     items and optional), mounted read-only. The object is read only if
-//     the run's serviceAccountName (default "default") exists and may get
-//     it (runtime/access), so a run can never see what its own service
+//   - which volume types plugins support: emptyDir, configMap and secret.
+//     Any other ends the run with Tekton's own reason
+//     CustomRunWorkspaceNotSupported (ReasonNotSupported);
+//   - which are read-only: configMap and secret (their files are the
+//     object's); an emptyDir is writable;
+//   - what a valid workspace is: its name (hostabi.ValidWorkspaceName),
+//     unique in the run; subPath, object names, item paths and keys that
+//     stay inside the volume (ReasonInvalid); at most MaxWorkspaces
+//     workspaces, MaxFiles files and MaxBytes of content (ReasonTooLarge);
+//   - how a prepared workspace reaches the plugin: mounted at
+//     hostabi.WorkspacePath(name) (engine.Mount), and listed in the
+//     request (hostabi.Workspace), both built by Prepared.
+//
+// Check applies the rules the run's spec alone decides, without reading
+// or writing anything; every Source applies it first, and a caller may
+// apply it early to end such a run before it waits for anything.
+//
+// A Source prepares the workspaces of one invocation. There are two:
+//
+//   - Preparer, the controller's: an emptyDir is a fresh, private, empty
+//     directory that lives for one invocation (a Running plugin called
+//     again later gets a new, empty one; keep state in extraFields). A
+//     configMap or secret has the object's keys written as files
+//     (honouring items and optional); the object is read only if the
+//     run's serviceAccountName (default "default") exists and may get it
+//     (runtime/access), so a run can never see what its own service
 //     account could not. File modes (defaultMode, items[].mode) do not
-//     apply: the sandbox has no users.
+//     apply: the sandbox has no users. subPath selects a directory inside
+//     the volume.
+//   - Local, tkn-wasm run's: workspaces bound to local directories
+//     (--workspace NAME=DIR); an unbound emptyDir is created as the
+//     Preparer creates it, an unbound configMap or secret is an error (no
+//     cluster to read it from).
 //
-// Every workspace is mounted at /workspace/<name> (hostabi.Workspace.Path);
-// subPath selects a directory inside the volume. Other volume types never
-// get here: the state machine ends such runs (CustomRunWorkspaceNotSupported).
-//
-// Prepare checks everything the run's owner controls before it writes
-// anything: names and paths (ReasonInvalid), access (ReasonForbidden,
-// access.ReasonServiceAccountNotFound), objects and keys (ReasonNotFound)
-// and the limits MaxWorkspaces, MaxFiles and MaxBytes (ReasonTooLarge).
-// Files are then written through an os.Root per volume, so no name can
-// lead outside it. No error it returns names a host path.
-//
-// Cost per invocation with configMap or secret workspaces: one GET of the
-// ServiceAccount, then one SubjectAccessReview and one GET per such
-// workspace, and at most MaxBytes of files written under Preparer.Dir
-// (put it on a memory-backed emptyDir so that secret data never reaches
-// a disk).
+// Files are written through an os.Root per volume, so no name can lead
+// outside it. No *Error names a host path.
 package workspace
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
-	"github.com/tekton-wasm/tekton-wasm/runtime/access"
-	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
+	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apipath "k8s.io/apimachinery/pkg/api/validation/path"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes"
 )
 
 // Reasons of the errors that end a run.
 const (
+	// ReasonNotSupported: a workspace is of a volume type plugins do not
+	// support (Tekton's own CustomRunWorkspaceNotSupported).
+	ReasonNotSupported = string(v1beta1.CustomRunReasonWorkspaceNotSupported)
 	// ReasonForbidden: the run's service account may not get the
 	// workspace's ConfigMap or Secret, or the controller may not.
 	ReasonForbidden = "WorkspaceForbidden"
@@ -63,7 +67,8 @@ const (
 	ReasonNotFound = "WorkspaceNotFound"
 	// ReasonInvalid: a workspace name, object name, subPath, item path or
 	// key is not a plain relative path inside the volume, or two of them
-	// collide (the same file twice, or a file where a directory must be).
+	// collide (the same file twice, or a file where a directory must be),
+	// or two workspaces have one name.
 	ReasonInvalid = "WorkspaceInvalid"
 	// ReasonTooLarge: the run's workspaces exceed MaxWorkspaces, MaxFiles
 	// or MaxBytes.
@@ -93,8 +98,9 @@ const (
 	maxName = 255
 )
 
-// Error is a workspace failure that ends the run: Reason is the condition
-// reason, Error() the message.
+// Error is a workspace failure that no retry can fix: it ends the run
+// (as a lifecycle.Failure) with Reason as the condition reason and
+// Message, which names no host path, as its message.
 type Error struct {
 	Reason  string
 	Message string
@@ -106,91 +112,83 @@ func invalid(format string, args ...any) *Error {
 	return &Error{ReasonInvalid, fmt.Sprintf(format, args...)}
 }
 
-// Preparer prepares workspaces.
-type Preparer struct {
-	// Kube reviews access and reads ServiceAccounts, ConfigMaps and Secrets.
-	Kube kubernetes.Interface
-	// Dir is where per-invocation directories are created ("" means
-	// os.TempDir()).
-	Dir string
+// Source prepares the workspaces of one invocation of a run. Prepare
+// returns nil, nil for a run without workspaces. An error no retry can
+// fix is an *Error, and ends the run; any other error is the host's (an
+// apiserver that could not be reached, a full disk, a missing local
+// binding) and leaves the run as it is. The caller removes what Prepare
+// returns (Prepared.Remove) once the invocation has ended. Both sources
+// are safe for concurrent use.
+type Source interface {
+	Prepare(ctx context.Context, run *v1beta1.CustomRun) (*Prepared, error)
 }
 
-// dirPrefix starts the name of every per-invocation directory.
-const dirPrefix = "run-"
+// Prepared is the workspaces of one invocation, ready to mount. Mounts
+// and Entries describe the same workspaces in the same order, built
+// together. A nil *Prepared has none. It does not change after Prepare;
+// Remove is called once, after the invocation has ended.
+type Prepared struct {
+	mounts  []engine.Mount
+	entries []hostabi.Workspace
+	dir     string // created for the invocation and removed by Remove; "" if none
+}
 
-// RemoveStale creates Dir if needed and removes the per-invocation
-// directories an earlier process left in it (their invocations ended
-// with that process). It does nothing when Dir is "": the system
-// temporary directory is shared.
-func (p *Preparer) RemoveStale() error {
-	if p.Dir == "" {
+// Mounts is what the engine mounts for the invocation
+// (engine.Invocation.Mounts).
+func (p *Prepared) Mounts() []engine.Mount {
+	if p == nil {
 		return nil
 	}
-	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
-		return err
-	}
-	stale, err := filepath.Glob(filepath.Join(p.Dir, dirPrefix+"*"))
-	if err != nil {
-		return err
-	}
-	for _, d := range stale {
-		if err := os.RemoveAll(d); err != nil {
-			return err
-		}
-	}
-	return nil
+	return slices.Clone(p.mounts)
 }
 
-// Mount is one prepared workspace: what the plugin is told, and the host
-// directory behind it.
-type Mount struct {
-	hostabi.Workspace
-	HostDir string
-}
-
-// Set is the workspaces of one invocation. Remove deletes them.
-type Set struct {
-	Mounts []Mount
-	dir    string
-}
-
-// Remove deletes the invocation's directories. It is safe on a nil Set.
-func (s *Set) Remove() error {
-	if s == nil || s.dir == "" {
+// Entries is what the request tells the plugin
+// (hostabi.Request.Workspaces).
+func (p *Prepared) Entries() []hostabi.Workspace {
+	if p == nil {
 		return nil
 	}
-	return os.RemoveAll(s.dir)
+	return slices.Clone(p.entries)
 }
 
-// volume is one workspace as Prepare plans it.
+// Remove deletes the directories created for the invocation (never a
+// bound one). It is safe on a nil *Prepared.
+func (p *Prepared) Remove() error {
+	if p == nil || p.dir == "" {
+		return nil
+	}
+	return os.RemoveAll(p.dir)
+}
+
+// add appends the workspace name, whose directory is hostDir.
+func (p *Prepared) add(name, hostDir string, readOnly bool) {
+	guest := hostabi.WorkspacePath(name)
+	p.mounts = append(p.mounts, engine.Mount{HostDir: hostDir, GuestPath: guest, ReadOnly: readOnly})
+	p.entries = append(p.entries, hostabi.Workspace{Name: name, Path: guest, ReadOnly: readOnly})
+}
+
+// Check applies the rules run's workspaces must follow as written:
+// supported volume types, names, paths and the limits the spec shows. It
+// reads and writes nothing, and returns nil when they hold.
+func Check(run *v1beta1.CustomRun) *Error {
+	_, err := plan(run.Spec.Workspaces)
+	return err
+}
+
+// volume is one workspace as a Source plans it.
 type volume struct {
-	name    string
-	subPath string  // clean and local; "" for the volume itself
-	src     *source // nil for emptyDir
-	files   map[string][]byte
-}
-
-// Prepare materialises run's workspaces for one invocation. It returns a
-// nil Set when the run has none. A failure the run's owner must fix is an
-// *Error; other errors (the apiserver could not be reached, the disk is
-// full) are transient.
-func (p *Preparer) Prepare(ctx context.Context, run *v1beta1.CustomRun) (*Set, error) {
-	if len(run.Spec.Workspaces) == 0 {
-		return nil, nil
-	}
-	vols, err := plan(run.Spec.Workspaces)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.read(ctx, run, vols); err != nil {
-		return nil, err
-	}
-	return p.write(run, vols)
+	name     string
+	kind     string // the volume type: emptyDir, configMap or secret
+	readOnly bool
+	subPath  string  // clean and local; "" for the volume itself
+	obj      *object // configMap or secret; nil for emptyDir
+	files    map[string][]byte
+	bound    string // a host directory standing for the volume (Local); "" to create one
 }
 
 // plan checks the run's workspaces as written, without reading or
 // writing anything.
-func plan(bindings []v1beta1.WorkspaceBinding) ([]volume, error) {
+func plan(bindings []v1beta1.WorkspaceBinding) ([]volume, *Error) {
 	if len(bindings) > MaxWorkspaces {
 		return nil, &Error{ReasonTooLarge, fmt.Sprintf("the run has %d workspaces; at most %d are allowed", len(bindings), MaxWorkspaces)}
 	}
@@ -205,7 +203,7 @@ func plan(bindings []v1beta1.WorkspaceBinding) ([]volume, error) {
 			return nil, invalid("workspace name %q is used twice", ws.Name)
 		}
 		seen[ws.Name] = true
-		v := volume{name: ws.Name}
+		v := volume{name: ws.Name, kind: volumeType(ws)}
 		if ws.SubPath != "" {
 			sub, err := cleanPath(ws.SubPath, false)
 			if err != nil {
@@ -216,19 +214,20 @@ func plan(bindings []v1beta1.WorkspaceBinding) ([]volume, error) {
 			}
 		}
 		var list []corev1.KeyToPath
-		switch t := lifecycle.WorkspaceType(ws); t {
+		switch v.kind {
 		case "emptyDir":
 		case "configMap":
-			v.src = &source{resource: corev1.Resource("configmaps"), name: ws.ConfigMap.Name, optional: ws.ConfigMap.Optional}
+			v.obj = &object{resource: corev1.Resource("configmaps"), name: ws.ConfigMap.Name, optional: ws.ConfigMap.Optional}
 			list = ws.ConfigMap.Items
 		case "secret":
-			v.src = &source{resource: corev1.Resource("secrets"), name: ws.Secret.SecretName, optional: ws.Secret.Optional}
+			v.obj = &object{resource: corev1.Resource("secrets"), name: ws.Secret.SecretName, optional: ws.Secret.Optional}
 			list = ws.Secret.Items
 		default:
-			return nil, &Error{lifecycle.ReasonWorkspaceNotSupported, fmt.Sprintf("workspace %q is a %s; plugins support emptyDir, configMap and secret workspaces", ws.Name, t)}
+			return nil, &Error{ReasonNotSupported, fmt.Sprintf("workspace %q is a %s; plugins support emptyDir, configMap and secret workspaces", ws.Name, v.kind)}
 		}
-		if v.src != nil {
-			if err := v.src.plan(ws.Name, list, v.subPath); err != nil {
+		if v.obj != nil {
+			v.readOnly = true
+			if err := v.obj.plan(ws.Name, list, v.subPath); err != nil {
 				return nil, err
 			}
 			items += len(list)
@@ -241,67 +240,59 @@ func plan(bindings []v1beta1.WorkspaceBinding) ([]volume, error) {
 	return vols, nil
 }
 
-// read reads the objects of vols and picks their files, within MaxFiles
-// and MaxBytes. The run's service account is looked up once, at the
-// first object.
-func (p *Preparer) read(ctx context.Context, run *v1beta1.CustomRun, vols []volume) error {
-	var account *access.Account
-	files, bytes := 0, 0
-	for i := range vols {
-		v := &vols[i]
-		if v.src == nil {
-			continue
-		}
-		if account == nil {
-			var err error
-			if account, err = access.Lookup(ctx, p.Kube, run.Namespace, run.Spec.ServiceAccountName); err != nil {
-				return accessError(v.name, err)
-			}
-		}
-		data, err := p.get(ctx, account, v.name, v.src)
-		if err != nil {
-			return err
-		}
-		if v.files, err = v.src.files(v.name, data, v.subPath); err != nil {
-			return err
-		}
-		files += len(v.files)
-		for _, b := range v.files {
-			bytes += len(b)
-		}
-		if files > MaxFiles {
-			return &Error{ReasonTooLarge, fmt.Sprintf("workspace %q: the run's workspaces have at least %d files; at most %d are allowed", v.name, files, MaxFiles)}
-		}
-		if bytes > MaxBytes {
-			return &Error{ReasonTooLarge, fmt.Sprintf("workspace %q: the run's workspaces hold at least %d bytes of files (an item counts each time it names a key); "+
-				"at most %d are allowed", v.name, bytes, MaxBytes)}
-		}
+// volumeType names the volume type of a workspace binding.
+func volumeType(ws v1beta1.WorkspaceBinding) string {
+	switch {
+	case ws.EmptyDir != nil:
+		return "emptyDir"
+	case ws.ConfigMap != nil:
+		return "configMap"
+	case ws.Secret != nil:
+		return "secret"
+	case ws.PersistentVolumeClaim != nil:
+		return "persistentVolumeClaim"
+	case ws.VolumeClaimTemplate != nil:
+		return "volumeClaimTemplate"
+	case ws.Projected != nil:
+		return "projected"
+	case ws.CSI != nil:
+		return "csi"
 	}
-	return nil
+	return "binding with no volume"
 }
 
-// write creates the invocation's directory and vols in it.
-func (p *Preparer) write(run *v1beta1.CustomRun, vols []volume) (_ *Set, err error) {
-	dir, err := os.MkdirTemp(p.Dir, dirPrefix+string(run.UID)+"-")
-	if err != nil {
-		return nil, fmt.Errorf("creating the invocation's workspace directory: %w", hostless(err))
+// materialise returns vols as Prepared: a volume bound to a directory is
+// mounted as it is; the others are created (with their files and
+// subPath) in one new directory in parent, named by pattern as
+// os.MkdirTemp names it, which Remove deletes. On error it leaves nothing
+// behind.
+func materialise(parent, pattern string, vols []volume) (_ *Prepared, err error) {
+	if len(vols) == 0 {
+		return nil, nil
 	}
-	set := &Set{dir: dir}
+	p := &Prepared{}
 	defer func() {
 		if err != nil {
-			_ = set.Remove()
+			_ = p.Remove()
 		}
 	}()
 	for _, v := range vols {
-		hostDir := filepath.Join(dir, v.name)
+		if v.bound != "" {
+			p.add(v.name, v.bound, v.readOnly)
+			continue
+		}
+		if p.dir == "" {
+			if p.dir, err = os.MkdirTemp(parent, pattern); err != nil {
+				return nil, fmt.Errorf("creating the invocation's workspace directory: %w", hostless(err))
+			}
+		}
+		hostDir := filepath.Join(p.dir, v.name)
 		if err := v.write(hostDir); err != nil {
 			return nil, fmt.Errorf("workspace %q: %w", v.name, hostless(err))
 		}
-		m := Mount{Workspace: hostabi.Workspace{Name: v.name, Path: hostabi.WorkspacePath(v.name), ReadOnly: v.src != nil},
-			HostDir: filepath.Join(hostDir, filepath.FromSlash(v.subPath))}
-		set.Mounts = append(set.Mounts, m)
+		p.add(v.name, filepath.Join(hostDir, filepath.FromSlash(v.subPath)), v.readOnly)
 	}
-	return set, nil
+	return p, nil
 }
 
 // write creates v's directory at hostDir, its files and its subPath,
@@ -327,217 +318,6 @@ func (v *volume) write(hostDir string) error {
 	}
 	if v.subPath != "" {
 		return root.MkdirAll(v.subPath, 0o700)
-	}
-	return nil
-}
-
-// hostless returns err without the host paths that *fs.PathError and
-// *os.LinkError carry: what failed, not where.
-func hostless(err error) error {
-	if pe, ok := errors.AsType[*fs.PathError](err); ok {
-		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
-	}
-	if le, ok := errors.AsType[*os.LinkError](err); ok {
-		return fmt.Errorf("%s: %w", le.Op, le.Err)
-	}
-	return err
-}
-
-// source is the ConfigMap or Secret behind a workspace.
-type source struct {
-	resource schema.GroupResource // configmaps or secrets
-	name     string
-	items    []item // clean paths; nil: every key
-	optional *bool
-}
-
-// item is a key written at path (clean, local, slash-separated).
-type item struct{ key, path string }
-
-func (s *source) String() string {
-	return fmt.Sprintf("%s %q", strings.TrimSuffix(s.resource.Resource, "s"), s.name)
-}
-
-func (s *source) isOptional() bool { return s.optional != nil && *s.optional }
-
-// plan checks the object's name and the items, and that they and subPath
-// fit in one volume.
-func (s *source) plan(workspace string, items []corev1.KeyToPath, subPath string) error {
-	if msgs := apipath.IsValidPathSegmentName(s.name); s.name == "" || len(msgs) > 0 {
-		if s.name == "" {
-			msgs = []string{"it is empty"}
-		}
-		return invalid("workspace %q: %s name %q is not valid: %s", workspace, strings.TrimSuffix(s.resource.Resource, "s"), s.name, strings.Join(msgs, "; "))
-	}
-	paths := make([]string, len(items))
-	for i, it := range items {
-		if err := checkKey(it.Key); err != nil {
-			return invalid("workspace %q: item key %q %s", workspace, it.Key, err)
-		}
-		p, err := cleanPath(it.Path, true)
-		if err != nil {
-			return invalid("workspace %q: item path %q %s", workspace, it.Path, err)
-		}
-		paths[i] = p
-		s.items = append(s.items, item{it.Key, p})
-	}
-	if err := layout(paths, "an item path", subPath); err != nil {
-		return invalid("workspace %q: %s", workspace, err)
-	}
-	return nil
-}
-
-// get reviews whether account may get s, then reads it. A missing object
-// of an optional workspace reads as empty.
-func (p *Preparer) get(ctx context.Context, account *access.Account, workspace string, s *source) (map[string][]byte, error) {
-	if err := account.May(ctx, "get", s.resource, s.name); err != nil {
-		return nil, accessError(workspace, err)
-	}
-	var data map[string][]byte
-	var err error
-	switch s.resource.Resource {
-	case "configmaps":
-		var obj *corev1.ConfigMap
-		if obj, err = p.Kube.CoreV1().ConfigMaps(account.Namespace).Get(ctx, s.name, metav1.GetOptions{}); err == nil {
-			data = make(map[string][]byte, len(obj.Data)+len(obj.BinaryData))
-			for k, v := range obj.Data {
-				data[k] = []byte(v)
-			}
-			maps.Copy(data, obj.BinaryData)
-		}
-	default:
-		var obj *corev1.Secret
-		if obj, err = p.Kube.CoreV1().Secrets(account.Namespace).Get(ctx, s.name, metav1.GetOptions{}); err == nil {
-			data = obj.Data
-		}
-	}
-	switch {
-	case apierrors.IsNotFound(err) && s.isOptional():
-		return nil, nil
-	case apierrors.IsNotFound(err):
-		return nil, &Error{ReasonNotFound, fmt.Sprintf("workspace %q: %s does not exist in namespace %q", workspace, s, account.Namespace)}
-	case apierrors.IsForbidden(err):
-		return nil, &Error{ReasonForbidden, fmt.Sprintf("workspace %q: the controller may not get %s in namespace %q, although service account %q may; "+
-			"grant the controller get on %s (the tekton-wasm-controller-workspaces ClusterRole)", workspace, s, account.Namespace, account.Name, s.resource)}
-	case err != nil:
-		return nil, fmt.Errorf("workspace %q: reading %s: %w", workspace, s, err)
-	}
-	return data, nil
-}
-
-// accessError is err of runtime/access about workspace.
-func accessError(workspace string, err error) error {
-	if ae, ok := errors.AsType[*access.Error](err); ok {
-		return &Error{ae.Reason(ReasonForbidden), fmt.Sprintf("workspace %q: %s", workspace, ae.Message)}
-	}
-	return fmt.Errorf("workspace %q: %w", workspace, err)
-}
-
-// files picks the files of the volume from data: every key, or only
-// items (key → path). A missing item key is an error unless the workspace
-// is optional, as with a Pod's volumes.
-func (s *source) files(workspace string, data map[string][]byte, subPath string) (map[string][]byte, error) {
-	if s.items == nil {
-		for key := range data {
-			if err := checkKey(key); err != nil {
-				return nil, invalid("workspace %q: %s has key %q, which %s", workspace, s, key, err)
-			}
-		}
-		if err := layout(slices.Collect(maps.Keys(data)), "a key of "+s.String(), subPath); err != nil {
-			return nil, invalid("workspace %q: %s", workspace, err)
-		}
-		return data, nil
-	}
-	files := make(map[string][]byte, len(s.items))
-	for _, it := range s.items {
-		v, ok := data[it.key]
-		if !ok {
-			if s.isOptional() {
-				continue
-			}
-			keys := slices.Sorted(maps.Keys(data))
-			return nil, &Error{ReasonNotFound, fmt.Sprintf("workspace %q: %s has no key %q (it has %q)", workspace, s, it.key, keys)}
-		}
-		files[it.path] = v
-	}
-	return files, nil
-}
-
-// checkName returns an *Error (ReasonInvalid) unless n can name a
-// workspace (hostabi.ValidWorkspaceName), so /workspace/<n> is a directory
-// of its own.
-func checkName(n string) error {
-	if !hostabi.ValidWorkspaceName(n) {
-		return invalid(`workspace name %q must be 1 to %d letters, digits, '-', '_' or '.', and not "." or ".."`, n, hostabi.MaxWorkspaceName)
-	}
-	return nil
-}
-
-// checkKey returns why key cannot be a file name, or nil.
-func checkKey(key string) error {
-	switch {
-	case key == "" || key == "." || key == "..":
-		return errors.New(`is not a file name (it is empty, "." or "..")`)
-	case strings.ContainsAny(key, "/\x00"):
-		return errors.New("is not a file name (it contains '/' or NUL)")
-	case len(key) > maxName:
-		return fmt.Errorf("is longer than %d bytes", maxName)
-	}
-	return nil
-}
-
-// cleanPath returns p cleaned, or why it is not a relative path inside
-// the volume. A file may not be the volume itself (".").
-func cleanPath(p string, file bool) (string, error) {
-	if len(p) > MaxPath {
-		return "", fmt.Errorf("is longer than %d bytes", MaxPath)
-	}
-	if strings.ContainsRune(p, 0) {
-		return "", errors.New("must not contain NUL")
-	}
-	c := path.Clean(p)
-	if !filepath.IsLocal(c) || (file && c == ".") {
-		if file {
-			return "", errors.New("must be a relative path to a file inside the volume")
-		}
-		return "", errors.New("must be a relative path inside the volume")
-	}
-	for e := range strings.SplitSeq(c, "/") {
-		if len(e) > maxName {
-			return "", fmt.Errorf("has a name longer than %d bytes", maxName)
-		}
-	}
-	return c, nil
-}
-
-// layout returns an error unless files (clean paths, what says what they
-// are) can all be written in one volume that also has the directory
-// subPath: no file twice, and no file where a directory must be.
-func layout(files []string, what, subPath string) error {
-	dirs := map[string]string{} // directory → why it must be one
-	need := func(p, why string) {
-		for d := p; d != "." && d != ""; d = path.Dir(d) {
-			if _, ok := dirs[d]; !ok {
-				dirs[d] = why
-			}
-		}
-	}
-	if subPath != "" {
-		need(subPath, fmt.Sprintf("subPath %q", subPath))
-	}
-	files = slices.Sorted(slices.Values(files))
-	for _, f := range files {
-		need(path.Dir(f), fmt.Sprintf("holding %q", f))
-	}
-	seen := make(map[string]bool, len(files))
-	for _, f := range files {
-		if seen[f] {
-			return fmt.Errorf("two items have the path %q", f)
-		}
-		seen[f] = true
-		if why, ok := dirs[f]; ok {
-			return fmt.Errorf("%q is both a file (%s) and a directory (%s)", f, what, why)
-		}
 	}
 	return nil
 }

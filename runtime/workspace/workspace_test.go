@@ -98,40 +98,40 @@ func TestPrepare(t *testing.T) {
 		name        string
 		workspaces  string
 		allowed     []string
-		wantMounts  []Mount // HostDir relative to the set's directory
+		wantMounts  []mounted // HostDir relative to the invocation's directory
 		wantFiles   map[string]string
 		wantReviews []string
 	}{{
 		name:       "emptyDir",
 		workspaces: `workspaces: [{name: scratch, emptyDir: {}}]`,
-		wantMounts: []Mount{{Workspace: ws("scratch", false), HostDir: "scratch"}},
+		wantMounts: []mounted{{Workspace: ws("scratch", false), HostDir: "scratch"}},
 		wantFiles:  map[string]string{},
 	}, {
 		name:        "configMap, all keys",
 		workspaces:  "serviceAccountName: builder\nworkspaces: [{name: conf, configMap: {name: settings}}]",
 		allowed:     []string{"configmaps/settings"},
-		wantMounts:  []Mount{{Workspace: ws("conf", true), HostDir: "conf"}},
+		wantMounts:  []mounted{{Workspace: ws("conf", true), HostDir: "conf"}},
 		wantFiles:   map[string]string{"conf/a.txt": "A", "conf/b.txt": "B", "conf/c.bin": "\x00\x01"},
 		wantReviews: []string{"system:serviceaccount:ns:builder system:serviceaccounts,system:serviceaccounts:ns,system:authenticated get ns/configmaps/settings"},
 	}, {
 		name:        "configMap items and subPath",
 		workspaces:  `workspaces: [{name: conf, subPath: sub, configMap: {name: settings, items: [{key: a.txt, path: sub/x/a}]}}]`,
 		allowed:     []string{"configmaps/settings"},
-		wantMounts:  []Mount{{Workspace: ws("conf", true), HostDir: "conf/sub"}},
+		wantMounts:  []mounted{{Workspace: ws("conf", true), HostDir: "conf/sub"}},
 		wantFiles:   map[string]string{"conf/sub/x/a": "A"},
 		wantReviews: []string{"system:serviceaccount:ns:default system:serviceaccounts,system:serviceaccounts:ns,system:authenticated get ns/configmaps/settings"},
 	}, {
 		name:        "secret",
 		workspaces:  `workspaces: [{name: creds, secret: {secretName: token}}, {name: tmp, emptyDir: {}}]`,
 		allowed:     []string{"secrets/token"},
-		wantMounts:  []Mount{{Workspace: ws("creds", true), HostDir: "creds"}, {Workspace: ws("tmp", false), HostDir: "tmp"}},
+		wantMounts:  []mounted{{Workspace: ws("creds", true), HostDir: "creds"}, {Workspace: ws("tmp", false), HostDir: "tmp"}},
 		wantFiles:   map[string]string{"creds/token": "s3cr3t"},
 		wantReviews: []string{"system:serviceaccount:ns:default system:serviceaccounts,system:serviceaccounts:ns,system:authenticated get ns/secrets/token"},
 	}, {
 		name:        "optional secret that does not exist",
 		workspaces:  `workspaces: [{name: creds, secret: {secretName: absent, optional: true}}]`,
 		allowed:     []string{"secrets/absent"},
-		wantMounts:  []Mount{{Workspace: ws("creds", true), HostDir: "creds"}},
+		wantMounts:  []mounted{{Workspace: ws("creds", true), HostDir: "creds"}},
 		wantFiles:   map[string]string{},
 		wantReviews: []string{"system:serviceaccount:ns:default system:serviceaccounts,system:serviceaccounts:ns,system:authenticated get ns/secrets/absent"},
 	}} {
@@ -144,18 +144,7 @@ func TestPrepare(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var mounts []Mount
-			for _, m := range set.Mounts {
-				rel, err := filepath.Rel(set.dir, m.HostDir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if fi, err := os.Stat(m.HostDir); err != nil || !fi.IsDir() {
-					t.Errorf("mount %q: host directory %s: %v", m.Name, m.HostDir, err)
-				}
-				m.HostDir = rel
-				mounts = append(mounts, m)
-			}
+			mounts := mountsOf(t, set, set.dir)
 			if d := cmp.Diff(tc.wantMounts, mounts); d != "" {
 				t.Errorf("mounts (-want +got):\n%s", d)
 			}
@@ -173,6 +162,40 @@ func TestPrepare(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mounted is one workspace of a Prepared: its entry and its host
+// directory.
+type mounted struct {
+	Workspace hostabi.Workspace
+	HostDir   string
+}
+
+// mountsOf returns p's workspaces, with host directories inside dir
+// relative to it, after checking that Entries and Mounts describe the same workspaces and
+// that every host directory exists.
+func mountsOf(t *testing.T, p *Prepared, dir string) []mounted {
+	t.Helper()
+	entries, mounts := p.Entries(), p.Mounts()
+	if len(entries) != len(mounts) {
+		t.Fatalf("%d entries but %d mounts", len(entries), len(mounts))
+	}
+	var out []mounted
+	for i, e := range entries {
+		m := mounts[i]
+		if m.GuestPath != e.Path || m.ReadOnly != e.ReadOnly || e.Path != hostabi.WorkspacePath(e.Name) {
+			t.Errorf("entry %+v and mount %+v disagree", e, m)
+		}
+		if fi, err := os.Stat(m.HostDir); err != nil || !fi.IsDir() {
+			t.Errorf("mount %q: host directory %s: %v", e.Name, m.HostDir, err)
+		}
+		rel, err := filepath.Rel(dir, m.HostDir)
+		if dir == "" || err != nil || !filepath.IsLocal(rel) {
+			rel = m.HostDir
+		}
+		out = append(out, mounted{e, rel})
+	}
+	return out
 }
 
 func ws(name string, readOnly bool) hostabi.Workspace {

@@ -3,22 +3,19 @@
 // module with the Makefile's command (Go or C, through internal/wasmtest),
 // and compiles it in the host's engine (runtime/engine) under the
 // manifest's limits. Tests then invoke it exactly as the controller does,
-// so they check the shipped module and its manifest, not only the
-// plugin's logic.
+// commands and reactors alike, so they check the shipped module and its
+// manifest, not only the plugin's logic; malformed input goes through the
+// same engine (engine.CompiledPlugin.InvokeRaw).
 package plugintest
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
 	"sigs.k8s.io/yaml"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
@@ -30,32 +27,30 @@ import (
 // invokeTimeout bounds one invocation in a test.
 const invokeTimeout = time.Minute
 
-// Plugin is a plugin built from its directory and compiled.
-type Plugin struct {
+// Harness is a first-party plugin built from its directory and compiled
+// in an engine of its own, for one test (or benchmark) to invoke. Its
+// methods may be called from any goroutine of the test; the test's
+// Cleanup closes it.
+type Harness struct {
 	// Manifest is the plugin's plugin.yaml.
 	Manifest manifest.Manifest
 	// Wasm is the module as the Makefile builds it.
 	Wasm []byte
 
 	compiled *engine.CompiledPlugin
-	// raw runs InvokeRaw's plain WASI sandbox, created on first use.
-	raw struct {
-		rt  wazero.Runtime
-		mod wazero.CompiledModule
-	}
 }
 
 // Load builds the plugin in dir (a test passes ".") and compiles it. The
 // test fails if plugin.yaml is not a valid manifest whose name is the
 // directory's and whose module is <name>.wasm, or if the module does not
 // build or compile. Cleanup releases it.
-func Load(t testing.TB, dir string) *Plugin {
+func Load(t testing.TB, dir string) *Harness {
 	t.Helper()
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Plugin{Manifest: readManifest(t, abs)}
+	p := &Harness{Manifest: readManifest(t, abs)}
 	if sources, _ := filepath.Glob(filepath.Join(abs, "*.c")); len(sources) > 0 {
 		p.Wasm = wasmtest.CPlugin(t, abs)
 	} else {
@@ -67,12 +62,7 @@ func Load(t testing.TB, dir string) *Plugin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		e.Close(ctx)
-		if p.raw.rt != nil {
-			p.raw.rt.Close(ctx)
-		}
-	})
+	t.Cleanup(func() { e.Close(ctx) })
 	if p.compiled, err = e.Compile(ctx, p.Wasm, engine.Limits{MemoryBytes: p.Manifest.Limits.MemoryBytes()}); err != nil {
 		t.Fatalf("compiling %s: %v", p.Manifest.Module, err)
 	}
@@ -101,52 +91,40 @@ func readManifest(t testing.TB, dir string) manifest.Manifest {
 // Invoke runs req in a fresh instance, as the host does, and returns the
 // response: the plugin's own, or a host failure (hostabi.Reason*) saying
 // how it misbehaved. The plugin's log is quoted if the invocation fails.
-func (p *Plugin) Invoke(t testing.TB, req *hostabi.Request) *hostabi.Response {
+func (p *Harness) Invoke(t testing.TB, req *hostabi.Request) *hostabi.Response {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
-	defer cancel()
-	var log bytes.Buffer
-	resp, err := p.compiled.Invoke(ctx, req, engine.Invocation{Log: &log})
-	if err != nil {
-		t.Fatalf("invoking %s: %v\nlog:\n%s", p.Manifest.Name, err, log.Bytes())
+	resp, _ := p.call(t, func(ctx context.Context, inv engine.Invocation) (*hostabi.Response, error) {
+		return p.compiled.Invoke(ctx, req, inv)
+	})
+	return resp
+}
+
+// InvokeRaw runs the plugin once, as Invoke does, with stdin as its input,
+// which need not be a valid request (the host only sends valid ones). The
+// test fails unless the response is the plugin's own: a host failure (the
+// plugin exited, trapped, or wrote an invalid response) fails it with the
+// host's message and the plugin's log.
+func (p *Harness) InvokeRaw(t testing.TB, stdin []byte) *hostabi.Response {
+	t.Helper()
+	resp, log := p.call(t, func(ctx context.Context, inv engine.Invocation) (*hostabi.Response, error) {
+		return p.compiled.InvokeRaw(ctx, stdin, inv)
+	})
+	if resp.Status == hostabi.StatusFailed && hostabi.Reserved(resp.Reason) {
+		t.Fatalf("the host failed %s: %s: %s\nlog:\n%s", p.Manifest.Name, resp.Reason, resp.Message, log)
 	}
 	return resp
 }
 
-// InvokeRaw runs the plugin once with stdin as its input, which need not
-// be a valid request (the engine only sends valid ones), in a fresh
-// instance of a plain WASI sandbox with the manifest's memory limit. The
-// test fails unless the plugin exits 0 with a response the host accepts.
-func (p *Plugin) InvokeRaw(t testing.TB, stdin []byte) *hostabi.Response {
+// call makes one invocation under invokeTimeout and returns its response
+// and the plugin's log; the test fails if the plugin was stopped.
+func (p *Harness) call(t testing.TB, invoke func(context.Context, engine.Invocation) (*hostabi.Response, error)) (*hostabi.Response, []byte) {
 	t.Helper()
-	ctx := context.Background()
-	if p.raw.rt == nil {
-		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
-			WithCloseOnContextDone(true).
-			WithMemoryLimitPages(uint32(p.Manifest.Limits.MemoryBytes()>>16)))
-		wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-		mod, err := rt.CompileModule(ctx, p.Wasm)
-		if err != nil {
-			rt.Close(ctx)
-			t.Fatalf("compiling %s: %v", p.Manifest.Module, err)
-		}
-		p.raw.rt, p.raw.mod = rt, mod
-	}
-	ctx, cancel := context.WithTimeout(ctx, invokeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
 	defer cancel()
-	var stdout, stderr bytes.Buffer
-	mod, err := p.raw.rt.InstantiateModule(ctx, p.raw.mod, wazero.NewModuleConfig().WithName("").
-		WithStdin(bytes.NewReader(stdin)).WithStdout(&stdout).WithStderr(&stderr).
-		WithSysWalltime().WithSysNanotime())
-	if exit := (*sys.ExitError)(nil); err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 0) {
-		t.Fatalf("running %s: %v\nstderr:\n%s", p.Manifest.Name, err, stderr.Bytes())
-	}
-	if mod != nil {
-		mod.Close(ctx)
-	}
-	resp, err := hostabi.ParseResponse(stdout.Bytes())
+	var log bytes.Buffer
+	resp, err := invoke(ctx, engine.Invocation{Log: &log})
 	if err != nil {
-		t.Fatalf("the host refuses the response of %s: %v\nstdout:\n%s\nstderr:\n%s", p.Manifest.Name, err, stdout.Bytes(), stderr.Bytes())
+		t.Fatalf("invoking %s: %v\nlog:\n%s", p.Manifest.Name, err, log.Bytes())
 	}
-	return resp
+	return resp, log.Bytes()
 }

@@ -606,7 +606,7 @@ func (b *bench) memory(ctx context.Context) error {
 		return err
 	}
 	if err := poll(ctx, 5*time.Minute, fmt.Sprintf("%d runs Waiting", b.cfg.waiting), func() bool {
-		return b.runs.countReason("waiting", "Waiting") == b.cfg.waiting
+		return b.runs.countReason("waiting", "Running") == b.cfg.waiting
 	}); err != nil {
 		return err
 	}
