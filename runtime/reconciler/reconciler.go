@@ -193,7 +193,7 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) 
 	}
 	act := m.Step(run, st.known(unavailable))
 	if act.Kind == lifecycle.Await {
-		return r.await(ctx, m, run, st, act.Deadline)
+		return r.await(ctx, m, entry.Kind, run, st, act.Deadline)
 	}
 	st.stop() // its outcome is recorded, or its attempt ended without it
 	var retry error
@@ -201,11 +201,11 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) 
 		if retry = st.interrupted(act); retry == nil {
 			var started bool
 			if act, started, retry = r.call(ctx, m, run, st, entry, act); started {
-				return r.await(ctx, m, run, st, act.Deadline)
+				return r.await(ctx, m, entry.Kind, run, st, act.Deadline)
 			}
 		}
 	}
-	if err := st.status.flush(run, r.write(ctx, m)); err != nil {
+	if err := st.status.flush(run, r.write(ctx, m, entry.Kind)); err != nil {
 		return err
 	}
 	st.settled(act)
@@ -230,7 +230,7 @@ func (r *Reconciler) newRunState(ctx context.Context) *runState {
 // held when the invocation started once that is due, and asks to be
 // called again then or at the attempt's deadline, whichever comes first.
 // The invocation's end also brings the run back.
-func (r *Reconciler) await(ctx context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, st *runState, deadline time.Time) error {
+func (r *Reconciler) await(ctx context.Context, m *lifecycle.Machine, kind registry.Kind, run *v1beta1.CustomRun, st *runState, deadline time.Time) error {
 	var next time.Duration
 	if !deadline.IsZero() {
 		next = r.until(deadline)
@@ -241,7 +241,7 @@ func (r *Reconciler) await(ctx context.Context, m *lifecycle.Machine, run *v1bet
 		}
 		return controller.NewRequeueAfter(wait)
 	}
-	if err := st.status.flush(run, r.write(ctx, m)); err != nil {
+	if err := st.status.flush(run, r.write(ctx, m, kind)); err != nil {
 		return err
 	}
 	if deadline.IsZero() {
@@ -308,7 +308,7 @@ func hostFailure(err error) error {
 // changed. A status the apiserver refuses for what it holds (see
 // rejected) is replaced by a failure it accepts, so the run ends instead
 // of failing to update forever.
-func (r *Reconciler) write(ctx context.Context, m *lifecycle.Machine) writeFunc {
+func (r *Reconciler) write(ctx context.Context, m *lifecycle.Machine, kind registry.Kind) writeFunc {
 	return func(run *v1beta1.CustomRun, stored *v1beta1.CustomRunStatus) error {
 		run.Status.ObservedGeneration = run.Generation
 		client := r.Client.TektonV1beta1().CustomRuns(run.Namespace)
@@ -324,7 +324,7 @@ func (r *Reconciler) write(ctx context.Context, m *lifecycle.Machine) writeFunc 
 		if err != nil {
 			return err
 		}
-		r.report(ctx, run, stored)
+		r.report(ctx, run, stored, kind)
 		return nil
 	}
 }
@@ -389,16 +389,15 @@ func (r *Reconciler) leave(ctx context.Context, run *v1beta1.CustomRun, st *runS
 		return
 	}
 	st.left = true
-	apiVersion, kind := lifecycle.Target(run)
 	logging.FromContext(ctx).Warnw("Another controller writes the run's status; leaving it", zap.String("manager", other))
 	controller.GetEventRecorder(ctx).Eventf(run, corev1.EventTypeWarning, ReasonStatusOwned,
 		"%q writes the status of this CustomRun: another controller serves kind %s (%s), which the plugin ConfigMap %s claims too; "+
 			"%s leaves the run alone. Delete that ConfigMap, or stop the other controller, so that one controller serves the kind",
-		other, kind, apiVersion, entry.ConfigMap, AgentName)
+		other, entry.Kind.Kind, entry.Kind.APIVersion, entry.ConfigMap, AgentName)
 }
 
 // report records the Events and metrics of a stored status change.
-func (r *Reconciler) report(ctx context.Context, run *v1beta1.CustomRun, before *v1beta1.CustomRunStatus) {
+func (r *Reconciler) report(ctx context.Context, run *v1beta1.CustomRun, before *v1beta1.CustomRunStatus, kind registry.Kind) {
 	rec := controller.GetEventRecorder(ctx)
 	attempts := run.Spec.Retries + 1
 	if before.StartTime == nil && !run.IsDone() {
@@ -412,7 +411,6 @@ func (r *Reconciler) report(ctx context.Context, run *v1beta1.CustomRun, before 
 		return
 	}
 	c := run.Status.GetCondition(apis.ConditionSucceeded)
-	apiVersion, kind := lifecycle.Target(run)
 	outcome, eventType := metrics.OutcomeFailed, corev1.EventTypeWarning
 	switch {
 	case c.IsTrue():
@@ -422,7 +420,7 @@ func (r *Reconciler) report(ctx context.Context, run *v1beta1.CustomRun, before 
 	case c.Reason == lifecycle.ReasonTimedOut:
 		outcome = metrics.OutcomeTimedOut
 	}
-	r.Metrics.RunEnded(ctx, apiVersion, kind, outcome)
+	r.Metrics.RunEnded(ctx, kind.APIVersion, kind.Kind, outcome)
 	msg := c.Message
 	if msg == "" {
 		msg = "CustomRun " + outcome
