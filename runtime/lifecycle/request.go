@@ -69,7 +69,8 @@ func (m *Machine) Request(run *v1beta1.CustomRun, act Action, in Inputs) *hostab
 // spec, start time and extraFields) and nothing else (not retriesStatus,
 // managedFields or annotations): for a caller that builds the request on
 // another goroutine while run goes on changing. Request(Snapshot(run),
-// ...) is Request(run, ...).
+// ...) is Request(run, ...). Its identity and spec are also all that a
+// workspace.Source reads of a run.
 func Snapshot(run *v1beta1.CustomRun) *v1beta1.CustomRun {
 	snap := &v1beta1.CustomRun{Spec: *run.Spec.DeepCopy()}
 	snap.Name, snap.Namespace, snap.UID, snap.Labels = run.Name, run.Namespace, run.UID, maps.Clone(run.Labels)
