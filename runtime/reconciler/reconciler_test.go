@@ -227,7 +227,7 @@ func TestRunningWaitsWithoutASandbox(t *testing.T) {
 		"- {type: Succeeded, status: Unknown, reason: Polling, message: call 1, lastTransitionTime: "+ts(0)+"}",
 		`extraFields: {calls: 1}`,
 	))
-	if w.r.runs.runs[key].job != nil {
+	if w.state(key).job != nil {
 		t.Fatal("a job is held while the run waits")
 	}
 	// Reconciled before requeueAfter (its own status update): no call.
@@ -760,7 +760,7 @@ func TestDemoteStopsInvocations(t *testing.T) {
 	w.expect(w.reconcile(key), outcome{requeue: statusDelay})
 	w.r.Demote(pkgreconciler.UniversalBucket())
 	w.invocationEnds(key)
-	if w.r.runs.has(key) {
+	if w.r.runs.Has(key) {
 		t.Error("the state of a run in a lost bucket is kept")
 	}
 }
@@ -798,7 +798,7 @@ func TestDemoteDuringReconciles(t *testing.T) {
 			}
 		}
 		for _, key := range keys {
-			if w.r.runs.has(key) {
+			if w.r.runs.Has(key) {
 				t.Errorf("round %d: the state of %s is kept after the demotion", round, key)
 			}
 		}
