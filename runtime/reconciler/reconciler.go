@@ -48,9 +48,10 @@
 //     every invocation of the run derives from. An invocation's goroutine
 //     gets copies of what it needs and the send side of its job's outcome
 //     channel, and nothing else of the run. The rules are on runState.
-//   - Spec and workspaces. A named customRef is resolved to the object's
-//     spec (runtime/customtask) before the invocation is queued; its
-//     workspaces are prepared (runtime/workspace) once it has a slot.
+//   - Spec and workspaces. Before the invocation is queued, the run's
+//     workspaces are checked as written (workspace.Check) and a named
+//     customRef is resolved to the object's spec (runtime/customtask);
+//     the workspaces are prepared (runtime/workspace) once it has a slot.
 //     Failures that no retry can fix end the run False at once, through
 //     the machine (a lifecycle.Failure), with a reason saying what to fix,
 //     as does a broken plugin (PluginUnavailable).
@@ -262,18 +263,14 @@ func (r *Reconciler) call(ctx context.Context, m *lifecycle.Machine, run *v1beta
 	if at := r.callAt(st, entry.Kind, now); now.Before(at) {
 		return act.WaitUntil(at), false, nil // paced: wait for the call's tokens, within the attempt
 	}
-	var spec json.RawMessage
-	if ref := run.Spec.CustomRef; ref != nil && ref.Name != "" {
-		var err error
-		spec, err = r.Resolver.Spec(ctx, run.Namespace, run.Spec.ServiceAccountName, ref.APIVersion, string(ref.Kind), ref.Name)
-		var f *lifecycle.Failure
-		switch {
-		case errors.As(hostFailure(err), &f):
-			// The invocation cannot run: a second decision.
-			return m.Step(run, lifecycle.Known{Last: act, Outcome: &lifecycle.Outcome{Err: f}}), false, nil
-		case err != nil:
-			return act, false, err
-		}
+	spec, err := r.inputs(ctx, run)
+	var f *lifecycle.Failure
+	switch {
+	case errors.As(hostFailure(err), &f):
+		// The invocation cannot run: a second decision.
+		return m.Step(run, lifecycle.Known{Last: act, Outcome: &lifecycle.Outcome{Err: f}}), false, nil
+	case err != nil:
+		return act, false, err
 	}
 	st.started(act, r.start(st.ctx, invocation{
 		key:     types.NamespacedName{Namespace: run.Namespace, Name: run.Name},
@@ -287,6 +284,21 @@ func (r *Reconciler) call(ctx context.Context, m *lifecycle.Machine, run *v1beta
 	}))
 	st.status.hold(run, now)
 	return act, true, nil
+}
+
+// inputs checks what the run's owner must get right before a call can be
+// made, so that a run breaking it ends without waiting for a slot: its
+// workspaces as written (workspace.Check; what they hold is read once the
+// invocation has a slot) and its named customRef, whose spec it returns.
+func (r *Reconciler) inputs(ctx context.Context, run *v1beta1.CustomRun) (json.RawMessage, error) {
+	if err := workspace.Check(run); err != nil {
+		return nil, err
+	}
+	ref := run.Spec.CustomRef
+	if ref == nil || ref.Name == "" {
+		return nil, nil
+	}
+	return r.Resolver.Spec(ctx, run.Namespace, run.Spec.ServiceAccountName, ref.APIVersion, string(ref.Kind), ref.Name)
 }
 
 // hostFailure returns err as a *lifecycle.Failure when no retry can fix
