@@ -30,6 +30,7 @@ func packCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		namespace string
 		memory    string
 		timeout   time.Duration
+		allow     multiFlag
 	)
 	fs.StringVar(&p.APIVersion, "api-version", "", "the custom task apiVersion the plugin serves (required)")
 	fs.StringVar(&p.Kind, "kind", "", "the custom task kind the plugin serves (required)")
@@ -38,6 +39,7 @@ func packCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	fs.StringVar(&memory, "memory", "", "memory limit per instance in bytes, from 64Ki to 4Gi, e.g. 128Mi (default 64Mi)")
 	fs.DurationVar(&timeout, "timeout", 0, "per-attempt timeout for runs without spec.timeout (default: Tekton's 60m)")
 	fs.IntVar(&p.Limits.Concurrency, "concurrency", 0, "most concurrent invocations of this plugin (default: the controller's global limit only)")
+	fs.Var(&allow, "allow-host", "`HOST[:PORT]`: grant the HTTP capability and let the plugin reach this host (repeatable; capabilities.http.allow, see docs/plugins.md)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: tkn-wasm pack MODULE.wasm --api-version APIVERSION --kind KIND [flags]\n\n"+
 			"Prints the ConfigMap that registers the plugin with the controller:\n"+
@@ -74,6 +76,9 @@ func packCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	}
 	if timeout != 0 {
 		p.Limits.Timeout = &metav1.Duration{Duration: timeout}
+	}
+	if len(allow) > 0 {
+		p.Capabilities.HTTP = &manifest.HTTPCapability{Allow: allow}
 	}
 	stored, err := boundedread.Open(path, wasmmodule.MaxBytes)
 	if err != nil {

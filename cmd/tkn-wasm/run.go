@@ -39,7 +39,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.SetOutput(stderr)
 	var (
 		file, pluginPath, pluginsDir, output, cacheDir string
-		params, workspaces                             multiFlag
+		params, workspaces, allowHosts                 multiFlag
 	)
 	fs.StringVar(&file, "f", "", "the CustomRun YAML or JSON file (at most 4 MiB); - reads stdin")
 	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run")
@@ -48,6 +48,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.Var(&params, "param", "`name=value`: set a string param, replacing one of that name (repeatable)")
 	fs.Var(&workspaces, "workspace", "`name=DIR`: bind a workspace to a local directory (repeatable)")
 	fs.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "compilation cache directory; empty disables it")
+	fs.Var(&allowHosts, "allow-host", "`HOST[:PORT]`: let the plugin reach this host over HTTP, besides its manifest's capabilities.http.allow (repeatable; see docs/plugins.md)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: tkn-wasm run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]\n\n"+
 			"Runs the CustomRun to its end with the plugin and prints it, with its status.\n"+
@@ -93,7 +94,11 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, fmt.Errorf("starting the engine: %w", err)
 	}
 	defer eng.Close(context.Background())
-	compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes()})
+	grants, httpClient, err := httpCapability(p, allowHosts, stderr)
+	if err != nil {
+		return 0, err
+	}
+	compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants})
 	if err != nil {
 		return 0, usagef("%s: %v", p.Module, err)
 	}
@@ -102,6 +107,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		Plugin:     compiled,
 		Log:        stderr,
 		Workspaces: &workspace.Local{Bindings: bindings},
+		HTTP:       httpClient,
 	}
 	if err := runner.Run(ctx, cr); err != nil {
 		return 0, usagef("%v", err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
@@ -37,6 +38,8 @@ type Runner struct {
 	// tkn-wasm's is a workspace.Local with its --workspace bindings. Nil
 	// means a workspace.Local without bindings.
 	Workspaces workspace.Source
+	// HTTP serves the plugin's HTTP capability; nil: none.
+	HTTP *httpcap.Client
 }
 
 // Run drives run to its end and leaves the final status in run.Status.
@@ -114,7 +117,7 @@ func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.
 		defer lw.finish()
 		log = lw
 	}
-	resp, err := r.Plugin.Invoke(ctx, req, engine.Invocation{Log: log, Mounts: mounts})
+	resp, err := r.Plugin.Invoke(ctx, req, engine.Invocation{Log: log, Mounts: mounts, HTTP: r.HTTP})
 	return lifecycle.Outcome{Response: resp, Err: err}
 }
 

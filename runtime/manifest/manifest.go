@@ -1,12 +1,13 @@
 // Package manifest owns the plugin manifest: the one description of a
 // plugin — the custom task apiVersion/kind it serves, where its module is,
-// an optional digest pin and its limits — used unchanged by the local
-// runner's plugin directory (index.yaml), by plugin ConfigMaps
-// (data["plugin.yaml"]) and by what `tkn-wasm pack` writes. It also reads
-// modules, compressed or not, and checks them against their pin. How a
-// module is named (its digest) and bounded is package wasmmodule's, which
-// the engine shares; a limit the manifest leaves unset is the engine's
-// default, so the manifest does not depend on the engine.
+// an optional digest pin, its limits and the host capabilities it grants
+// (capabilities.go) — used unchanged by the local runner's plugin
+// directory (index.yaml), by plugin ConfigMaps (data["plugin.yaml"]) and
+// by what `tkn-wasm pack` writes. It also reads modules, compressed or
+// not, and checks them against their pin. How a module is named (its
+// digest) and bounded is package wasmmodule's, which the engine shares; a
+// limit the manifest leaves unset is the engine's default, so the
+// manifest does not depend on the engine.
 package manifest
 
 import (
@@ -48,6 +49,9 @@ type Manifest struct {
 	SHA256 string `json:"sha256,omitempty"`
 	// Limits bound every invocation of this plugin.
 	Limits Limits `json:"limits,omitempty"`
+	// Capabilities grant the plugin host capabilities (capabilities.go);
+	// none by default.
+	Capabilities Capabilities `json:"capabilities,omitzero"`
 }
 
 // Limits bound a plugin's invocations.
@@ -124,7 +128,7 @@ func (p *Manifest) Validate() error {
 	if p.Limits.Concurrency < 0 {
 		return fmt.Errorf("plugin %q: limits.concurrency %d is negative", p.Name, p.Limits.Concurrency)
 	}
-	return nil
+	return p.Capabilities.validate(p.Name)
 }
 
 // Serves reports whether the plugin serves the given custom task.

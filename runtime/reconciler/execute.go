@@ -88,6 +88,12 @@ func (r *Reconciler) execute(ctx context.Context, inv invocation) lifecycle.Outc
 		return lifecycle.Outcome{Err: err}
 	}
 	defer lease.Release()
+	if call.HTTP, err = r.httpClient(lease.Entry); err != nil {
+		return lifecycle.Outcome{Err: err}
+	}
+	if call.HTTP != nil {
+		defer call.HTTP.CloseIdleConnections()
+	}
 	if inv.logger.Desugar().Core().Enabled(zapcore.DebugLevel) {
 		log := &lineLogger{logger: inv.logger.With(zap.String("sha256", lease.Entry.Digest()))}
 		defer log.flush()
