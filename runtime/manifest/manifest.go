@@ -95,10 +95,14 @@ func (l Limits) DefaultTimeout() time.Duration {
 }
 
 // Validate reports the first missing or invalid field, naming it.
-func (p *Manifest) Validate() error {
+func (p *Manifest) Validate() error { return p.validate(true) }
+
+// validate is Validate; a manifest a module carries (Embed) names no
+// module, so withModule is false for it.
+func (p *Manifest) validate(withModule bool) error {
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"name", p.Name}, {"apiVersion", p.APIVersion}, {"kind", p.Kind}, {"module", p.Module}} {
-		if f.v == "" {
+		if f.v == "" && (withModule || f.name != "module") {
 			missing = append(missing, f.name)
 		}
 	}
