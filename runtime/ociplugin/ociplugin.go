@@ -190,7 +190,7 @@ func newArtifact(p *manifest.Manifest, module []byte) (v1.Image, error) {
 	return partial.CompressedToImage(&artifact{manifest: m, config: config, layer: layer})
 }
 
-func (a *artifact) RawConfigFile() ([]byte, error)     { return a.config, nil }
+func (a *artifact) RawConfigFile() ([]byte, error)      { return a.config, nil }
 func (a *artifact) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 func (a *artifact) RawManifest() ([]byte, error)        { return a.manifest, nil }
 func (a *artifact) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
@@ -304,4 +304,3 @@ func explain(err error) error {
 	}
 	return err
 }
-
