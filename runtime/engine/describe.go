@@ -28,7 +28,9 @@ type Description struct {
 
 // Import is one import: Type is "func (i32, i32) -> (i32)" or "memory".
 type Import struct {
-	Module, Name, Type string
+	Module string `json:"module"`
+	Name   string `json:"name"`
+	Type   string `json:"type"`
 }
 
 // MemoryLimits are a memory's declared limits, in pages of

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+func pullCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("tkn-wasm pull", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var output string
+	fs.StringVar(&output, "o", "", "the file to write the module to (required)")
+	reg := newRegistryFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: tkn-wasm pull HOST/REPO(:TAG|@sha256:DIGEST) -o FILE [flags]\n\n"+
+			"Fetches a plugin artifact, checks its digests and that it is a module of at most\n"+
+			"64 MiB, writes the module to FILE and prints the artifact by digest.\n"+registryHelp+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	positional, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, usagef("%v", err)
+	}
+	if len(positional) != 1 || output == "" {
+		return 0, usagef("pull takes a reference and -o FILE; run \"tkn-wasm pull -h\"")
+	}
+	client, err := reg.client()
+	if err != nil {
+		return 0, err
+	}
+	a, err := client.Pull(ctx, trimOCI(positional[0]))
+	if err != nil {
+		return 0, err
+	}
+	if err := writeFile(output, a.Module); err != nil {
+		return 0, err
+	}
+	_, err = fmt.Fprintln(stdout, a.Ref)
+	return 0, err
+}
+
+// writeFile writes b to name through a temporary file in the same
+// directory, so that name is either what it was or all of b.
+func writeFile(name string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
