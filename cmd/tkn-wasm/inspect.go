@@ -94,11 +94,13 @@ func inspectCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if in.Manifest, err = manifest.Embedded(module); err != nil {
 		in.ManifestError = err.Error()
 	}
+	in.Imports, in.Exports = []engine.Import{}, []string{}
 	d, err := engine.Describe(ctx, module)
 	if err != nil {
 		in.Refused = err.Error()
 	} else {
-		in.Kind, in.Refused, in.Imports, in.Exports = d.Kind, d.Refused, d.Imports, d.Exports
+		in.Kind, in.Refused = d.Kind, d.Refused
+		in.Imports, in.Exports = append(in.Imports, d.Imports...), append(in.Exports, d.Exports...)
 		if m := d.Memory; m != nil {
 			in.Memory = &memoryNeeds{Min: pages(m.Min)}
 			if m.HasMax {
