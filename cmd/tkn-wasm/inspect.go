@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -44,25 +42,13 @@ type memoryNeeds struct {
 }
 
 func inspectCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("tkn-wasm inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("tkn-wasm inspect", inspectUsage, stderr)
 	var output string
 	fs.StringVar(&output, "o", "yaml", "output format: yaml or json")
 	reg := newRegistryFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: tkn-wasm inspect (MODULE.wasm | [oci://]HOST/REPO(:TAG|@sha256:DIGEST)) [flags]\n\n"+
-			"Prints what a module says it is and what it asks of the host: the manifest it\n"+
-			"carries, its digest and size, whether it is a command or a reactor, its imports\n"+
-			"(WASI and host capabilities), its exported functions and its memory needs.\n"+
-			"An argument that is not a file and starts with a registry host is pulled.\n"+registryHelp+"\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	positional, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, usagef("%v", err)
+	positional, help, err := parseCommand(fs, args)
+	if help || err != nil {
+		return 0, err
 	}
 	if len(positional) != 1 || (output != "yaml" && output != "json") {
 		return 0, usagef("inspect takes a module file or a reference, and -o yaml or json; run \"tkn-wasm inspect -h\"")
@@ -147,3 +133,9 @@ func isReference(arg string) bool {
 const ociScheme = "oci://"
 
 func trimOCI(ref string) string { return strings.TrimPrefix(ref, ociScheme) }
+
+const inspectUsage = "Usage: tkn-wasm inspect (MODULE.wasm | [oci://]HOST/REPO(:TAG|@sha256:DIGEST)) [flags]\n\n" +
+	"Prints what a module says it is and what it asks of the host: the manifest it\n" +
+	"carries, its digest and size, whether it is a command or a reactor, its imports\n" +
+	"(WASI and host capabilities), its exported functions and its memory needs.\n" +
+	"An argument that is not a file and starts with a registry host is pulled.\n" + registryHelp

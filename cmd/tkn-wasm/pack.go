@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
@@ -16,8 +14,7 @@ import (
 const DefaultNamespace = "tekton-wasm"
 
 func packCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("tkn-wasm pack", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("tkn-wasm pack", packUsage, stderr)
 	var (
 		namespace string
 		embed     bool
@@ -25,20 +22,9 @@ func packCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	plugin := newPluginFlags(fs)
 	fs.StringVar(&namespace, "namespace", DefaultNamespace, "the controller's namespace")
 	fs.BoolVar(&embed, "embed", false, "embed the manifest in the module (custom section "+manifest.SectionName+"), so that the module says what it is")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: tkn-wasm pack MODULE.wasm (--api-version APIVERSION --kind KIND | --manifest plugin.yaml) [flags]\n\n"+
-			"Prints the ConfigMap that registers the plugin with the controller:\n"+
-			"  tkn-wasm pack wait.wasm --api-version wait.tekton-wasm.dev/v1alpha1 --kind Wait | kubectl apply -f -\n"+
-			"The module is compressed when it would not fit the 1 MiB ConfigMap limit otherwise.\n"+
-			"A module that carries its manifest (pack --embed, push) needs no flags.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	positional, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, usagef("%v", err)
+	positional, help, err := parseCommand(fs, args)
+	if help || err != nil {
+		return 0, err
 	}
 	if len(positional) != 1 {
 		return 0, usagef("pack takes one module file; run \"tkn-wasm pack -h\"")
@@ -80,3 +66,9 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = fs.Args()[1:]
 	}
 }
+
+const packUsage = "Usage: tkn-wasm pack MODULE.wasm (--api-version APIVERSION --kind KIND | --manifest plugin.yaml) [flags]\n\n" +
+	"Prints the ConfigMap that registers the plugin with the controller:\n" +
+	"  tkn-wasm pack wait.wasm --api-version wait.tekton-wasm.dev/v1alpha1 --kind Wait | kubectl apply -f -\n" +
+	"The module is compressed when it would not fit the 1 MiB ConfigMap limit otherwise.\n" +
+	"A module that carries its manifest (pack --embed, push) needs no flags.\n"

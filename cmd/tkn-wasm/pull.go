@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,23 +9,13 @@ import (
 )
 
 func pullCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("tkn-wasm pull", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("tkn-wasm pull", pullUsage, stderr)
 	var output string
 	fs.StringVar(&output, "o", "", "the file to write the module to (required)")
 	reg := newRegistryFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: tkn-wasm pull HOST/REPO(:TAG|@sha256:DIGEST) -o FILE [flags]\n\n"+
-			"Fetches a plugin artifact, checks its digests and that it is a module of at most\n"+
-			"64 MiB, writes the module to FILE and prints the artifact by digest.\n"+registryHelp+"\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	positional, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, usagef("%v", err)
+	positional, help, err := parseCommand(fs, args)
+	if help || err != nil {
+		return 0, err
 	}
 	if len(positional) != 1 || output == "" {
 		return 0, usagef("pull takes a reference and -o FILE; run \"tkn-wasm pull -h\"")
@@ -68,3 +56,7 @@ func writeFile(name string, b []byte) error {
 	}
 	return os.Rename(f.Name(), name)
 }
+
+const pullUsage = "Usage: tkn-wasm pull HOST/REPO(:TAG|@sha256:DIGEST) -o FILE [flags]\n\n" +
+	"Fetches a plugin artifact, checks its digests and that it is a module of at most\n" +
+	"64 MiB, writes the module to FILE and prints the artifact by digest.\n" + registryHelp

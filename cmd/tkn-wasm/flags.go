@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,6 +18,31 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/ociplugin"
 	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
+
+// newFlagSet returns the flag set of a command whose usage, printed on
+// -h, is usage followed by the flags.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseCommand parses a command's arguments, flags anywhere among them,
+// and returns the others; help is true when -h printed the usage.
+func parseCommand(fs *flag.FlagSet, args []string) (positional []string, help bool, err error) {
+	positional, err = parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, usagef("%v", err)
+	}
+	return positional, false, nil
+}
 
 // pluginFlags are the flags describing a plugin, shared by pack and push:
 // a manifest file, the manifest the module carries, or flags, each
