@@ -2,7 +2,8 @@
 // plugin — the custom task apiVersion/kind it serves, where its module is,
 // an optional digest pin and its limits — used unchanged by the local
 // runner's plugin directory (index.yaml), by plugin ConfigMaps
-// (data["plugin.yaml"]) and by what `tkn-wasm pack` writes. It also reads
+// (data["plugin.yaml"]), by what `tkn-wasm pack` writes and inside a
+// module, in a custom section (Embed, Embedded). It also reads
 // modules, compressed or not, and checks them against their pin. How a
 // module is named (its digest) and bounded is package wasmmodule's, which
 // the engine shares; a limit the manifest leaves unset is the engine's
