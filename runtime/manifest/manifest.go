@@ -42,7 +42,8 @@ type Manifest struct {
 	Kind       string `json:"kind"`
 	// Module is the module's file name, relative to the index (plugin
 	// directory) or the binaryData key (ConfigMap). A ".gz" or ".zst"
-	// suffix means the module is compressed that way.
+	// suffix means the module is compressed that way. A module in an OCI
+	// registry is oci://HOST/REPO@sha256:DIGEST (RegistryModule).
 	Module string `json:"module"`
 	// SHA256, when set, pins the hex sha256 of the uncompressed module;
 	// a module with another digest is refused.
@@ -112,6 +113,11 @@ func (p *Manifest) validate(withModule bool) error {
 	}
 	if errs := validation.IsDNS1123Subdomain(p.Name); len(errs) > 0 {
 		return fmt.Errorf("plugin name %q cannot name a ConfigMap: %s; rename the plugin", p.Name, strings.Join(errs, "; "))
+	}
+	if strings.HasPrefix(p.Module, ModuleScheme) {
+		if _, err := ParseRegistryModule(p.Module); err != nil {
+			return fmt.Errorf("plugin %q: %w", p.Name, err)
+		}
 	}
 	if p.SHA256 != "" {
 		if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != sha256.Size {
