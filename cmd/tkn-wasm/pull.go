@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 )
 
 func pullCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -33,6 +35,31 @@ func pullCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	_, err = fmt.Fprintln(stdout, a.Ref)
 	return 0, err
+}
+
+// pullPlugin fetches the module `run --plugin oci://HOST/REPO@sha256:…`
+// names, as a plugin ConfigMap would name it (a digest is required), with
+// the docker config's credentials and the CAs of $SSL_CERT_FILE. The
+// manifest the module carries, if any, gives the plugin's name and
+// limits; the run gives its apiVersion and kind.
+func pullPlugin(ctx context.Context, module, apiVersion, kind string) (*manifest.Manifest, []byte, error) {
+	ref, err := manifest.ParseRegistryModule(module)
+	if err != nil {
+		return nil, nil, usagef("--plugin: %v", err)
+	}
+	client, err := (&registryFlags{}).client()
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := client.Pull(ctx, ref)
+	if err != nil {
+		return nil, nil, usagef("--plugin: %v", err)
+	}
+	p := &manifest.Manifest{Name: a.Ref.RepositoryStr(), APIVersion: apiVersion, Kind: kind, Module: module}
+	if a.Manifest != nil {
+		p.Name, p.Limits = a.Manifest.Name, a.Manifest.Limits
+	}
+	return p, a.Module, nil
 }
 
 // writeFile writes b to name through a temporary file in the same

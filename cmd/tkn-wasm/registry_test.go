@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
@@ -207,5 +208,46 @@ func TestPackEmbed(t *testing.T) {
 	}
 	if !strings.Contains(cm.Data["plugin.yaml"], "sha256: "+wasmmodule.Digest(wasm)) {
 		t.Errorf("plugin.yaml %s does not pin the module with its manifest, %s", cm.Data["plugin.yaml"], wasmmodule.Digest(wasm))
+	}
+}
+
+func TestRunPluginFromARegistry(t *testing.T) {
+	host, ca := tlsRegistry(t)
+	t.Setenv("SSL_CERT_FILE", ca) // run has no --ca-file
+	module := filepath.Join(t.TempDir(), "ok.wasm")
+	if err := os.WriteFile(module, wasmtest.WAT(t, "../../runtime/engine/testdata/ok.wat"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	customRun := filepath.Join(t.TempDir(), "run.yaml")
+	if err := os.WriteFile(customRun, []byte("apiVersion: tekton.dev/v1beta1\nkind: CustomRun\nmetadata: {name: ok}\nspec:\n  customRef: {apiVersion: ok.tekton-wasm.dev/v1, kind: Ok}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	push := func(tag string, flags ...string) string {
+		code, stdout, stderr := cli(t, append([]string{"push", module, host + "/plugins/ok:" + tag, "--api-version", "ok.tekton-wasm.dev/v1", "--kind", "Ok"}, flags...)...)
+		if code != 0 {
+			t.Fatalf("push: exit %d, stderr %s", code, stderr)
+		}
+		return strings.TrimSpace(stdout)
+	}
+	ref := push("v1")
+	code, stdout, stderr := cli(t, "run", "-f", customRun, "--plugin", "oci://"+ref, "--cache-dir", "")
+	if code != 0 || !strings.Contains(stdout, "value: \"42\"") {
+		t.Errorf("run --plugin oci://…: exit %d, stdout %s, stderr %s; want it to succeed", code, stdout, stderr)
+	}
+
+	// The limits come from the manifest the module carries: 64Ki is less
+	// than the module's memory.
+	small := push("small", "--memory", "64Ki")
+	if code, _, stderr := cli(t, "run", "-f", customRun, "--plugin", "oci://"+small, "--cache-dir", ""); code != exitUsage || !strings.Contains(stderr, "raise the plugin's memory limit") {
+		t.Errorf("run with the carried 64Ki limit: exit %d, stderr %s; want the memory limit refused", code, stderr)
+	}
+
+	for _, tc := range []struct{ plugin, want string }{
+		{"oci://" + host + "/plugins/ok:v1", "names no digest; a tag can change"},
+		{"oci://" + host + "/plugins/missing@sha256:" + strings.Repeat("0", 64), "--plugin: pulling " + host + "/plugins/missing@sha256:"},
+	} {
+		if code, _, stderr := cli(t, "run", "-f", customRun, "--plugin", tc.plugin, "--cache-dir", ""); code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("run --plugin %s: exit %d, stderr %s; want %d and %q", tc.plugin, code, stderr, exitUsage, tc.want)
+		}
 	}
 }
