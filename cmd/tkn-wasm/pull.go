@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/ociplugin"
 )
 
 func pullCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -39,7 +42,8 @@ func pullCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 
 // pullPlugin fetches the module `run --plugin oci://HOST/REPO@sha256:…`
 // names, as a plugin ConfigMap would name it (a digest is required), with
-// the docker config's credentials and the CAs of $SSL_CERT_FILE. The
+// the docker config's credentials and the CAs of $SSL_CERT_FILE, once:
+// the per-user module cache (moduleCacheDir) keeps it by digest. The
 // manifest the module carries, if any, gives the plugin's name and
 // limits; the run gives its apiVersion and kind.
 func pullPlugin(ctx context.Context, module, apiVersion, kind string) (*manifest.Manifest, []byte, error) {
@@ -51,7 +55,16 @@ func pullPlugin(ctx context.Context, module, apiVersion, kind string) (*manifest
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := client.Pull(ctx, ref)
+	digest, err := name.NewDigest(ref)
+	if err != nil {
+		return nil, nil, usagef("--plugin: %v", err)
+	}
+	var a *ociplugin.Artifact
+	if dir := moduleCacheDir(); dir != "" {
+		a, err = (&ociplugin.Cache{Dir: dir, Client: client}).Pull(ctx, digest)
+	} else {
+		a, err = client.Pull(ctx, ref)
+	}
 	if err != nil {
 		return nil, nil, usagef("--plugin: %v", err)
 	}
@@ -60,6 +73,16 @@ func pullPlugin(ctx context.Context, module, apiVersion, kind string) (*manifest
 		p.Name, p.Limits = a.Manifest.Name, a.Manifest.Limits
 	}
 	return p, a.Module, nil
+}
+
+// moduleCacheDir is the per-user cache of pulled modules, or "" when the
+// user has no cache directory.
+func moduleCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "tekton-wasm", "modules")
 }
 
 // writeFile writes b to name through a temporary file in the same

@@ -50,6 +50,13 @@ func okModule(t *testing.T) string {
 // tlsRegistry starts a registry over TLS with its own CA, and returns its
 // host and a PEM file of the CA.
 func tlsRegistry(t *testing.T) (host, ca string) {
+	host, ca, _ = tlsRegistryWithClose(t)
+	return host, ca
+}
+
+// tlsRegistryWithClose is tlsRegistry, also returning a function that
+// stops the registry.
+func tlsRegistryWithClose(t *testing.T) (host, ca string, stop func()) {
 	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
@@ -59,9 +66,10 @@ func tlsRegistry(t *testing.T) (host, ca string) {
 		t.Fatal(err)
 	}
 	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	t.Setenv("SSL_CERT_FILE", "")
-	return strings.TrimPrefix(srv.URL, "https://"), ca
+	return strings.TrimPrefix(srv.URL, "https://"), ca, srv.Close
 }
 
 func TestPushPullInspect(t *testing.T) {
@@ -212,7 +220,7 @@ func TestPackEmbed(t *testing.T) {
 }
 
 func TestRunPluginFromARegistry(t *testing.T) {
-	host, ca := tlsRegistry(t)
+	host, ca, closeRegistry := tlsRegistryWithClose(t)
 	t.Setenv("SSL_CERT_FILE", ca) // run has no --ca-file
 	module := filepath.Join(t.TempDir(), "ok.wasm")
 	if err := os.WriteFile(module, wasmtest.WAT(t, "../../runtime/engine/testdata/ok.wat"), 0o644); err != nil {
@@ -234,6 +242,15 @@ func TestRunPluginFromARegistry(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "value: \"42\"") {
 		t.Errorf("run --plugin oci://…: exit %d, stdout %s, stderr %s; want it to succeed", code, stdout, stderr)
 	}
+	// The module is cached by digest: a second run pulls nothing, and
+	// works with the registry gone.
+	closeRegistry()
+	code, stdout, stderr = cli(t, "run", "-f", customRun, "--plugin", "oci://"+ref, "--cache-dir", "")
+	if code != 0 || !strings.Contains(stdout, "value: \"42\"") {
+		t.Errorf("second run --plugin oci://…, registry stopped: exit %d, stdout %s, stderr %s; want it to succeed from the cache", code, stdout, stderr)
+	}
+	host, ca = tlsRegistry(t)
+	t.Setenv("SSL_CERT_FILE", ca)
 
 	// The limits come from the manifest the module carries: 64Ki is less
 	// than the module's memory.

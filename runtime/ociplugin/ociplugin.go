@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 
@@ -211,13 +212,18 @@ type Artifact struct {
 	Manifest *manifest.Manifest
 	// Annotations are the OCI manifest's annotations.
 	Annotations map[string]string
+
+	// ociManifest is the OCI manifest, as the registry served it.
+	ociManifest []byte
 }
 
 // Pull fetches the artifact ref names (a tag or, to get exactly what was
-// reviewed, a digest) and checks it: an OCI manifest of the wasm layout
-// with one module layer of at most wasmmodule.MaxBytes (refused before it
-// is fetched), whose bytes have the layer's digest (checked while they
-// are read, which stops at the size the manifest gives) and are a module.
+// reviewed, a digest) and checks it: an OCI image manifest of at most
+// MaxManifestBytes (not an index) in the wasm layout, with one module
+// layer of at most wasmmodule.MaxBytes (refused before it is fetched),
+// whose bytes have the layer's digest (checked while they are read, which
+// stops at the size the manifest gives) and are a module whose manifest
+// section, if any, is valid.
 func (c *Client) Pull(ctx context.Context, ref string) (*Artifact, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -228,7 +234,20 @@ func (c *Client) Pull(ctx context.Context, ref string) (*Artifact, error) {
 		return nil, fmt.Errorf("pulling %s: %w", r, explain(err))
 	}
 	where := r.Context().Digest(desc.Digest.String())
-	a, err := c.check(desc)
+	if desc.MediaType.IsIndex() {
+		return nil, fmt.Errorf("%s is an image index, not a plugin artifact; name the artifact's own manifest", where)
+	}
+	a, err := checkArtifact(desc.Manifest, func(l v1.Descriptor) (io.ReadCloser, error) {
+		img, err := desc.Image()
+		if err != nil {
+			return nil, err
+		}
+		layer, err := img.LayerByDigest(l.Digest)
+		if err != nil {
+			return nil, err
+		}
+		return layer.Compressed()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
@@ -236,27 +255,22 @@ func (c *Client) Pull(ctx context.Context, ref string) (*Artifact, error) {
 	return a, nil
 }
 
-func (c *Client) check(desc *remote.Descriptor) (*Artifact, error) {
+// checkArtifact checks an OCI manifest and the module it names, which
+// open returns a reader of, as Pull describes.
+func checkArtifact(raw []byte, open func(v1.Descriptor) (io.ReadCloser, error)) (*Artifact, error) {
+	if len(raw) > MaxManifestBytes {
+		return nil, fmt.Errorf("its manifest is %d bytes; a plugin artifact's is at most %d", len(raw), MaxManifestBytes)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("its manifest is not an image manifest: %w", err)
+	}
 	switch {
-	case desc.MediaType.IsIndex():
-		return nil, errors.New("it is an image index, not a plugin artifact; name the artifact's own manifest")
-	case desc.MediaType != types.OCIManifestSchema1 && desc.MediaType != types.DockerManifestSchema2:
-		return nil, fmt.Errorf("it is a %s, not a plugin artifact (an OCI image manifest)", desc.MediaType)
-	case len(desc.Manifest) > MaxManifestBytes:
-		return nil, fmt.Errorf("its manifest is %d bytes; a plugin artifact's is at most %d", len(desc.Manifest), MaxManifestBytes)
-	}
-	img, err := desc.Image()
-	if err != nil {
-		return nil, err
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return nil, err
-	}
-	if m.Config.MediaType != ConfigMediaType {
+	case m.MediaType != "" && m.MediaType != types.OCIManifestSchema1 && m.MediaType != types.DockerManifestSchema2:
+		return nil, fmt.Errorf("it is a %s, not a plugin artifact (an OCI image manifest)", m.MediaType)
+	case m.Config.MediaType != ConfigMediaType:
 		return nil, fmt.Errorf("it is not a WebAssembly artifact: its config is %q, not %q (push modules with tkn-wasm push)", m.Config.MediaType, ConfigMediaType)
-	}
-	if len(m.Layers) != 1 {
+	case len(m.Layers) != 1:
 		return nil, fmt.Errorf("it has %d layers; a plugin artifact has one, the module", len(m.Layers))
 	}
 	l := m.Layers[0]
@@ -266,16 +280,12 @@ func (c *Client) check(desc *remote.Descriptor) (*Artifact, error) {
 	case l.Size < 0 || l.Size > wasmmodule.MaxBytes:
 		return nil, fmt.Errorf("its module is %d bytes; the limit is %d", l.Size, wasmmodule.MaxBytes)
 	}
-	layer, err := img.LayerByDigest(l.Digest)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := layer.Compressed()
+	rc, err := open(l)
 	if err != nil {
 		return nil, fmt.Errorf("fetching the module: %w", explain(err))
 	}
 	defer rc.Close()
-	module, err := boundedread.All(rc, wasmmodule.MaxBytes)
+	module, err := boundedread.All(io.LimitReader(rc, l.Size), wasmmodule.MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("fetching the module: %w", explain(err))
 	}
@@ -289,7 +299,7 @@ func (c *Client) check(desc *remote.Descriptor) (*Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Artifact{Module: module, Manifest: p, Annotations: m.Annotations}, nil
+	return &Artifact{Module: module, Manifest: p, Annotations: m.Annotations, ociManifest: raw}, nil
 }
 
 // explain adds what to do to the registry errors a user can fix.

@@ -257,7 +257,7 @@ func TestPullFromALyingRegistry(t *testing.T) {
 				}
 			}
 			return true
-		}, "error verifying"},
+		}, "the module has sha256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lie = tc.lie
