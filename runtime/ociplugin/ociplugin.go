@@ -1,7 +1,8 @@
 // Package ociplugin moves plugin modules to and from OCI registries. It
-// owns the artifact a plugin is in a registry and the registry client
-// settings (credentials, trusted CAs); it uses go-containerregistry for
-// the registry protocol. It does not decide which modules run (the
+// owns the artifact a plugin is in a registry, the checks of what a
+// registry serves, the on-disk cache of pulled artifacts (Cache) and the
+// registry client settings (credentials, trusted CAs); it uses
+// go-containerregistry for the registry protocol. It does not decide which modules run (the
 // manifest that names an artifact does) nor compile them (the engine).
 //
 // An artifact follows the WebAssembly OCI artifact layout of the CNCF TAG
