@@ -84,3 +84,39 @@ func TestSectionsStopsWhenAsked(t *testing.T) {
 		t.Errorf("names %q; want [a]", names)
 	}
 }
+
+// FuzzSections checks, for any bytes, that Sections frames them without
+// panicking into sections that tile the module, and that a custom section
+// set on a well-framed module is found again with the others kept.
+func FuzzSections(f *testing.F) {
+	f.Add([]byte(header + "\x01\x04\x01\x60\x00\x00\x00\x03\x01ax"))
+	f.Add([]byte(header + "\x00\x02\x05a"))
+	f.Add([]byte(header + "\x01\xff\xff\xff\xff\x0f"))
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		pos, framed := HeaderSize, true
+		for s, err := range Sections(wasm) {
+			if err != nil {
+				framed = false
+				break
+			}
+			if s.Header != pos || s.Start <= s.Header || s.End < s.Start || s.End > len(wasm) || (s.ID == CustomSection && (s.Payload < s.Start || s.Payload > s.End)) {
+				t.Fatalf("section %+v does not follow byte %d within %d bytes", s, pos, len(wasm))
+			}
+			pos = s.End
+		}
+		if !framed || !IsWasm(wasm) || len(wasm) < HeaderSize {
+			return
+		}
+		if pos != len(wasm) {
+			t.Fatalf("sections end at %d of %d bytes", pos, len(wasm))
+		}
+		out, err := SetCustomSection(wasm, "m", []byte("payload"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := CustomSections(out, "m")
+		if err != nil || len(got) != 1 || string(got[0]) != "payload" {
+			t.Fatalf("CustomSections = %q, %v; want [payload]", got, err)
+		}
+	})
+}
