@@ -108,7 +108,6 @@ manifest:
   kind: Ok
   limits:
     memory: 1Mi
-  module: ""
   name: ok
 memory:
   max: 256Ki
@@ -266,5 +265,36 @@ func TestRunPluginFromARegistry(t *testing.T) {
 		if code, _, stderr := cli(t, "run", "-f", customRun, "--plugin", tc.plugin, "--cache-dir", ""); code != exitUsage || !strings.Contains(stderr, tc.want) {
 			t.Errorf("run --plugin %s: exit %d, stderr %s; want %d and %q", tc.plugin, code, stderr, exitUsage, tc.want)
 		}
+	}
+}
+
+func TestEmbed(t *testing.T) {
+	module := okModule(t)
+	mf := filepath.Join(t.TempDir(), "plugin.yaml")
+	if err := os.WriteFile(mf, []byte("name: ok\napiVersion: ok.tekton-wasm.dev/v1\nkind: Ok\nmodule: ok.wasm\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "embedded.wasm")
+	code, stdout, stderr := cli(t, "embed", module, "--manifest", mf, "-o", out)
+	if code != 0 {
+		t.Fatalf("embed: exit %d, stderr %s", code, stderr)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := out + " sha256:" + wasmmodule.Digest(wasm) + "\n"; stdout != want {
+		t.Errorf("embed printed %q; want %q", stdout, want)
+	}
+	if p, err := manifest.Embedded(wasm); err != nil || p == nil || p.Kind != "Ok" {
+		t.Errorf("the module carries %+v, %v; want the manifest", p, err)
+	}
+	// In place, flags over the manifest the module carries.
+	if code, _, stderr := cli(t, "embed", out, "--kind", "Other"); code != 0 {
+		t.Fatalf("embed in place: exit %d, stderr %s", code, stderr)
+	}
+	wasm, _ = os.ReadFile(out)
+	if p, err := manifest.Embedded(wasm); err != nil || p == nil || p.Kind != "Other" || p.APIVersion != "ok.tekton-wasm.dev/v1" {
+		t.Errorf("after embed --kind Other the module carries %+v, %v", p, err)
 	}
 }

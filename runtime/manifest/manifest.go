@@ -44,7 +44,7 @@ type Manifest struct {
 	// directory) or the binaryData key (ConfigMap). A ".gz" or ".zst"
 	// suffix means the module is compressed that way. A module in an OCI
 	// registry is oci://HOST/REPO@sha256:DIGEST (RegistryModule).
-	Module string `json:"module"`
+	Module string `json:"module,omitempty"`
 	// SHA256, when set, pins the hex sha256 of the uncompressed module;
 	// a module with another digest is refused.
 	SHA256 string `json:"sha256,omitempty"`
