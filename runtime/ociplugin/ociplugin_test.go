@@ -224,10 +224,14 @@ func TestPullRefuses(t *testing.T) {
 // or more bytes than the manifest says, is caught.
 func TestPullFromALyingRegistry(t *testing.T) {
 	noDockerConfig(t)
-	var lie func(w http.ResponseWriter) bool
+	var (
+		lie           func(w http.ResponseWriter) bool
+		lieAbout      = "/blobs/"
+		otherManifest []byte
+	)
 	host := newRegistry(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") && lie != nil && lie(w) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, lieAbout) && lie != nil && lie(w) {
 				return
 			}
 			h.ServeHTTP(w, r)
@@ -238,18 +242,35 @@ func TestPullFromALyingRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	evil := *plugin
+	evil.Name = "evil"
+	other, err := c.Push(context.Background(), host+"/plugins/wait:evil", &evil, module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Get(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherManifest = desc.Manifest
 	for _, tc := range []struct {
-		name string
-		lie  func(w http.ResponseWriter) bool
-		want string
+		name  string
+		about string
+		lie   func(w http.ResponseWriter) bool
+		want  string
 	}{
-		{"other bytes", func(w http.ResponseWriter) bool {
+		{"another manifest for the digest", "/manifests/", func(w http.ResponseWriter) bool {
+			w.Header().Set("Content-Type", string(types.OCIManifestSchema1))
+			_, _ = w.Write(otherManifest)
+			return true
+		}, "manifest digest"},
+		{"other bytes", "/blobs/", func(w http.ResponseWriter) bool {
 			other, _ := manifest.Embed(plugin, module)
 			other[len(other)-1] = ' ' // the same length, another digest
 			_, _ = w.Write(other)
 			return true
 		}, "error verifying sha256 checksum"},
-		{"endless bytes", func(w http.ResponseWriter) bool {
+		{"endless bytes", "/blobs/", func(w http.ResponseWriter) bool {
 			chunk := bytes.Repeat([]byte{0}, 1<<16)
 			for range 1 << 12 { // 256 MiB at most, unless the client hangs up
 				if _, err := w.Write(chunk); err != nil {
@@ -260,7 +281,7 @@ func TestPullFromALyingRegistry(t *testing.T) {
 		}, "the module has sha256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lie = tc.lie
+			lie, lieAbout = tc.lie, tc.about
 			defer func() { lie = nil }()
 			if a, err := c.Pull(context.Background(), pushed.String()); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Pull = %+v, %v; want an error containing %q", a, err, tc.want)
