@@ -42,7 +42,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		params, workspaces, allowHosts                 multiFlag
 	)
 	fs.StringVar(&file, "f", "", "the CustomRun YAML or JSON file (at most 4 MiB); - reads stdin")
-	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run")
+	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run, or oci://HOST/REPO@sha256:… to pull it")
 	fs.StringVar(&pluginsDir, "plugins", "", "a plugin directory with an index.yaml; the run's apiVersion/kind picks the plugin")
 	fs.StringVar(&output, "o", "yaml", "output format of the final CustomRun: yaml or json")
 	fs.Var(&params, "param", "`name=value`: set a string param, replacing one of that name (repeatable)")
@@ -84,7 +84,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return 0, err
 	}
-	p, module, err := loadPlugin(cr, pluginPath, pluginsDir)
+	p, module, err := loadPlugin(ctx, cr, pluginPath, pluginsDir)
 	if err != nil {
 		return 0, err
 	}
@@ -196,9 +196,12 @@ func parseBindings(ws []string) (map[string]string, error) {
 }
 
 // loadPlugin finds the manifest and module for the run.
-func loadPlugin(cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest.Manifest, []byte, error) {
+func loadPlugin(ctx context.Context, cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest.Manifest, []byte, error) {
 	if pluginPath != "" {
 		apiVersion, kind := lifecycle.Target(cr)
+		if strings.HasPrefix(pluginPath, manifest.ModuleScheme) {
+			return pullPlugin(ctx, pluginPath, apiVersion, kind)
+		}
 		p := &manifest.Manifest{Name: strings.TrimSuffix(filepath.Base(pluginPath), filepath.Ext(pluginPath)), APIVersion: apiVersion, Kind: kind, Module: pluginPath}
 		b, err := boundedread.Open(pluginPath, wasmmodule.MaxBytes)
 		if err != nil {
