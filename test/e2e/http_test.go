@@ -5,10 +5,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"knative.dev/pkg/apis"
 
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
@@ -39,17 +44,20 @@ const hookToken = "Bearer e2e-0d1b2f"
 //	                token and a JSON body; 401 without the token
 //	GET  /version   200 {"version":"v1.4.2"}
 //	GET  /redirect  302 to the URL in its "to" query parameter
-//	GET  /hang      never answers; records when the request came and went
+//	GET  /hang?id=  never answers; records when the request came and went
 type hookServer struct {
 	*httptest.Server
-	hangs chan hang // one per /hang request, sent once the client has gone
+	mu    sync.Mutex
+	hangs map[string]chan hang // by id, made when a /hang request comes; it is sent once the client has gone
 }
 
 // hang is what hookServer saw of one /hang request.
 type hang struct{ arrived, gone time.Time }
 
-func startHookServer(t *testing.T) *hookServer {
-	s := &hookServer{hangs: make(chan hang, 4)}
+// startHookServer starts a hookServer, serving HTTPS with httptest's
+// certificate (for 127.0.0.1) if secure.
+func startHookServer(t *testing.T, secure bool) *hookServer {
+	s := &hookServer{hangs: map[string]chan hang{}}
 	release := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /builds", func(w http.ResponseWriter, r *http.Request) {
@@ -73,21 +81,58 @@ func startHookServer(t *testing.T) *hookServer {
 		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
 	})
 	mux.HandleFunc("GET /hang", func(w http.ResponseWriter, r *http.Request) {
-		h := hang{arrived: time.Now()}
+		h, gone := hang{arrived: time.Now()}, s.hang(r.URL.Query().Get("id"))
 		select {
 		case <-r.Context().Done(): // the client closed the connection
 		case <-release:
 			return
 		}
 		h.gone = time.Now()
-		s.hangs <- h
+		gone <- h
 	})
-	s.Server = httptest.NewServer(mux)
+	s.Server = httptest.NewUnstartedServer(mux)
+	// Not the refused handshakes of UntrustedCertificate in the test's output.
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if secure {
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
 	t.Cleanup(func() {
 		close(release)
 		s.Close()
 	})
 	return s
+}
+
+// hang returns the channel of the /hang requests with that id.
+func (s *hookServer) hang(id string) chan hang {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hangs[id] == nil {
+		s.hangs[id] = make(chan hang, 1)
+	}
+	return s.hangs[id]
+}
+
+// arrived reports whether a /hang request with that id came.
+func (s *hookServer) arrived(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hangs[id] != nil
+}
+
+// abandoned returns what the server saw of the /hang request with that
+// id once its client has gone, failing t if that takes over 10s.
+func (s *hookServer) abandoned(t *testing.T, id string) hang {
+	t.Helper()
+	select {
+	case h := <-s.hang(id):
+		return h
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the hanging request %s was not abandoned 10s after its run ended", id)
+	}
+	return hang{}
 }
 
 // countingServer answers 200 to everything and counts the requests: the
@@ -150,10 +195,10 @@ func wantMessage(t *testing.T, cr *v1beta1.CustomRun, parts ...string) {
 func TestHTTPRequest(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
-	hook := startHookServer(t)
+	hook, secure := startHookServer(t, false), startHookServer(t, true)
 	other, otherHits := countingServer(t)
 	hookAddr, otherAddr := hook.Listener.Addr().String(), other.Listener.Addr().String()
-	apiVersion := registerHTTPPlugin(t, ns, hookAddr)
+	apiVersion := registerHTTPPlugin(t, ns, hookAddr, secure.Listener.Addr().String())
 
 	t.Run("Allowed", func(t *testing.T) {
 		t.Parallel()
@@ -188,9 +233,22 @@ func TestHTTPRequest(t *testing.T) {
 			t.Errorf("the server not allowed got %d requests", n)
 		}
 	})
+	t.Run("UntrustedCertificate", func(t *testing.T) {
+		t.Parallel()
+		// Allowed, but its certificate is signed by no CA the plugin
+		// trusts (TestHTTPRequestCABundle adds it).
+		createCustomRun(t, ns, httpRun("untrusted", apiVersion, stringParam("url", secure.URL+"/version")))
+		cr := waitDone(t, ns, "untrusted", 60*time.Second)
+		wantCondition(t, cr, corev1.ConditionFalse, "RequestFailed")
+		wantMessage(t, cr, "GET "+secure.URL, "certificate")
+	})
 	t.Run("HangStoppedByTimeout", func(t *testing.T) {
 		t.Parallel()
 		hangStoppedByTimeout(t, ns, apiVersion, hook)
+	})
+	t.Run("HangCancelled", func(t *testing.T) {
+		t.Parallel()
+		hangCancelled(t, ns, apiVersion, hook)
 	})
 	t.Run("Pipeline", func(t *testing.T) {
 		t.Parallel()
@@ -270,7 +328,7 @@ func allowedWithSecret(t *testing.T, ns, apiVersion, url string) {
 // upper bounds, and neither may be negative.
 func hangStoppedByTimeout(t *testing.T, ns, apiVersion string, hook *hookServer) {
 	const timeout = 2 * time.Second
-	run := httpRun("hang", apiVersion, stringParam("url", hook.URL+"/hang"))
+	run := httpRun("hang", apiVersion, stringParam("url", hook.URL+"/hang?id=timeout"))
 	run.Spec.Timeout = &metav1.Duration{Duration: timeout}
 	created := time.Now()
 	cr := createCustomRun(t, ns, run)
@@ -280,12 +338,7 @@ func hangStoppedByTimeout(t *testing.T, ns, apiVersion string, hook *hookServer)
 	if n := len(cr.Status.RetriesStatus); n != 0 {
 		t.Errorf("retriesStatus has %d entries; the run has no retries", n)
 	}
-	var h hang
-	select {
-	case h = <-hook.hangs:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the hanging request was not abandoned 10s after the run ended %s", cr.Status.GetCondition(apis.ConditionSucceeded).Reason)
-	}
+	h := hook.abandoned(t, "timeout")
 	deadline := cr.Status.StartTime.Add(timeout)
 	took := cr.Status.CompletionTime.Sub(cr.Status.StartTime.Time)
 	t.Logf("timeout %s: request sent %s after the run's creation, abandoned %s after the deadline (startTime + timeout), run ended %s after it; completionTime − startTime = %s",
@@ -299,6 +352,32 @@ func hangStoppedByTimeout(t *testing.T, ns, apiVersion string, hook *hookServer)
 	// Both are whole seconds.
 	if took < timeout || took > timeout+httpTimeoutLatency+time.Second {
 		t.Errorf("completionTime − startTime = %s, want %s to %s", took, timeout, timeout+httpTimeoutLatency+time.Second)
+	}
+}
+
+// hangCancelled: cancelling a run (spec.status RunCancelled, as Tekton
+// does) whose request hangs abandons the request and ends the run
+// CustomRunCancelled, both within cancelLatency.
+func hangCancelled(t *testing.T, ns, apiVersion string, hook *hookServer) {
+	cr := createCustomRun(t, ns, httpRun("cancel", apiVersion, stringParam("url", hook.URL+"/hang?id=cancel")))
+	eventually(t, 60*time.Second, "the request to hang", func(ctx context.Context) (bool, error) {
+		return hook.arrived("cancel"), nil
+	})
+	patch := []byte(`{"spec":{"status":"` + v1beta1.CustomRunSpecStatusCancelled + `","statusMessage":"cancelled by the e2e test"}}`)
+	cancelled := time.Now()
+	if _, err := tekton.TektonV1beta1().CustomRuns(ns).Patch(context.Background(), cr.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cr, ended := watchDone(t, ns, cr, 30*time.Second)
+	wantCondition(t, cr, corev1.ConditionFalse, v1beta1.CustomRunReasonCancelled.String())
+	wantMessage(t, cr, "cancelled by the e2e test")
+	h := hook.abandoned(t, "cancel")
+	t.Logf("cancelled: request abandoned %s after the patch, run ended %s after it",
+		h.gone.Sub(cancelled).Round(time.Millisecond), ended.Sub(cancelled).Round(time.Millisecond))
+	for what, at := range map[string]time.Time{"the hanging request was abandoned": h.gone, "the run ended": ended} {
+		if gap := at.Sub(cancelled); gap > cancelLatency {
+			t.Errorf("%s %s after the run was cancelled, want at most %s", what, gap, cancelLatency)
+		}
 	}
 }
 
@@ -398,4 +477,38 @@ func httpInPipeline(t *testing.T, ns, apiVersion, url string) {
 			t.Errorf("pipeline result %s = %q, want %q (all: %v)", k, results[k], v, results)
 		}
 	}
+}
+
+// TestHTTPRequestCABundle: a plugin whose manifest names a CA bundle
+// (capabilities.http.caBundle, a ConfigMap key in the controller's
+// namespace) trusts a server whose certificate that CA signed, which the
+// same plugin without it refuses (TestHTTPRequest/UntrustedCertificate).
+func TestHTTPRequestCABundle(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	ctx := context.Background()
+	secure := startHookServer(t, true)
+	ca := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: ns + "-ca", Namespace: controllerNamespace},
+		Data:       map[string]string{"ca.crt": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: secure.Certificate().Raw}))},
+	}
+	cms := kube.CoreV1().ConfigMaps(controllerNamespace)
+	if _, err := cms.Create(ctx, ca, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cms.Delete(context.Background(), ca.Name, metav1.DeleteOptions{}) })
+	// The bundle is read when the plugin loads: it exists before.
+	p := firstPartyPlugin(t, "HTTPRequest")
+	p.Capabilities.HTTP = &manifest.HTTPCapability{
+		Allow:    []string{secure.Listener.Addr().String()},
+		CABundle: &manifest.ConfigMapKey{ConfigMap: ca.Name, Key: "ca.crt"},
+	}
+	apiVersion, _ := registerTestManifest(t, pluginDir, ns, p)
+
+	createCustomRun(t, ns, httpRun("trusted", apiVersion,
+		stringParam("url", secure.URL+"/version"),
+		objectParam("jsonResults", map[string]string{"version": "/version"})))
+	cr := waitDone(t, ns, "trusted", 60*time.Second)
+	wantCondition(t, cr, corev1.ConditionTrue, "Succeeded")
+	wantResults(t, cr, map[string]string{"status": "200", "body": `{"version":"v1.4.2"}`, "version": "v1.4.2"})
 }
