@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,11 +45,13 @@ const hookToken = "Bearer e2e-0d1b2f"
 //	                token and a JSON body; 401 without the token
 //	GET  /version   200 {"version":"v1.4.2"}
 //	GET  /redirect  302 to the URL in its "to" query parameter
+//	GET  /flaky?id= 503 the first time for an id, then 200
 //	GET  /hang?id=  never answers; records when the request came and went
 type hookServer struct {
 	*httptest.Server
 	mu    sync.Mutex
 	hangs map[string]chan hang // by id, made when a /hang request comes; it is sent once the client has gone
+	flaky map[string]bool      // the ids /flaky has failed once
 }
 
 // hang is what hookServer saw of one /hang request.
@@ -57,7 +60,7 @@ type hang struct{ arrived, gone time.Time }
 // startHookServer starts a hookServer, serving HTTPS with httptest's
 // certificate (for 127.0.0.1) if secure.
 func startHookServer(t *testing.T, secure bool) *hookServer {
-	s := &hookServer{hangs: map[string]chan hang{}}
+	s := &hookServer{hangs: map[string]chan hang{}, flaky: map[string]bool{}}
 	release := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /builds", func(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +82,15 @@ func startHookServer(t *testing.T, secure bool) *hookServer {
 	})
 	mux.HandleFunc("GET /redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	})
+	mux.HandleFunc("GET /flaky", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		failed := s.flaky[r.URL.Query().Get("id")]
+		s.flaky[r.URL.Query().Get("id")] = true
+		s.mu.Unlock()
+		if !failed {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+		}
 	})
 	mux.HandleFunc("GET /hang", func(w http.ResponseWriter, r *http.Request) {
 		h, gone := hang{arrived: time.Now()}, s.hang(r.URL.Query().Get("id"))
@@ -184,25 +196,58 @@ func wantMessage(t *testing.T, cr *v1beta1.CustomRun, parts ...string) {
 
 // TestHTTPRequest runs the HTTP plugin (plugins/http) in the controller
 // against servers the test starts on 127.0.0.1, its manifest allowing
-// exactly the hook server's address (loopback needs an entry naming the IP
-// and port): a POST with headers from a param and from a Secret workspace
-// succeeds with the status, body and JSON-picked results; the same without
-// the Secret gets the server's 401 (the server checks the header); another
-// port, a redirect to it, and any host for the plugin as shipped (allow:
-// []) end HostNotAllowed without the other server seeing a request; a
-// request that hangs is abandoned at the run's timeout; and a Pipeline
-// feeds the HTTP task's result to a SemVer task and its pipeline results.
+// exactly the hook servers' addresses (loopback needs an entry naming the
+// IP and port, or the host: localhost:PORT):
+//   - Allowed: a POST with headers from a param and from a Secret
+//     workspace succeeds with the status, body and JSON-picked results;
+//     without the Secret the server's 401 ends UnexpectedStatus;
+//   - Localhost: the entry localhost:PORT reaches 127.0.0.1;
+//   - Retried: a 503 fails attempt 1, spec.retries runs attempt 2;
+//   - NotAllowed, RedirectNotAllowed: another port, the plugin as
+//     shipped (allow: []), and a redirect to another port end
+//     HostNotAllowed, the other server seeing no request;
+//   - UntrustedCertificate: an allowed HTTPS server whose certificate no
+//     trusted CA signed ends RequestFailed;
+//   - HangStoppedByTimeout, HangCancelled: a request that hangs is
+//     abandoned at the run's timeout, or when the run is cancelled;
+//   - Pipeline: the HTTP task's result feeds a SemVer task and the
+//     pipeline's results.
 func TestHTTPRequest(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	hook, secure := startHookServer(t, false), startHookServer(t, true)
 	other, otherHits := countingServer(t)
 	hookAddr, otherAddr := hook.Listener.Addr().String(), other.Listener.Addr().String()
-	apiVersion := registerHTTPPlugin(t, ns, hookAddr, secure.Listener.Addr().String())
+	_, hookPort, _ := net.SplitHostPort(hookAddr)
+	apiVersion := registerHTTPPlugin(t, ns, hookAddr, secure.Listener.Addr().String(), "localhost:"+hookPort)
 
 	t.Run("Allowed", func(t *testing.T) {
 		t.Parallel()
 		allowedWithSecret(t, ns, apiVersion, hook.URL)
+	})
+	t.Run("Localhost", func(t *testing.T) {
+		t.Parallel()
+		// An entry naming a host exactly reaches the loopback address it
+		// resolves to.
+		createCustomRun(t, ns, httpRun("localhost", apiVersion, stringParam("url", "http://localhost:"+hookPort+"/version")))
+		cr := waitDone(t, ns, "localhost", 60*time.Second)
+		wantCondition(t, cr, corev1.ConditionTrue, "Succeeded")
+		wantResults(t, cr, map[string]string{"status": "200", "body": `{"version":"v1.4.2"}`})
+	})
+	t.Run("Retried", func(t *testing.T) {
+		t.Parallel()
+		// Retries are the host's: the 503 fails attempt 1, attempt 2 gets 200.
+		run := httpRun("retried", apiVersion, stringParam("url", hook.URL+"/flaky?id=retried"))
+		run.Spec.Retries = 1
+		createCustomRun(t, ns, run)
+		cr := waitDone(t, ns, "retried", 60*time.Second)
+		wantCondition(t, cr, corev1.ConditionTrue, "Succeeded")
+		if len(cr.Status.RetriesStatus) != 1 {
+			t.Fatalf("retriesStatus = %+v, want the failed first attempt", cr.Status.RetriesStatus)
+		}
+		if c := cr.Status.RetriesStatus[0].GetCondition(apis.ConditionSucceeded); c == nil || c.Reason != "UnexpectedStatus" || !strings.Contains(c.Message, "answered 503") {
+			t.Errorf("attempt 1 ended %+v, want UnexpectedStatus for the 503", c)
+		}
 	})
 	t.Run("NotAllowed", func(t *testing.T) {
 		t.Parallel()
