@@ -427,31 +427,10 @@ func hangCancelled(t *testing.T, ns, apiVersion string, hook *hookServer) {
 }
 
 // watchDone follows cr from the version given until its Succeeded
-// condition is final, and returns it and when the watch saw it so
-// (events are stamped on arrival: to a few milliseconds).
+// condition is final, and returns it and when the watch saw it so.
 func watchDone(t *testing.T, ns string, cr *v1beta1.CustomRun, timeout time.Duration) (*v1beta1.CustomRun, time.Time) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	w, err := tekton.TektonV1beta1().CustomRuns(ns).Watch(ctx, metav1.ListOptions{
-		FieldSelector:   "metadata.name=" + cr.Name,
-		ResourceVersion: cr.ResourceVersion,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-	for c := cr.Status.GetCondition(apis.ConditionSucceeded); c == nil || c.IsUnknown(); c = cr.Status.GetCondition(apis.ConditionSucceeded) {
-		ev, ok := <-w.ResultChan()
-		if !ok {
-			t.Fatalf("watch ended before CustomRun %s finished; last seen: %+v", cr.Name, cr.Status)
-		}
-		got, isRun := ev.Object.(*v1beta1.CustomRun)
-		if !isRun {
-			t.Fatalf("watching CustomRun %s: %v event of %T: %+v", cr.Name, ev.Type, ev.Object, ev.Object)
-		}
-		cr = got
-	}
+	cr = watchRun(t, ns, cr, timeout, func(cr *v1beta1.CustomRun) bool { return cr.IsDone() })
 	return cr, time.Now()
 }
 
@@ -461,7 +440,6 @@ func watchDone(t *testing.T, ns string, cr *v1beta1.CustomRun, timeout time.Dura
 //
 //	fetch (HTTPRequest, taskRef; url from the pipeline's params) ─► parse (SemVer, version from fetch's results)
 func httpInPipeline(t *testing.T, ns, apiVersion, url string) {
-	ctx := context.Background()
 	str := func(s string) pipelinev1.ParamValue { return *pipelinev1.NewStructuredValues(s) }
 	pipeline := &pipelinev1.Pipeline{
 		ObjectMeta: metav1.ObjectMeta{Name: "fetch-version"},
@@ -486,42 +464,8 @@ func httpInPipeline(t *testing.T, ns, apiVersion, url string) {
 			},
 		},
 	}
-	if _, err := tekton.TektonV1().Pipelines(ns).Create(ctx, pipeline, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	created := time.Now()
-	if _, err := tekton.TektonV1().PipelineRuns(ns).Create(ctx, &pipelinev1.PipelineRun{
-		ObjectMeta: metav1.ObjectMeta{Name: "fetch-version"},
-		Spec: pipelinev1.PipelineRunSpec{
-			PipelineRef: &pipelinev1.PipelineRef{Name: "fetch-version"},
-			Params:      pipelinev1.Params{{Name: "url", Value: str(url + "/version")}},
-		},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var pr *pipelinev1.PipelineRun
-	eventually(t, 60*time.Second, "the PipelineRun to finish", func(ctx context.Context) (bool, error) {
-		var err error
-		pr, err = tekton.TektonV1().PipelineRuns(ns).Get(ctx, "fetch-version", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		c := pr.Status.GetCondition(apis.ConditionSucceeded)
-		return c != nil && !c.IsUnknown(), nil
-	})
-	if c := pr.Status.GetCondition(apis.ConditionSucceeded); !c.IsTrue() {
-		t.Fatalf("PipelineRun ended %s: %s: %s", c.Status, c.Reason, c.Message)
-	}
-	t.Logf("PipelineRun done %s after its creation", time.Since(created).Round(time.Millisecond))
-	results := map[string]string{}
-	for _, r := range pr.Status.Results {
-		results[r.Name] = r.Value.StringVal
-	}
-	for k, v := range map[string]string{"status": "200", "version": "v1.4.2", "major": "1"} {
-		if results[k] != v {
-			t.Errorf("pipeline result %s = %q, want %q (all: %v)", k, results[k], v, results)
-		}
-	}
+	runPipeline(t, ns, pipeline, pipelinev1.Params{{Name: "url", Value: str(url + "/version")}},
+		map[string]string{"status": "200", "version": "v1.4.2", "major": "1"})
 }
 
 // TestHTTPRequestCABundle: a plugin whose manifest names a CA bundle
