@@ -41,8 +41,11 @@ $(PLUGINS_OUT):
 $(foreach p,$(GO_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/*.go) $(SDK_SOURCES) | $(PLUGINS_OUT)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./plugins/$*
 
-$(foreach p,$(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/*.c plugins/%/*.h plugins/%/CFLAGS) | deps $(PLUGINS_OUT)
-	clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror $$(cat plugins/$*/CFLAGS 2>/dev/null) -o $@ $(wildcard plugins/$*/*.c)
+# C plugins are built with the C SDK (sdk/c: tekton_wasm.h and its JSON).
+C_SDK_DIR     := sdk/c
+C_SDK_SOURCES := $(wildcard $(C_SDK_DIR)/*.c)
+$(foreach p,$(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/*.c plugins/%/*.h plugins/%/CFLAGS) $(wildcard $(C_SDK_DIR)/*.[ch]) | deps $(PLUGINS_OUT)
+	clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror -I$(C_SDK_DIR) $$(cat plugins/$*/CFLAGS 2>/dev/null) -o $@ $(wildcard plugins/$*/*.c) $(C_SDK_SOURCES)
 
 # Rust plugins are Cargo packages built against the Rust SDK
 # (sdk/rust/tekton-wasm-guest) with Debian's cargo and rustc (a rustup

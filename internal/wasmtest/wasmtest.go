@@ -9,10 +9,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 )
+
+// cSDKDir is the C SDK's directory, sdk/c, found from this file's.
+var cSDKDir = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "sdk", "c")
+}()
 
 var (
 	mu    sync.Mutex
@@ -45,9 +52,10 @@ func goBuild(tb testing.TB, pkgDir string, flags ...string) []byte {
 	})
 }
 
-// CPlugin builds dir/*.c with the Makefile's command: clang
-// --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror, plus the
-// one line of flags in dir/CFLAGS if there is one.
+// CPlugin builds dir/*.c with the C SDK (sdk/c) and the Makefile's
+// command: clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra
+// -Werror -I sdk/c, plus the one line of flags in dir/CFLAGS if there is
+// one.
 func CPlugin(tb testing.TB, pluginDir string) []byte {
 	tb.Helper()
 	need(tb, "clang", "clang")
@@ -56,7 +64,12 @@ func CPlugin(tb testing.TB, pluginDir string) []byte {
 		if err != nil || len(sources) == 0 {
 			tb.Fatalf("no C sources in %s (%v)", pluginDir, err)
 		}
-		args := []string{"--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-Wextra", "-Werror"}
+		sdk, err := filepath.Glob(filepath.Join(cSDKDir, "*.c"))
+		if err != nil || len(sdk) == 0 {
+			tb.Fatalf("no C SDK sources in %s (%v)", cSDKDir, err)
+		}
+		sources = append(sources, sdk...)
+		args := []string{"--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-Wextra", "-Werror", "-I" + cSDKDir}
 		switch extra, err := os.ReadFile(filepath.Join(pluginDir, "CFLAGS")); {
 		case err == nil:
 			args = append(args, strings.Fields(string(extra))...)
