@@ -39,15 +39,16 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.SetOutput(stderr)
 	var (
 		file, pluginPath, pluginsDir, output, cacheDir string
-		params, workspaces                             multiFlag
+		params, workspaces, allowHosts                 multiFlag
 	)
 	fs.StringVar(&file, "f", "", "the CustomRun YAML or JSON file (at most 4 MiB); - reads stdin")
-	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run")
+	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run, or oci://HOST/REPO@sha256:… to pull it")
 	fs.StringVar(&pluginsDir, "plugins", "", "a plugin directory with an index.yaml; the run's apiVersion/kind picks the plugin")
 	fs.StringVar(&output, "o", "yaml", "output format of the final CustomRun: yaml or json")
 	fs.Var(&params, "param", "`name=value`: set a string param, replacing one of that name (repeatable)")
 	fs.Var(&workspaces, "workspace", "`name=DIR`: bind a workspace to a local directory (repeatable)")
 	fs.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "compilation cache directory; empty disables it")
+	fs.Var(&allowHosts, "allow-host", "`HOST[:PORT]`: let the plugin reach this host over HTTP, besides its manifest's capabilities.http.allow (repeatable; see docs/plugins.md)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: tkn-wasm run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]\n\n"+
 			"Runs the CustomRun to its end with the plugin and prints it, with its status.\n"+
@@ -83,7 +84,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return 0, err
 	}
-	p, module, err := loadPlugin(cr, pluginPath, pluginsDir)
+	p, module, err := loadPlugin(ctx, cr, pluginPath, pluginsDir)
 	if err != nil {
 		return 0, err
 	}
@@ -93,7 +94,11 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, fmt.Errorf("starting the engine: %w", err)
 	}
 	defer eng.Close(context.Background())
-	compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes()})
+	grants, httpClient, err := httpCapability(p, allowHosts, stderr)
+	if err != nil {
+		return 0, err
+	}
+	compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants})
 	if err != nil {
 		return 0, usagef("%s: %v", p.Module, err)
 	}
@@ -102,6 +107,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		Plugin:     compiled,
 		Log:        stderr,
 		Workspaces: &workspace.Local{Bindings: bindings},
+		HTTP:       httpClient,
 	}
 	if err := runner.Run(ctx, cr); err != nil {
 		return 0, usagef("%v", err)
@@ -190,9 +196,12 @@ func parseBindings(ws []string) (map[string]string, error) {
 }
 
 // loadPlugin finds the manifest and module for the run.
-func loadPlugin(cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest.Manifest, []byte, error) {
+func loadPlugin(ctx context.Context, cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest.Manifest, []byte, error) {
 	if pluginPath != "" {
 		apiVersion, kind := lifecycle.Target(cr)
+		if strings.HasPrefix(pluginPath, manifest.ModuleScheme) {
+			return pullPlugin(ctx, pluginPath, apiVersion, kind)
+		}
 		p := &manifest.Manifest{Name: strings.TrimSuffix(filepath.Base(pluginPath), filepath.Ext(pluginPath)), APIVersion: apiVersion, Kind: kind, Module: pluginPath}
 		b, err := boundedread.Open(pluginPath, wasmmodule.MaxBytes)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
@@ -37,6 +38,8 @@ type Runner struct {
 	// tkn-wasm's is a workspace.Local with its --workspace bindings. Nil
 	// means a workspace.Local without bindings.
 	Workspaces workspace.Source
+	// HTTP serves the plugin's HTTP capability; nil: none.
+	HTTP *httpcap.Client
 }
 
 // Run drives run to its end and leaves the final status in run.Status.
@@ -51,12 +54,12 @@ type Runner struct {
 // start) costs one short turn each, up to lifecycle.MaxRetries+1.
 func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 	m := r.Machine
-	act := m.Step(run)
+	act := m.Step(run, lifecycle.Known{})
 	for act.Kind != lifecycle.Done {
 		if ctx.Err() != nil && !run.IsCancelled() {
 			run.Spec.Status = v1beta1.CustomRunSpecStatusCancelled
 			run.Spec.StatusMessage = CancelMessage
-			act = m.Step(run)
+			act = m.Step(run, lifecycle.Known{})
 			continue
 		}
 		switch act.Kind {
@@ -72,33 +75,34 @@ func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 			case <-ctx.Done():
 				wait.Stop()
 			}
-			act = m.Step(run)
+			act = m.Step(run, lifecycle.Known{Last: act})
 		}
 	}
 	return nil
 }
 
 // attempt prepares the workspaces for the invocation act asks for,
-// invokes the plugin, removes the workspaces and records the outcome.
+// invokes the plugin, removes the workspaces and records the outcome. A
+// workspace the run's spec gets wrong is the outcome: the invocation
+// cannot run, and the run ends with it.
 func (r *Runner) attempt(ctx context.Context, run *v1beta1.CustomRun, act lifecycle.Action) (lifecycle.Action, error) {
 	src := r.Workspaces
 	if src == nil {
 		src = &workspace.Local{}
 	}
+	var out lifecycle.Outcome
 	ws, err := src.Prepare(ctx, run)
 	if werr, ok := errors.AsType[*workspace.Error](err); ok {
-		return r.Machine.Fail(run, werr.Reason, werr.Message), nil
-	}
-	if err != nil {
+		out.Err = &lifecycle.Failure{Reason: werr.Reason, Message: werr.Message}
+	} else if err != nil {
 		return act, err
+	} else {
+		out = r.invoke(ctx, act, r.Machine.Request(run, act, lifecycle.Inputs{Workspaces: ws.Entries()}), ws.Mounts())
+		if err := ws.Remove(); err != nil {
+			return act, fmt.Errorf("removing the invocation's workspaces: %w", err)
+		}
 	}
-	req := r.Machine.Request(run, act)
-	req.Workspaces = ws.Entries()
-	out := r.invoke(ctx, act, req, ws.Mounts())
-	if err := ws.Remove(); err != nil {
-		return act, fmt.Errorf("removing the invocation's workspaces: %w", err)
-	}
-	return r.Machine.Record(run, act, out), nil
+	return r.Machine.Step(run, lifecycle.Known{Last: act, Outcome: &out}), nil
 }
 
 func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.Request, mounts []engine.Mount) lifecycle.Outcome {
@@ -113,7 +117,7 @@ func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.
 		defer lw.finish()
 		log = lw
 	}
-	resp, err := r.Plugin.Invoke(ctx, req, engine.Invocation{Log: log, Mounts: mounts})
+	resp, err := r.Plugin.Invoke(ctx, req, engine.Invocation{Log: log, Mounts: mounts, HTTP: r.HTTP})
 	return lifecycle.Outcome{Response: resp, Err: err}
 }
 
