@@ -38,11 +38,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 mod duration;
+mod http;
 mod params;
 mod time;
 mod validate;
 
 pub use duration::{Duration, ParseDurationError};
+pub use http::{
+    http_request, HttpError, HttpRequest, HttpResponse, ERRNO_CANCELED, ERRNO_DENIED, ERRNO_FAULT, ERRNO_INVAL, ERRNO_IO,
+    ERRNO_LIMIT, ERRNO_NOT_CAPABLE, ERRNO_RANGE, ERRNO_TOO_LARGE,
+};
 pub use params::{ParamSet, REASON_INVALID_PARAM, REASON_MISSING_PARAM, REASON_UNEXPECTED_PARAMS};
 pub use time::Time;
 pub use validate::{
