@@ -153,4 +153,44 @@ int tw_param_string(const tw_request *req, tw_response *r, const char *name, int
  *	unexpected params: [colour size]; this plugin takes [name] */
 int tw_only(const tw_request *req, tw_response *r, const char *const *names, size_t n);
 
+/* The HTTP capability (hostabi/README.md, "Host capabilities"), as the Go
+ * SDK's guest.DoHTTP. The plugin's manifest must grant it
+ * (capabilities.http), else the plugin does not load; a plugin that never
+ * calls tw_http_request does not import it (the linker drops it), and
+ * needs no grant. */
+
+/* TW_ERRNO_*: what the host functions return (hostabi/README.md,
+ * "Errnos"). */
+#define TW_ERRNO_INVAL 1
+#define TW_ERRNO_FAULT 2
+#define TW_ERRNO_DENIED 3
+#define TW_ERRNO_TOO_LARGE 4
+#define TW_ERRNO_LIMIT 5
+#define TW_ERRNO_IO 7
+#define TW_ERRNO_NOT_CAPABLE 8
+
+/* tw_http_response is the final response, after the redirects the host
+ * followed: any status is a response. headers is JSON text, an object of
+ * arrays keyed by canonical header name (read it with json_parse); both
+ * buffers are NUL-terminated (body may hold NUL bytes: body_len counts).
+ * tw_http_free releases them. */
+typedef struct {
+	uint32_t status;
+	char *headers;
+	size_t headers_len;
+	char *body;
+	size_t body_len;
+} tw_http_response;
+
+/* tw_http_request sends one request and reads the whole response into
+ * *resp. method NULL or "" is GET; url is an absolute http or https URL
+ * whose host the manifest allows; headers_json is NULL or a JSON object
+ * of arrays of strings ({"Content-Type": ["application/json"]}); body may
+ * be NULL when body_len is 0. It returns 0, or an errno (TW_ERRNO_DENIED
+ * for a host the manifest does not allow) with the host's message, which
+ * says what to change, in err[0..err_len) (NUL-terminated, cut to fit). */
+int tw_http_request(const char *method, const char *url, const char *headers_json, const void *body, size_t body_len,
+		    tw_http_response *resp, char *err, size_t err_len);
+void tw_http_free(tw_http_response *resp);
+
 #endif

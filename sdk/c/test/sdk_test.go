@@ -8,31 +8,46 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
+	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 )
 
 // load builds the probe with the SDK, as the Makefile builds a C plugin,
-// and compiles it in an engine of the test's own.
-func load(t *testing.T) func(*hostabi.Request) *hostabi.Response {
+// and compiles it in an engine of the test's own, granted the HTTP
+// capability; each invocation's HTTP client may reach allow.
+func load(t *testing.T, allow ...string) func(*hostabi.Request) *hostabi.Response {
 	ctx := context.Background()
 	e, err := engine.New(ctx, engine.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close(ctx) })
-	p, err := e.Compile(ctx, wasmtest.CPlugin(t, "probe"), engine.Limits{})
+	p, err := e.Compile(ctx, wasmtest.CPlugin(t, "probe"), engine.Limits{Grants: engine.Grants{HTTP: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := (&manifest.HTTPCapability{Allow: allow}).Policy(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := httpcap.New(pol, httpcap.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return func(req *hostabi.Request) *hostabi.Response {
 		var log bytes.Buffer
-		resp, err := p.Invoke(ctx, req, engine.Invocation{Log: &log})
+		resp, err := p.Invoke(ctx, req, engine.Invocation{Log: &log, HTTP: client})
 		if err != nil {
 			t.Fatalf("invoking the probe: %v\nlog:\n%s", err, log.Bytes())
 		}
@@ -80,7 +95,7 @@ func TestResponses(t *testing.T) {
 		{"array, not string", request(hostabi.Param{Name: "reason", Value: hostabi.ArrayValue()}), failed("InvalidParam", `param "reason" must be a string, not an array`)},
 		{"string, not array", request(str("list", "1"), str("items", "x")), failed("InvalidParam", `param "items" must be an array, not a string`)},
 		{"unexpected params", request(str("b", "1"), str("reason", "X"), str("a", "2")),
-			failed("UnexpectedParams", "unexpected params: [b a]; this plugin takes [status reason message requeueMs extra bigResult messageBytes list items results]")},
+			failed("UnexpectedParams", "unexpected params: [b a]; this plugin takes [status reason message requeueMs extra bigResult messageBytes list items results url]")},
 		{"bad reason", request(str("reason", "not camel")), invalid("InvalidResponse", `response reason "not camel" is not a CamelCase word of at most 64 bytes`)},
 		{"reserved reason", request(str("reason", "PluginExited"), str("status", "Failed")),
 			invalid("InvalidResponse", `response reason "PluginExited" is reserved for the host, which sets it itself; choose a reason of the plugin's own`)},
@@ -108,5 +123,29 @@ func TestResponses(t *testing.T) {
 	got := invoke(request(str("messageBytes", "10000")))
 	if len(got.Message) > hostabi.MaxMessageBytes || !strings.HasSuffix(got.Message, "é…") || got.Status != hostabi.StatusSucceeded {
 		t.Errorf("a 10000-byte message came back as %d bytes (%q...); want it cut to %d, ending in é…", len(got.Message), got.Message[:20], hostabi.MaxMessageBytes)
+	}
+}
+
+// TestHTTP checks tw_http_request through the host's HTTP capability: an
+// allowed host gets the method, a header and the body, and the status,
+// headers and body come back; a host not allowed is TW_ERRNO_DENIED with
+// the host's message.
+func TestHTTP(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/x-probe")
+		w.WriteHeader(http.StatusTeapot)
+		fmt.Fprintf(w, "%s %s %s", r.Method, r.Header.Get("X-Probe"), body)
+	}))
+	defer s.Close()
+	invoke := load(t, strings.TrimPrefix(s.URL, "http://"))
+	want := &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.StatusSucceeded, Reason: "Fetched", Message: s.URL + "/x",
+		Results: []hostabi.Result{{Name: "status", Value: "418"}, {Name: "type", Value: "text/x-probe"}, {Name: "body", Value: "POST 1 ping"}}}
+	if got := invoke(request(str("url", s.URL+"/x"))); !reflect.DeepEqual(got, want) {
+		t.Errorf("an allowed request answered %+v, want %+v", got, want)
+	}
+	got := invoke(request(str("url", "http://denied.example/")))
+	if got.Status != hostabi.StatusFailed || got.Reason != "HTTPErrno3" || !strings.Contains(got.Message, "denied.example") {
+		t.Errorf("a request to a host not allowed answered %+v; want Failed, HTTPErrno3 (EDENIED), the host's message", got)
 	}
 }

@@ -8,14 +8,18 @@
  * extraFields' JSON text), bigResult (a result "big" of that many bytes),
  * messageBytes (a message of that many 'é' bytes, two each), list (when
  * present, an array param "items" is required and its length is the
- * result "items"); and results, an object param of results to add.
+ * result "items"); url (send a POST there with body "ping" and header
+ * X-Probe: 1, and answer results status, type (the Content-Type) and body;
+ * a failed request is Failed, reason HTTPErrno<n>); and results, an object
+ * param of results to add.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tekton_wasm.h"
 
-static const char *const known[] = {"status", "reason", "message", "requeueMs", "extra", "bigResult", "messageBytes", "list", "items", "results"};
+static const char *const known[] = {"status", "reason", "message", "requeueMs", "extra", "bigResult", "messageBytes", "list", "items", "results", "url"};
 
 static const char *str(const tw_request *req, tw_response *r, const char *name, const char *def, int *bad)
 {
@@ -27,18 +31,47 @@ static const char *str(const tw_request *req, tw_response *r, const char *name, 
 	return found == 1 ? v : def;
 }
 
+static void fetch(tw_response *r, const char *url)
+{
+	tw_http_response resp;
+	char err[1024];
+	int e = tw_http_request("POST", url, "{\"X-Probe\":[\"1\"]}", "ping", 4, &resp, err, sizeof err);
+	if (e != 0) {
+		char reason[32];
+		snprintf(reason, sizeof reason, "HTTPErrno%d", e);
+		tw_fail(r, reason, "%s", err);
+		return;
+	}
+	json_doc doc = {0};
+	const json_value *type = NULL;
+	if (json_parse(&doc, resp.headers, resp.headers_len) == 0)
+		type = json_member(doc.root, "Content-Type");
+	tw_resultf(r, "status", "%u", resp.status);
+	if (type != NULL && type->type == JSON_ARRAY && type->child != NULL)
+		tw_result(r, "type", type->child->str, type->child->len);
+	tw_result(r, "body", resp.body, resp.body_len);
+	tw_succeed(r, "Fetched", "%s", url);
+	json_free(&doc);
+	tw_http_free(&resp);
+}
+
 static void handle(const tw_request *req, tw_response *r)
 {
 	int bad = 0;
 	const char *status = str(req, r, "status", "Succeeded", &bad), *reason = str(req, r, "reason", "", &bad),
 		   *message = str(req, r, "message", "", &bad), *requeue = str(req, r, "requeueMs", "0", &bad),
 		   *extra = str(req, r, "extra", NULL, &bad), *big = str(req, r, "bigResult", NULL, &bad),
-		   *mbytes = str(req, r, "messageBytes", NULL, &bad), *list = str(req, r, "list", NULL, &bad);
+		   *mbytes = str(req, r, "messageBytes", NULL, &bad), *list = str(req, r, "list", NULL, &bad),
+		   *url = str(req, r, "url", NULL, &bad);
 	const json_value *results = NULL, *items = NULL;
 	if (bad || tw_only(req, r, known, sizeof known / sizeof *known) < 0 ||
 	    tw_param(req, r, "results", JSON_OBJECT, 0, &results) < 0 ||
 	    (list != NULL && tw_param(req, r, "items", JSON_ARRAY, 1, &items) < 0))
 		return;
+	if (url != NULL) {
+		fetch(r, url);
+		return;
+	}
 	if (strcmp(status, "Running") == 0)
 		tw_running(r, reason, strtoull(requeue, NULL, 10), "%s", message);
 	else if (strcmp(status, "Failed") == 0)
