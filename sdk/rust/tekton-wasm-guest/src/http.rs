@@ -60,9 +60,6 @@ pub const ERRNO_IO: u32 = 7;
 pub const ERRNO_NOT_CAPABLE: u32 = 8;
 pub const ERRNO_RANGE: u32 = 9;
 
-/// The most bytes of a message `last_error` returns.
-const MAX_ERROR_BYTES: usize = 1 << 10;
-
 #[derive(Serialize)]
 struct Document<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -91,7 +88,10 @@ pub fn http_request(req: &HttpRequest) -> Result<HttpResponse, HttpError> {
 
 #[cfg(target_arch = "wasm32")]
 mod host {
-    use super::{HttpError, MAX_ERROR_BYTES};
+    use super::HttpError;
+
+    /// The most bytes of a message `last_error` returns.
+    const MAX_ERROR_BYTES: usize = 1 << 10;
 
     #[link(wasm_import_module = "tekton")]
     extern "C" {

@@ -90,6 +90,8 @@ pub struct Request {
     /// The resolved spec; `None` when the run has none.
     pub spec: Option<Value>,
     pub metadata: Option<Metadata>,
+    /// Empty when the request has none (absent or null).
+    #[serde(deserialize_with = "null_as_default")]
     pub params: Vec<Param>,
     /// 1 for the first attempt.
     pub attempt: i64,
@@ -147,6 +149,11 @@ pub struct Workspace {
     pub name: String,
     pub path: String,
     pub read_only: bool,
+}
+
+/// Reads null as the type's default, as Go's encoding/json does.
+fn null_as_default<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 impl Request {

@@ -84,6 +84,11 @@ fn bad_requests() {
         r#"the host speaks ABI "tekton-wasm/v2" but this plugin was built for "tekton-wasm/v1"; rebuild it against the host's tekton-wasm-guest"#
     );
     assert_eq!(answer("{not json", ok)["reason"], "InvalidRequest");
+    let no_params = |r: &Request| -> std::result::Result<Response, Error> {
+        assert!(r.params.is_empty());
+        Ok(Response::succeeded())
+    };
+    assert_eq!(answer(r#"{"abiVersion":"tekton-wasm/v1","params":null}"#, no_params)["status"], "Succeeded");
     assert_eq!(answer("", ok)["reason"], "InvalidRequest");
     assert_eq!(answer(r#"{"abiVersion":"tekton-wasm/v1","startTime":"yesterday"}"#, ok)["reason"], "InvalidRequest");
     assert_eq!(answer(r#"{"abiVersion":"tekton-wasm/v1","params":[{"name":"a","value":1}]}"#, ok)["reason"], "InvalidRequest");
