@@ -29,7 +29,7 @@
  *
  * Build (sdk/c/README.md), a reactor:
  *	clang --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor \
- *	  -I sdk/c -o plugin.wasm plugin.c sdk/c/*.c
+ *	  -I sdk/c -o plugin.wasm plugin.c sdk/c/tekton_*.c
  * or, for a command, the same without -mexec-model=reactor.
  *
  * Logging is writing to stderr. Stdout is the response: what else a
