@@ -50,6 +50,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
@@ -74,11 +75,13 @@ import (
 // several PipelineRuns at once.
 type Runner struct {
 	// Plugins returns the runner of the plugin serving a kind (its
-	// Machine, Plugin, Log and Workspaces), or nil when no plugin serves
-	// it. Run copies it for each CustomRun and sets Slot and Changed; Log,
-	// if set, is shared by every task of a run and must be safe for
-	// concurrent use.
-	Plugins func(apiVersion, kind string) *local.Runner
+	// Machine, Plugin, Log and Workspaces), nil when no plugin serves it,
+	// or why the plugin cannot run (it does not compile). It is called on
+	// Run's goroutine, before anything runs for every kind the PipelineRun
+	// uses. Run copies the runner for each CustomRun and sets Slot,
+	// Changed and Log: each task's log lines go to the runner's Log
+	// prefixed with the task's name, whole lines at a time.
+	Plugins func(apiVersion, kind string) (*local.Runner, error)
 	// Pipelines are the Pipelines a pipelineRef may name.
 	Pipelines map[string]*v1.Pipeline
 	// Clock times the PipelineRun (its start, timeouts and completion);
@@ -189,7 +192,11 @@ func (r *Runner) refuse(spec *v1.PipelineSpec) error {
 		if len(pt.Workspaces) > 0 {
 			return refusef("pipeline task %q binds workspaces, which tkn-wasm run does not support in a PipelineRun yet; use a cluster, or run the task as a CustomRun with --workspace", pt.Name)
 		}
-		if r.Plugins(apiVersion, kind) == nil {
+		runner, err := r.Plugins(apiVersion, kind)
+		if err != nil {
+			return refusef("pipeline task %q: %v", pt.Name, err)
+		}
+		if runner == nil {
 			return refusef("pipeline task %q: no plugin serves kind %q (apiVersion %q); add one to the plugin directory's index", pt.Name, kind, apiVersion)
 		}
 	}
@@ -211,6 +218,7 @@ type pipelineRun struct {
 	running     int
 	skipped     sets.Set[string]
 	updates     chan update
+	logMu       sync.Mutex // serializes the lines of the tasks' logs
 	slot        chan struct{}
 	interrupted bool
 	// workers runs the CustomRuns; its context (workCtx) ends when Run's
@@ -626,7 +634,14 @@ func (p *pipelineRun) setFinallyStartTime(facts *resources.PipelineRunFacts) {
 // the copy the PipelineRun keeps.
 func (p *pipelineRun) start(run *v1beta1.CustomRun) *v1beta1.CustomRun {
 	apiVersion, kind := lifecycle.Target(run)
-	runner := *p.Plugins(apiVersion, kind) // refuse checked every kind
+	base, _ := p.Plugins(apiVersion, kind) // refuse checked every kind
+	runner := *base
+	task := run.Labels[pipeline.PipelineTaskLabelKey]
+	var log *lineWriter
+	if runner.Log != nil {
+		log = &lineWriter{mu: &p.logMu, w: runner.Log, prefix: task + ": "}
+		runner.Log = log
+	}
 	runner.Slot = p.acquire
 	runner.Changed = func(r *v1beta1.CustomRun) { p.updates <- update{run: r.DeepCopy()} }
 	ctx, cancel := context.WithCancelCause(p.workCtx)
@@ -636,9 +651,12 @@ func (p *pipelineRun) start(run *v1beta1.CustomRun) *v1beta1.CustomRun {
 	p.workers.Go(func() error {
 		defer cancel(nil)
 		err := runner.Run(ctx, run)
+		if log != nil {
+			log.flush()
+		}
 		p.updates <- update{run: run.DeepCopy(), done: true}
 		if err != nil {
-			return fmt.Errorf("pipeline task %s: %w", run.Labels[pipeline.PipelineTaskLabelKey], err)
+			return fmt.Errorf("pipeline task %s: %w", task, err)
 		}
 		return nil
 	})

@@ -28,7 +28,7 @@ var (
 
 // plugins serves Wait (plugins/wait) and SemVer (plugins/semver), compiled
 // once for the package's tests and benchmarks.
-func plugins(tb testing.TB) func(apiVersion, kind string) *local.Runner {
+func plugins(tb testing.TB) func(apiVersion, kind string) (*local.Runner, error) {
 	tb.Helper()
 	pluginsOnce.Do(func() {
 		ctx := context.Background()
@@ -44,14 +44,14 @@ func plugins(tb testing.TB) func(apiVersion, kind string) *local.Runner {
 		}
 	})
 	machine := &lifecycle.Machine{Clock: clock.RealClock{}}
-	return func(apiVersion, kind string) *local.Runner {
+	return func(apiVersion, kind string) (*local.Runner, error) {
 		switch apiVersion + "/" + kind {
 		case "wait.tekton-wasm.dev/v1alpha1/Wait":
-			return &local.Runner{Machine: machine, Plugin: waitPlugin}
+			return &local.Runner{Machine: machine, Plugin: waitPlugin}, nil
 		case "semver.tekton-wasm.dev/v1alpha1/SemVer":
-			return &local.Runner{Machine: machine, Plugin: semver}
+			return &local.Runner{Machine: machine, Plugin: semver}, nil
 		}
-		return nil
+		return nil, nil
 	}
 }
 
