@@ -371,6 +371,7 @@ func (p *pipelineRun) run(ctx context.Context) error {
 		select {
 		case u := <-p.updates:
 			p.record(u)
+			p.drain()
 		case <-due:
 		case <-done:
 		}
@@ -402,6 +403,19 @@ func (p *pipelineRun) nextDeadline() (time.Time, bool) {
 		consider(pr.Status.FinallyStartTime, pr.Spec.Timeouts.Finally)
 	}
 	return next, !next.IsZero()
+}
+
+// drain records the updates already waiting, so that one reconcile
+// answers them all, as the controller's work queue coalesces events.
+func (p *pipelineRun) drain() {
+	for {
+		select {
+		case u := <-p.updates:
+			p.record(u)
+		default:
+			return
+		}
+	}
 }
 
 // record takes in a worker's update.
