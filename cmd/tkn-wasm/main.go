@@ -3,6 +3,7 @@
 //
 //	tkn-wasm run -f customrun.yaml --plugin plugin.wasm   run a CustomRun locally
 //	tkn-wasm run -f customrun.yaml --plugins DIR          pick the plugin by kind
+//	tkn-wasm run -f pipelinerun.yaml --plugins DIR        run a PipelineRun of plugin tasks
 //	tkn-wasm pack plugin.wasm --api-version … --kind …    print its plugin ConfigMap
 //
 // Exit codes: 0 the run Succeeded, 1 it ended False, 2 usage or input error.
@@ -22,6 +23,7 @@ const usage = `tkn-wasm runs Tekton custom tasks written as WebAssembly plugins.
 
 Usage:
   tkn-wasm run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]
+  tkn-wasm run -f PIPELINERUN.yaml [-f PIPELINE.yaml…] [--pipelines DIR] --plugins DIR [flags]
   tkn-wasm pack MODULE.wasm --api-version APIVERSION --kind KIND [flags]
 
 Run "tkn-wasm COMMAND -h" for a command's flags.
