@@ -208,19 +208,18 @@ func (r *Runner) refuse(spec *v1.PipelineSpec) error {
 // sends copies.
 type pipelineRun struct {
 	*Runner
-	pr          *v1.PipelineRun
-	clock       clock.Clock
-	spec        *v1.PipelineSpec // params and contexts applied
-	tasks       []v1.PipelineTask
-	graph       *dag.Graph
-	finalGraph  *dag.Graph
-	children    map[string]*child // by CustomRun name
-	running     int
-	skipped     sets.Set[string]
-	updates     chan update
-	logMu       sync.Mutex // serializes the lines of the tasks' logs
-	slot        chan struct{}
-	interrupted bool
+	pr         *v1.PipelineRun
+	clock      clock.Clock
+	spec       *v1.PipelineSpec // params and contexts applied
+	tasks      []v1.PipelineTask
+	graph      *dag.Graph
+	finalGraph *dag.Graph
+	children   map[string]*child // by CustomRun name
+	running    int
+	skipped    sets.Set[string]
+	updates    chan update
+	logMu      sync.Mutex // serializes the lines of the tasks' logs
+	slot       chan struct{}
 	// workers runs the CustomRuns; its context (workCtx) ends when Run's
 	// does or when one of them fails outside its run.
 	workers *errgroup.Group
@@ -352,6 +351,9 @@ func (p *pipelineRun) run(ctx context.Context) error {
 		if !finished {
 			if finished, failure = p.reconcile(ctx); failure != nil {
 				finished = true
+				for _, c := range p.children {
+					c.cancel(failure)
+				}
 			}
 		}
 		if finished && p.running == 0 {
@@ -365,7 +367,7 @@ func (p *pipelineRun) run(ctx context.Context) error {
 			due = timer.C()
 		}
 		done := ctx.Done()
-		if p.interrupted {
+		if finished { // the runs' contexts derive from ctx
 			done = nil
 		}
 		select {
@@ -489,7 +491,6 @@ func (p *pipelineRun) reconcile(ctx context.Context) (bool, error) {
 	if ctx.Err() != nil {
 		// Ctrl-C: cancelPipelineRun. The runs' contexts derive from ctx,
 		// so they end CustomRunCancelled by themselves.
-		p.interrupted = true
 		pr.Spec.Status = v1.PipelineRunSpecStatusCancelled
 		p.finishStatus(facts)
 		pr.Status.MarkFailed(v1.PipelineRunReasonCancelled.String(), "PipelineRun %q was cancelled", pr.Name)
