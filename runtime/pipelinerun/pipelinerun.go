@@ -71,8 +71,9 @@ import (
 	"knative.dev/pkg/apis"
 )
 
-// Runner runs PipelineRuns. Set the fields before Run; a Runner may run
-// several PipelineRuns at once.
+// Runner runs PipelineRuns. Set the fields before Run; a Runner runs one
+// PipelineRun at a time (Plugins and Progress are called on Run's
+// goroutine), and the CustomRuns of that run on goroutines of their own.
 type Runner struct {
 	// Plugins returns the runner of the plugin serving a kind (its
 	// Machine, Plugin, Log and Workspaces), nil when no plugin serves it,

@@ -426,3 +426,28 @@ func TestInvalid(t *testing.T) {
 		})
 	}
 }
+
+// A matrix fans a task out to one CustomRun per combination, named as
+// Tekton names them.
+func TestMatrix(t *testing.T) {
+	pr, _ := run(t, header+`
+spec:
+  pipelineSpec:
+    tasks:
+    - name: check
+      matrix:
+        params: [{name: version, value: [1.0.0, 2.0.0, 3.1.4]}]
+      taskRef: {apiVersion: semver.tekton-wasm.dev/v1alpha1, kind: SemVer}
+      params: [{name: constraint, value: ">=2"}]
+`)
+	if c := condition(pr); c != "True/Succeeded" {
+		t.Fatalf("the PipelineRun ended %s", c)
+	}
+	var names []string
+	for _, ref := range pr.Status.ChildReferences {
+		names = append(names, ref.Name)
+	}
+	if d := cmp.Diff([]string{"pr-check-0", "pr-check-1", "pr-check-2"}, names); d != "" {
+		t.Errorf("childReferences (-want +got):\n%s", d)
+	}
+}
