@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/pipelinerun"
 	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/clock"
@@ -120,6 +120,7 @@ func pipelineRunGiven(inputs []input) bool {
 type pipelineFlags struct {
 	pluginPath, pluginsDir, pipelinesDir, output, cacheDir string
 	params, workspaces                                     []string
+	all                                                    bool
 }
 
 // runPipelineRun is `tkn-wasm run` for a PipelineRun: it prints a line on
@@ -166,13 +167,20 @@ func runPipelineRun(ctx context.Context, inputs []input, f pipelineFlags, stdout
 	if err := r.Run(ctx, pr); err != nil {
 		return 0, usagef("%v", err)
 	}
-	b, err := json.Marshal(pr)
+	obj, err := object(pr, "PipelineRun")
 	if err != nil {
-		return 0, fmt.Errorf("printing the PipelineRun: %w", err)
+		return 0, err
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return 0, fmt.Errorf("printing the PipelineRun: %w", err)
+	if f.all {
+		items := []any{obj}
+		for _, cr := range progress.runs {
+			o, err := customRunObject(cr)
+			if err != nil {
+				return 0, err
+			}
+			items = append(items, o)
+		}
+		obj = map[string]any{"apiVersion": "v1", "kind": "List", "items": items}
 	}
 	if err := writeObject(stdout, obj, f.output); err != nil {
 		return 0, err
@@ -313,10 +321,17 @@ func readPipelinesDir(dir string, add func(document) error) error {
 	return nil
 }
 
-// progressPrinter prints one line per task state change.
-type progressPrinter struct{ w io.Writer }
+// progressPrinter prints one line per task state change and keeps the
+// CustomRuns as they ended.
+type progressPrinter struct {
+	w    io.Writer
+	runs []*v1beta1.CustomRun
+}
 
 func (p *progressPrinter) print(ev pipelinerun.Event) {
+	if ev.Run != nil {
+		p.runs = append(p.runs, ev.Run)
+	}
 	line := fmt.Sprintf("%-24s %-10s %s", ev.Task, ev.State, ev.Reason)
 	if ev.CustomRun != "" {
 		line += fmt.Sprintf(" (%s)", ev.Elapsed.Round(time.Millisecond))

@@ -102,6 +102,10 @@ func TestRunPipelineInputs(t *testing.T) {
 			`"value": "1"`},
 		{"ref-file", []string{"-f", "testdata/pipelines/ref.yaml", "-f", "testdata/pipelines/dir/parse-only.yaml", "--plugins", plugins, "--param", "version=2.3.4"}, 0,
 			`value: "3"`},
+		{"all", []string{"-f", "testdata/pipelines/ref.yaml", "--pipelines", "testdata/pipelines/dir", "--plugins", plugins, "--all", "-o", "json"}, 0,
+			`"kind": "CustomRun",
+      "metadata": {
+        "creationTimestamp": `},
 		{"twice", []string{"-f", "testdata/pipelines/ref.yaml", "-f", "testdata/pipelines/dir/parse-only.yaml", "--pipelines", "testdata/pipelines/dir", "--plugins", plugins}, 2,
 			`Pipeline "parse-only" is given twice`},
 		{"plugin-flag", []string{"-f", "testdata/pipelines/ref.yaml", "--plugin", filepath.Join(plugins, "wait.wasm")}, 2,

@@ -43,6 +43,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	)
 	fs.Var(&files, "f", "the CustomRun or PipelineRun YAML or JSON file (at most 4 MiB); - reads stdin; repeat it to give a PipelineRun's Pipelines")
 	fs.StringVar(&pipelinesDir, "pipelines", "", "a directory of Pipeline YAML files that a PipelineRun's pipelineRef may name")
+	all := fs.Bool("all", false, "with a PipelineRun: print a List of it and of each CustomRun it made, as they ended")
 	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run")
 	fs.StringVar(&pluginsDir, "plugins", "", "a plugin directory with an index.yaml; the run's apiVersion/kind picks the plugin")
 	fs.StringVar(&output, "o", "yaml", "output format of the final CustomRun: yaml or json")
@@ -81,7 +82,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if pipelineRunGiven(inputs) {
 		return runPipelineRun(ctx, inputs, pipelineFlags{pluginPath: pluginPath, pluginsDir: pluginsDir, pipelinesDir: pipelinesDir,
-			output: output, cacheDir: cacheDir, params: params, workspaces: workspaces}, stdout, stderr)
+			output: output, cacheDir: cacheDir, params: params, workspaces: workspaces, all: *all}, stdout, stderr)
 	}
 	if len(inputs) > 1 {
 		return 0, usagef("-f is given %d times; more than one file is for a PipelineRun and its Pipelines", len(inputs))
@@ -234,13 +235,18 @@ func loadPlugin(cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest
 // printRun prints the CustomRun as the apiserver would show it: an empty
 // extraFields (which Tekton's type renders as null) is left out.
 func printRun(w io.Writer, cr *v1beta1.CustomRun, format string) error {
-	b, err := json.Marshal(cr)
+	obj, err := customRunObject(cr)
 	if err != nil {
-		return fmt.Errorf("printing the CustomRun: %w", err)
+		return err
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return fmt.Errorf("printing the CustomRun: %w", err)
+	return writeObject(w, obj, format)
+}
+
+// customRunObject is cr as the apiserver would show it.
+func customRunObject(cr *v1beta1.CustomRun) (map[string]any, error) {
+	obj, err := object(cr, "CustomRun")
+	if err != nil {
+		return nil, err
 	}
 	if status, ok := obj["status"].(map[string]any); ok {
 		dropNullExtraFields(status)
@@ -251,7 +257,20 @@ func printRun(w io.Writer, cr *v1beta1.CustomRun, format string) error {
 			}
 		}
 	}
-	return writeObject(w, obj, format)
+	return obj, nil
+}
+
+// object is v as JSON decoded into maps.
+func object(v any, kind string) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("printing the %s: %w", kind, err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, fmt.Errorf("printing the %s: %w", kind, err)
+	}
+	return obj, nil
 }
 
 // writeObject prints obj (JSON decoded into maps) as YAML or JSON.

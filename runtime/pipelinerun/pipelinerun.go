@@ -110,6 +110,10 @@ type Event struct {
 	State, Reason, Message string
 	// Elapsed is the time since the run started (0 for a skipped task).
 	Elapsed time.Duration
+	// Run is the CustomRun as it ended (Succeeded and Failed only; a
+	// task's retries are in its status.retriesStatus). It must not be
+	// modified.
+	Run *v1beta1.CustomRun
 }
 
 // Event states besides the reasons of lifecycle.
@@ -451,7 +455,11 @@ func (p *pipelineRun) record(u update) {
 		}
 		elapsed = end.Sub(st.Time)
 	}
-	p.Progress(Event{Task: u.run.Labels[pipeline.PipelineTaskLabelKey], CustomRun: u.run.Name, State: state, Reason: cond.Reason, Message: cond.Message, Elapsed: elapsed})
+	ev := Event{Task: u.run.Labels[pipeline.PipelineTaskLabelKey], CustomRun: u.run.Name, State: state, Reason: cond.Reason, Message: cond.Message, Elapsed: elapsed}
+	if !cond.IsUnknown() {
+		ev.Run = u.run
+	}
+	p.Progress(ev)
 }
 
 // reconcile is one turn of the PipelineRun reconciler: it times out and
