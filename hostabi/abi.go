@@ -28,10 +28,11 @@ const Version = "tekton-wasm/v1"
 const RunExport = "tekton_run"
 
 // ImportModule is the name of the wasm import module under which the host
-// offers optional capabilities (host functions). ABI v1 defines no host
-// function: a plugin that imports anything from this module, or from any
-// module other than wasi_snapshot_preview1, fails to load with a clear
-// error. The name is reserved so capabilities can be added compatibly.
+// offers optional capabilities (host functions, HostFunctions in
+// capability.go). A plugin that imports a function this module does not
+// define, one of a capability its manifest does not grant, or anything
+// from a module other than this and wasi_snapshot_preview1, fails to load
+// with a clear error.
 const ImportModule = "tekton"
 
 // Limits the host enforces on every invocation. They are part of the ABI:

@@ -5,6 +5,11 @@
 // logs (config-logging), metrics (config-observability), all read from
 // SYSTEM_NAMESPACE; health probes on -probes-port.
 //
+// main parses the flags; wire.go builds the controller from them: the
+// engine, metrics, plugin registry, dispatcher and workspace preparer, the
+// reconciler (runtime/reconciler) around them, and the informers' event
+// handlers.
+//
 // In a cluster it runs from config/. Outside one, point it at a cluster
 // with -kubeconfig and set SYSTEM_NAMESPACE (see docs/controller.md,
 // "Running outside the cluster").
@@ -46,7 +51,7 @@ const (
 )
 
 func main() {
-	var opts reconciler.Options
+	var opts options
 	flag.StringVar(&opts.Namespace, "plugin-namespace", "",
 		"namespace of the plugin ConfigMaps (default: $SYSTEM_NAMESPACE)")
 	flag.StringVar(&opts.CacheDir, "cache-dir", "",
@@ -92,7 +97,7 @@ func main() {
 	if *disableHA {
 		ctx = sharedmain.WithHADisabled(ctx)
 	}
-	c := reconciler.New(opts)
+	c := newWiring(opts)
 	// sharedmain's probes listen on a fixed port and know nothing of the
 	// plugins; serve our own.
 	ctx = sharedmain.WithHealthProbesDisabled(ctx)

@@ -5,6 +5,10 @@
 //	tkn-wasm run -f customrun.yaml --plugins DIR          pick the plugin by kind
 //	tkn-wasm run -f pipelinerun.yaml --plugins DIR        run a PipelineRun of plugin tasks
 //	tkn-wasm pack plugin.wasm --api-version … --kind …    print its plugin ConfigMap
+//	tkn-wasm push plugin.wasm HOST/REPO:TAG --kind …      push it to a registry
+//	tkn-wasm pull HOST/REPO@sha256:… -o plugin.wasm       fetch it from a registry
+//	tkn-wasm inspect plugin.wasm|HOST/REPO@sha256:…       say what a module is
+//	tkn-wasm embed plugin.wasm --manifest plugin.yaml     make it say so
 //
 // Exit codes: 0 the run Succeeded, 1 it ended False, 2 usage or input error.
 package main
@@ -25,6 +29,10 @@ Usage:
   tkn-wasm run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]
   tkn-wasm run -f PIPELINERUN.yaml [-f PIPELINE.yaml…] [--pipelines DIR] --plugins DIR [flags]
   tkn-wasm pack MODULE.wasm --api-version APIVERSION --kind KIND [flags]
+  tkn-wasm push MODULE.wasm HOST/REPO[:TAG] --api-version APIVERSION --kind KIND [flags]
+  tkn-wasm pull HOST/REPO(:TAG|@sha256:DIGEST) -o FILE [flags]
+  tkn-wasm inspect (MODULE.wasm | HOST/REPO(:TAG|@sha256:DIGEST)) [flags]
+  tkn-wasm embed MODULE.wasm --manifest plugin.yaml [-o OUT]
 
 Run "tkn-wasm COMMAND -h" for a command's flags.
 `
@@ -61,6 +69,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		code, err = runCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "pack":
 		code, err = packCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "push":
+		code, err = pushCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "pull":
+		code, err = pullCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "inspect":
+		code, err = inspectCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "embed":
+		code, err = embedCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -119,7 +119,7 @@ func pipelineRunGiven(inputs []input) bool {
 // pipelineFlags are the flags of run that apply to a PipelineRun.
 type pipelineFlags struct {
 	pluginPath, pluginsDir, pipelinesDir, output, cacheDir string
-	params, workspaces                                     []string
+	params, workspaces, allowHosts                         []string
 	all                                                    bool
 }
 
@@ -160,7 +160,7 @@ func runPipelineRun(ctx context.Context, inputs []input, f pipelineFlags, stdout
 
 	progress := &progressPrinter{w: stderr}
 	r := &pipelinerun.Runner{
-		Plugins:   pluginRunners(eng, idx, f.pluginsDir, stderr),
+		Plugins:   pluginRunners(eng, idx, f.pluginsDir, f.allowHosts, stderr),
 		Pipelines: pipelines,
 		Progress:  progress.print,
 	}
@@ -192,8 +192,9 @@ func runPipelineRun(ctx context.Context, inputs []input, f pipelineFlags, stdout
 }
 
 // pluginRunners compiles, on first use, the plugin the index names for
-// a kind.
-func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, log io.Writer) func(apiVersion, kind string) (*local.Runner, error) {
+// a kind, with its HTTP capability as for a CustomRun (--allow-host
+// applies to every plugin of the PipelineRun).
+func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, allowHosts []string, log io.Writer) func(apiVersion, kind string) (*local.Runner, error) {
 	runners := map[*manifest.Manifest]*local.Runner{}
 	return func(apiVersion, kind string) (*local.Runner, error) {
 		p := idx.Find(apiVersion, kind)
@@ -207,7 +208,11 @@ func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, log io.W
 		if err != nil {
 			return nil, err
 		}
-		compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes()})
+		grants, httpClient, err := httpCapability(p, allowHosts, log)
+		if err != nil {
+			return nil, err
+		}
+		compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", p.Module, err)
 		}
@@ -216,6 +221,7 @@ func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, log io.W
 			Plugin:     compiled,
 			Log:        log,
 			Workspaces: &workspace.Local{},
+			HTTP:       httpClient,
 		}
 		runners[p] = r
 		return r, nil

@@ -39,17 +39,18 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.SetOutput(stderr)
 	var (
 		pluginPath, pluginsDir, output, cacheDir, pipelinesDir string
-		files, params, workspaces                              multiFlag
+		files, params, workspaces, allowHosts                  multiFlag
 	)
 	fs.Var(&files, "f", "the CustomRun or PipelineRun YAML or JSON file (at most 4 MiB); - reads stdin; repeat it to give a PipelineRun's Pipelines")
 	fs.StringVar(&pipelinesDir, "pipelines", "", "a directory of Pipeline YAML files that a PipelineRun's pipelineRef may name")
 	all := fs.Bool("all", false, "with a PipelineRun: print a List of it and of each CustomRun it made, as they ended")
-	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run")
+	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run, or oci://HOST/REPO@sha256:… to pull it")
 	fs.StringVar(&pluginsDir, "plugins", "", "a plugin directory with an index.yaml; the run's apiVersion/kind picks the plugin")
 	fs.StringVar(&output, "o", "yaml", "output format of the final CustomRun: yaml or json")
 	fs.Var(&params, "param", "`name=value`: set a string param, replacing one of that name (repeatable)")
 	fs.Var(&workspaces, "workspace", "`name=DIR`: bind a workspace to a local directory (repeatable)")
 	fs.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "compilation cache directory; empty disables it")
+	fs.Var(&allowHosts, "allow-host", "`HOST[:PORT]`: let the plugin reach this host over HTTP, besides its manifest's capabilities.http.allow (repeatable; see docs/plugins.md)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: tkn-wasm run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]\n"+
 			"       tkn-wasm run -f PIPELINERUN.yaml [-f PIPELINE.yaml…] [--pipelines DIR] --plugins DIR [flags]\n\n"+
@@ -82,7 +83,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if pipelineRunGiven(inputs) {
 		return runPipelineRun(ctx, inputs, pipelineFlags{pluginPath: pluginPath, pluginsDir: pluginsDir, pipelinesDir: pipelinesDir,
-			output: output, cacheDir: cacheDir, params: params, workspaces: workspaces, all: *all}, stdout, stderr)
+			output: output, cacheDir: cacheDir, params: params, workspaces: workspaces, allowHosts: allowHosts, all: *all}, stdout, stderr)
 	}
 	if len(inputs) > 1 {
 		return 0, usagef("-f is given %d times; more than one file is for a PipelineRun and its Pipelines", len(inputs))
@@ -98,7 +99,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return 0, err
 	}
-	p, module, err := loadPlugin(cr, pluginPath, pluginsDir)
+	p, module, err := loadPlugin(ctx, cr, pluginPath, pluginsDir)
 	if err != nil {
 		return 0, err
 	}
@@ -108,7 +109,11 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, fmt.Errorf("starting the engine: %w", err)
 	}
 	defer eng.Close(context.Background())
-	compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes()})
+	grants, httpClient, err := httpCapability(p, allowHosts, stderr)
+	if err != nil {
+		return 0, err
+	}
+	compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants})
 	if err != nil {
 		return 0, usagef("%s: %v", p.Module, err)
 	}
@@ -117,6 +122,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		Plugin:     compiled,
 		Log:        stderr,
 		Workspaces: &workspace.Local{Bindings: bindings},
+		HTTP:       httpClient,
 	}
 	if err := runner.Run(ctx, cr); err != nil {
 		return 0, usagef("%v", err)
@@ -202,9 +208,12 @@ func parseBindings(ws []string) (map[string]string, error) {
 }
 
 // loadPlugin finds the manifest and module for the run.
-func loadPlugin(cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest.Manifest, []byte, error) {
+func loadPlugin(ctx context.Context, cr *v1beta1.CustomRun, pluginPath, pluginsDir string) (*manifest.Manifest, []byte, error) {
 	if pluginPath != "" {
 		apiVersion, kind := lifecycle.Target(cr)
+		if strings.HasPrefix(pluginPath, manifest.ModuleScheme) {
+			return pullPlugin(ctx, pluginPath, apiVersion, kind)
+		}
 		p := &manifest.Manifest{Name: strings.TrimSuffix(filepath.Base(pluginPath), filepath.Ext(pluginPath)), APIVersion: apiVersion, Kind: kind, Module: pluginPath}
 		b, err := boundedread.Open(pluginPath, wasmmodule.MaxBytes)
 		if err != nil {

@@ -44,6 +44,10 @@
 // instead of several (docs/performance.md). Each instance still serves
 // one call only. The package uses the standard library only and costs
 // nothing at run time beyond one JSON decode and one encode.
+//
+// DoHTTP sends HTTP requests through the host's HTTP capability, which
+// the plugin's manifest must grant (capabilities.http); a plugin that
+// does not call it does not import it.
 package guest
 
 import (

@@ -1,6 +1,7 @@
 package guest
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,8 +47,15 @@ func TestExternalPluginRequiresOnlySDK(t *testing.T) {
 	goCmd("mod", "init", "example.com/external")
 	goCmd("mod", "edit", "-require="+sdkModule+"@v0.0.0", "-replace="+sdkModule+"="+sdkDir)
 	goCmd("build", "-trimpath", "-buildmode=c-shared", "-o", "external.wasm", ".")
-	if fi, err := os.Stat(filepath.Join(dir, "external.wasm")); err != nil || fi.Size() == 0 {
+	wasm, err := os.ReadFile(filepath.Join(dir, "external.wasm"))
+	if err != nil || len(wasm) == 0 {
 		t.Fatalf("no module built: %v", err)
+	}
+	// A plugin that does not call DoHTTP does not import the host
+	// function (an import names its module and function, each after its
+	// length), so it loads without the http grant.
+	if bytes.Contains(wasm, []byte("\x06tekton\x0chttp_request")) {
+		t.Error("the plugin imports tekton.http_request without calling guest.DoHTTP: it would need the http grant")
 	}
 
 	modules := strings.Fields(goCmd("list", "-m", "-f", "{{.Path}}", "all"))

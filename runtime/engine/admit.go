@@ -132,28 +132,17 @@ func scanModule(wasm []byte) (*moduleLayout, error) {
 		return nil, errors.New("the module is not WebAssembly 1.0 or 2.0 (wrong version)")
 	}
 	l := &moduleLayout{wasm: wasm}
-	r := &wasmReader{b: wasm, pos: 8}
 	var last byte
 	customs := 0
-	for r.left() > 0 && r.err == nil {
-		header := r.pos
-		id := r.u8()
-		size := r.u32()
-		start := r.pos
-		contents := r.bytes(size)
-		if r.err != nil {
-			break
+	for ws, err := range wasmmodule.Sections(wasm) {
+		if err != nil {
+			return nil, fmt.Errorf("the module is malformed: %v", err)
 		}
-		s := sectionRef{id: id, header: header, start: start, end: r.pos}
-		switch {
+		s := sectionRef{id: ws.ID, header: ws.Header, start: ws.Start, end: ws.End, name: ws.Name}
+		switch id := s.id; {
 		case id == sectionCustom:
 			if customs++; customs > MaxCustomSections {
 				return nil, overCap("custom sections", uint64(customs), MaxCustomSections)
-			}
-			cr := &wasmReader{b: contents, base: start}
-			s.name = string(cr.name())
-			if cr.err != nil {
-				return nil, fmt.Errorf("the module is malformed: custom section: %v", cr.err)
 			}
 		case id > sectionDataCount:
 			return nil, fmt.Errorf("the module is malformed: unknown section id %d", id)
@@ -163,9 +152,6 @@ func scanModule(wasm []byte) (*moduleLayout, error) {
 			last = id
 		}
 		l.sections = append(l.sections, s)
-	}
-	if r.err != nil {
-		return nil, fmt.Errorf("the module is malformed: %v", r.err)
 	}
 	// The name section last: its counts are checked against the
 	// functions'.

@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // watModule compiles WAT source given as text.
@@ -127,7 +128,7 @@ func TestCoalesceDataSegmentsKeepsInitialMemory(t *testing.T) {
 func dataSection(t *testing.T, wasm []byte) []byte {
 	t.Helper()
 	for pos := 8; pos < len(wasm); {
-		size, n := uleb32(wasm[pos+1:])
+		size, n := wasmmodule.Uleb32(wasm[pos+1:])
 		start := pos + 1 + n
 		if wasm[pos] == sectionData {
 			return wasm[start : start+int(size)]

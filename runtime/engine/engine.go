@@ -24,7 +24,10 @@
 //     stderr, real clocks, crypto randomness, a sleep that ends with the
 //     context, and no filesystem, network, environment or arguments beyond
 //     the program name unless the invocation grants a directory (Mount),
-//     which package sandboxfs confines and bounds.
+//     which package sandboxfs confines and bounds, or a host capability
+//     (capabilities.go: the host module hostabi.ImportModule, whose
+//     functions a module may import only as Limits.Grants allows, and
+//     which serve each call with the Invocation's own clients).
 //   - What a module may be and do to the host. Before wazero sees a
 //     module, the engine admits it against documented caps on its size,
 //     counts and sizes (admit.go: MaxFunctions, MaxCodeBytes,
@@ -135,8 +138,9 @@ type Engine struct {
 type sandboxRuntime struct {
 	wazero.Runtime
 	// wasi are the functions wasi_snapshot_preview1 provides, by name, to
-	// check a module's imports against.
-	wasi map[string]api.FunctionDefinition
+	// check a module's imports against; capabilities those of
+	// hostabi.ImportModule (capabilities.go).
+	wasi, capabilities map[string]api.FunctionDefinition
 }
 
 type pluginKey struct {
@@ -230,9 +234,15 @@ func (e *Engine) runtimeFor(ctx context.Context, pages uint32) (*sandboxRuntime,
 		_ = r.Close(ctx)
 		return nil, fmt.Errorf("engine: instantiate WASI: %w", err)
 	}
+	caps, err := instantiateCapabilities(ctx, r)
+	if err != nil {
+		_ = r.Close(ctx)
+		return nil, fmt.Errorf("engine: instantiate the host capabilities: %w", err)
+	}
 	sr := &sandboxRuntime{
-		Runtime: r,
-		wasi:    r.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions(),
+		Runtime:      r,
+		wasi:         r.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions(),
+		capabilities: caps,
 	}
 	e.runtimes[pages] = sr
 	return sr, nil
@@ -245,6 +255,10 @@ type Limits struct {
 	// (wasmmodule.PageSize) and may be at most wasmmodule.MaxMemory
 	// (4 GiB). Memory is allocated as the plugin grows it, not up front.
 	MemoryBytes uint64
+	// Grants are the host capabilities the module may import functions
+	// of (capabilities.go); checked by every Compile, so one module
+	// compiled under other grants shares the compiled code but not them.
+	Grants Grants
 }
 
 // DefaultMemory is the memory limit of an instance when Limits leave it
@@ -303,9 +317,10 @@ func (l Limits) pages() (uint32, error) {
 // Errors are meant for the plugin's author: over one of the admission
 // caps (the error names the cap and the module's figure), not wasm,
 // fails to compile, imports something the host does not provide (ABI v1
-// provides only functions of wasi_snapshot_preview1; module
-// hostabi.ImportModule is reserved), a memory minimum above the limit,
-// or neither a command nor a reactor.
+// provides the functions of wasi_snapshot_preview1 and of
+// hostabi.ImportModule), imports a host function of a capability
+// limits.Grants does not grant, a memory minimum above the limit, or
+// neither a command nor a reactor.
 func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*CompiledPlugin, error) {
 	if !wasmmodule.IsWasm(wasm) {
 		return nil, fmt.Errorf("the plugin is %w", wasmmodule.ErrNotWasm)
@@ -354,6 +369,10 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Comp
 		e.release(c)
 		return nil, c.err
 	}
+	if err := checkGrants(c.module, limits.Grants); err != nil {
+		e.release(c)
+		return nil, err
+	}
 	return &CompiledPlugin{engine: e, c: c}, nil
 }
 
@@ -399,7 +418,7 @@ func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.Com
 		}
 		return nil, 0, errors.New(msg)
 	}
-	if k, err = checkModule(m, rt.wasi); err != nil {
+	if k, err = checkModule(m, rt.wasi, rt.capabilities); err != nil {
 		_ = m.Close(ctx)
 		return nil, 0, err
 	}
@@ -439,7 +458,7 @@ func (k moduleKind) export() string {
 	return startExport
 }
 
-func checkModule(m wazero.CompiledModule, wasi map[string]api.FunctionDefinition) (moduleKind, error) {
+func checkModule(m wazero.CompiledModule, wasi, capabilities map[string]api.FunctionDefinition) (moduleKind, error) {
 	for _, f := range m.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		switch mod {
@@ -452,9 +471,11 @@ func checkModule(m wazero.CompiledModule, wasi map[string]api.FunctionDefinition
 				return 0, fmt.Errorf("the plugin imports %s.%s as %s, but its signature is %s", mod, name, signature(f), signature(host))
 			}
 		case hostabi.ImportModule:
-			return 0, fmt.Errorf("the plugin imports %s.%s, a host capability ABI %s does not provide", mod, name, hostabi.Version)
+			if err := checkCapabilityImport(f, capabilities); err != nil {
+				return 0, err
+			}
 		default:
-			return 0, fmt.Errorf("the plugin imports %s.%s; the host provides only %s (ABI %s)", mod, name, wasi_snapshot_preview1.ModuleName, hostabi.Version)
+			return 0, fmt.Errorf("the plugin imports %s.%s; the host provides only %s and %s (ABI %s)", mod, name, wasi_snapshot_preview1.ModuleName, hostabi.ImportModule, hostabi.Version)
 		}
 	}
 	for _, mem := range m.ImportedMemories() {

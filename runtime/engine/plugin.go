@@ -14,6 +14,7 @@ import (
 	experimentalsysfs "github.com/tetratelabs/wazero/experimental/sysfs"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/sandboxfs"
 )
 
@@ -99,6 +100,10 @@ type Invocation struct {
 	Log io.Writer
 	// Mounts are the directories granted to this invocation only.
 	Mounts []Mount
+	// HTTP serves the plugin's http_request calls (capabilities.go) under
+	// its policy; nil: they fail with ENOTCAPABLE. The call counts its
+	// requests in a session of its own.
+	HTTP *httpcap.Client
 }
 
 // Mount grants the plugin a host directory at GuestPath (an absolute,
@@ -223,7 +228,7 @@ func (p *CompiledPlugin) invoke(ctx context.Context, inv Invocation, writeStdin 
 			return resp, err
 		}
 	}
-	_, err = inst.mod.ExportedFunction(p.c.kind.export()).Call(runCtx)
+	_, err = inst.mod.ExportedFunction(p.c.kind.export()).Call(withCapabilities(runCtx, inv))
 	return s.outcome(ctx, inst.mod, err)
 }
 

@@ -3,6 +3,8 @@ package engine
 import (
 	"strconv"
 	"strings"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // Preparing a module for compilation.
@@ -94,7 +96,7 @@ func prepareModule(wasm []byte) ([]byte, error) {
 			out = appendSection(out, s.id, withCounter(l, s.id, contents))
 			added[s.id] = true
 		case sectionCode:
-			_, k := uleb32(contents)
+			_, k := wasmmodule.Uleb32(contents)
 			b := appendUleb(make([]byte, 0, len(contents)+64*int(n)), 2*n)
 			for i, t := range l.funcTypes {
 				b = appendWrapper(b, l.typeParams[t], l.importedFuncs+n+uint32(i), l.globals, frameWeight(l.typeParams[t], l.funcLocals[i]))
@@ -129,7 +131,7 @@ const callDepthExport = "tekton-wasm:call-depth"
 func withCounter(l *moduleLayout, id byte, contents []byte) []byte {
 	count, k := uint32(0), 0
 	if contents != nil {
-		count, k = uleb32(contents)
+		count, k = wasmmodule.Uleb32(contents)
 	}
 	b := append(appendUleb(nil, count+1), contents[k:]...)
 	if id == sectionGlobal {

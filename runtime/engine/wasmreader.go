@@ -3,6 +3,8 @@ package engine
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // Reading a module's binary before wazero does.
@@ -55,7 +57,7 @@ func (r *wasmReader) u8() byte {
 }
 
 func (r *wasmReader) u32() uint32 {
-	v, n := uleb32(r.b[r.pos:])
+	v, n := wasmmodule.Uleb32(r.b[r.pos:])
 	if n == 0 {
 		r.fail("malformed unsigned number")
 		return 0
@@ -220,22 +222,6 @@ const (
 // sectionNames names the sections for error messages.
 var sectionNames = [...]string{"custom", "type", "import", "function", "table", "memory", "global",
 	"export", "start", "element", "code", "data", "data count"}
-
-// uleb32 decodes an unsigned LEB128 number of at most 32 bits, returning
-// it and its length, or a length of 0 if b does not start with one.
-func uleb32(b []byte) (uint32, int) {
-	var v uint64
-	for i := 0; i < 5 && i < len(b); i++ {
-		v |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i]&0x80 == 0 {
-			if v > 1<<32-1 {
-				return 0, 0
-			}
-			return uint32(v), i + 1
-		}
-	}
-	return 0, 0
-}
 
 // sleb32 decodes a signed LEB128 number of at most 32 bits, returning it
 // and its length, or a length of 0 if b does not start with one.

@@ -47,7 +47,7 @@ status:
   conditions:
   - {type: Succeeded, status: Unknown, reason: Started, lastTransitionTime: "2026-11-29T09:59:00Z"}`)
 	var act Action
-	alloc := alloctest.Bytes(func() { act = m.Step(run) })
+	alloc := alloctest.Bytes(func() { act = m.Step(run, Known{}) })
 	if act.Kind != Done {
 		t.Fatalf("action = %v; want Done", act.Kind)
 	}
@@ -66,7 +66,7 @@ func TestRetriesBounds(t *testing.T) {
 	for retries, wantValid := range map[int]bool{-1: false, 0: true, MaxRetries: true, MaxRetries + 1: false} {
 		m := &Machine{Clock: &tickingClock{t: now}}
 		run := retryingRun(t, retries)
-		m.Step(run)
+		m.Step(run, Known{})
 		c := run.Status.GetCondition(apis.ConditionSucceeded)
 		if valid := c.Reason != ReasonValidationFailed; valid != wantValid {
 			t.Errorf("retries %d: condition %s: %s; want valid = %v", retries, c.Reason, c.Message, wantValid)
@@ -83,7 +83,7 @@ func TestOneAttemptPerCall(t *testing.T) {
 	run := retryingRun(t, MaxRetries)
 	calls := 0
 	alloc := alloctest.Bytes(func() {
-		act := m.Step(run)
+		act := m.Step(run, Known{})
 		for act.Kind != Done {
 			if calls++; calls > 2*(MaxRetries+1) {
 				t.Fatalf("still not done after %d calls", calls)
@@ -92,9 +92,9 @@ func TestOneAttemptPerCall(t *testing.T) {
 			// Alternate the two ways an attempt times out: found by Step,
 			// and reported by the invocation.
 			if calls%2 == 0 {
-				act = m.Step(run)
+				act = m.Step(run, Known{})
 			} else {
-				act = m.Record(run, act, Outcome{Err: context.DeadlineExceeded})
+				act = m.Step(run, Known{Last: act, Outcome: &Outcome{Err: context.DeadlineExceeded}})
 			}
 			if n := len(run.Status.RetriesStatus) - before; n > 1 {
 				t.Fatalf("call %d archived %d attempts; want at most 1", calls, n)
@@ -119,8 +119,8 @@ func TestMinRetryStatusBytes(t *testing.T) {
 	m := &Machine{Clock: &tickingClock{t: now}}
 	run := retryingRun(t, 1)
 	run.Spec.Timeout = nil
-	act := m.Step(run)
-	m.Record(run, act, Outcome{Response: &hostabi.Response{Status: hostabi.StatusFailed, Reason: "A"}})
+	act := m.Step(run, Known{})
+	m.Step(run, Known{Last: act, Outcome: &Outcome{Response: &hostabi.Response{Status: hostabi.StatusFailed, Reason: "A"}}})
 	b, err := json.Marshal(run.Status.RetriesStatus[0])
 	if err != nil {
 		t.Fatal(err)

@@ -35,28 +35,28 @@ func FuzzMachine(f *testing.F) {
 		if target&2 != 0 {
 			run.Spec.CustomSpec = &v1beta1.EmbeddedCustomRunSpec{TypeMeta: runtime.TypeMeta{APIVersion: "example.dev/v1", Kind: "Example"}}
 		}
-		act := m.Step(run)
+		act := m.Step(run, Known{})
 		for i, op := range script {
 			before, done := len(run.Status.RetriesStatus), run.IsDone()
 			switch op % 9 {
 			case 0:
-				act = m.Step(run)
+				act = m.Step(run, Known{Last: act})
 			case 1:
-				act = m.Record(run, act, Outcome{Response: &hostabi.Response{Status: hostabi.StatusSucceeded, Results: []hostabi.Result{{Name: "a", Value: "b"}}}})
+				act = m.Step(run, Known{Last: act, Outcome: &Outcome{Response: &hostabi.Response{Status: hostabi.StatusSucceeded, Results: []hostabi.Result{{Name: "a", Value: "b"}}}}})
 			case 2:
-				act = m.Record(run, act, Outcome{Response: &hostabi.Response{Status: hostabi.StatusFailed, Reason: "Broke"}})
+				act = m.Step(run, Known{Last: act, Outcome: &Outcome{Response: &hostabi.Response{Status: hostabi.StatusFailed, Reason: "Broke"}}})
 			case 3:
-				act = m.Record(run, act, Outcome{Response: &hostabi.Response{Status: hostabi.StatusRunning, RequeueAfter: hostabi.Duration{Duration: time.Duration(i) * time.Second}, ExtraFields: []byte(`{"n":1}`)}})
+				act = m.Step(run, Known{Last: act, Outcome: &Outcome{Response: &hostabi.Response{Status: hostabi.StatusRunning, RequeueAfter: hostabi.Duration{Duration: time.Duration(i) * time.Second}, ExtraFields: []byte(`{"n":1}`)}}})
 			case 4:
-				act = m.Record(run, act, Outcome{Err: context.DeadlineExceeded})
+				act = m.Step(run, Known{Last: act, Outcome: &Outcome{Err: context.DeadlineExceeded}})
 			case 5:
-				act = m.Record(run, act, Outcome{Err: context.Canceled})
+				act = m.Step(run, Known{Last: act, Outcome: &Outcome{Err: context.Canceled}})
 			case 6:
 				run.Spec.Status = v1beta1.CustomRunSpecStatusCancelled
 			case 7:
 				clock.SetTime(clock.Now().Add(time.Duration(i) * time.Millisecond))
 			case 8:
-				act = m.Fail(run, "PluginUnavailable", "gone")
+				act = m.Step(run, Known{Failure: &Failure{Reason: "PluginUnavailable", Message: "gone"}})
 			}
 			if n := len(run.Status.RetriesStatus) - before; n > 1 || n < 0 {
 				t.Fatalf("op %d (%d) changed retriesStatus by %d", i, op%9, n)
@@ -65,7 +65,7 @@ func FuzzMachine(f *testing.F) {
 				t.Fatalf("op %d (%d) changed a run that was done", i, op%9)
 			}
 			switch act.Kind {
-			case Invoke, Wait:
+			case Invoke, Wait, Await:
 				if run.IsDone() || act.Attempt != len(run.Status.RetriesStatus)+1 {
 					t.Fatalf("op %d: %v attempt %d with %d archived, done = %v", i, act.Kind, act.Attempt, len(run.Status.RetriesStatus), run.IsDone())
 				}

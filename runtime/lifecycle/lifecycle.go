@@ -4,17 +4,29 @@
 // controller and the local runner, so the two cannot drift apart.
 //
 // It is pure: no cluster, no sandbox, no goroutines. Time comes from an
-// injected clock. A caller drives it in two calls:
+// injected clock. A caller enters it once per decision, with Step, and
+// builds each request whole with Request:
 //
-//	act := m.Step(run)            // validate, start, cancel, time out
-//	... if act.Kind == Invoke: resp, err := plugin.Invoke(ctx, m.Request(run, act))
-//	act = m.Record(run, act, Outcome{resp, err}) // apply one attempt's outcome
+//	act := m.Step(run, Known{})                  // validate, start, cancel, time out
+//	for act.Kind != Done {
+//		switch act.Kind {
+//		case Invoke: // call the plugin now
+//			req := m.Request(run, act, Inputs{Spec: spec, Workspaces: ws})
+//			out := Outcome{...plugin.Invoke(ctx, req)...}
+//			act = m.Step(run, Known{Last: act, Outcome: &out})
+//		case Wait: // keep act; Step again once act.Due(now)
+//			act = m.Step(run, Known{Last: act})
+//		}
+//	}
 //
-// and acts on the returned Action: Invoke the plugin now, Wait until
-// Action.At and Step again, or stop at Done. Both calls only ever mutate
-// run.Status.
+// A caller whose invocations run elsewhere (the controller) keeps the
+// Invoke while it runs and gives it back as Known.Last: Step answers
+// Await until it passes the outcome. A host-side problem that no attempt
+// can fix ends the run through Step too: as Known.Failure (no call can be
+// made) or as an Outcome whose Err is a *Failure (the invocation could not
+// run). Step only ever mutates run.Status; Request only reads run.
 //
-// Every decision is bounded: one call of Step or Record ends at most one
+// Every decision is bounded: one call of Step ends at most one
 // attempt (archiving it in retriesStatus) and never loops or recurses over
 // attempts. A new attempt starts at the instant of the call that starts it,
 // so its deadline lies ahead of that instant and the call returns Invoke
@@ -66,7 +78,7 @@ const (
 // CustomRunTimedOut are Tekton's own. Workspaces are not the machine's:
 // runtime/workspace owns their rules and reasons (Tekton's
 // CustomRunWorkspaceNotSupported among them), and the runners end a run
-// with them through Fail.
+// with them through Step, as a Failure.
 const (
 	ReasonStarted   = "Started"
 	ReasonRetrying  = "Retrying"
@@ -98,20 +110,26 @@ type ActionKind int
 const (
 	// Done: the run has ended (Succeeded is True or False).
 	Done ActionKind = iota
-	// Invoke: call the plugin now, with Request(run, action).
+	// Invoke: call the plugin now, with Request(run, action, inputs), and
+	// Step again with the outcome.
 	Invoke
-	// Wait: the plugin asked to be called again later; call Step at At.
+	// Wait: the plugin asked to be called again later, or the caller
+	// paces its calls; keep the action and Step again at At.
 	Wait
+	// Await: the invocation the caller's Known.Last asked for is still
+	// running; wait for its outcome, at most until Deadline.
+	Await
 )
 
 func (k ActionKind) String() string {
-	return [...]string{"Done", "Invoke", "Wait"}[k]
+	return [...]string{"Done", "Invoke", "Wait", "Await"}[k]
 }
 
-// Action is the state machine's instruction to its caller.
+// Action is the state machine's instruction to its caller. A caller keeps
+// the action it acts on and gives it back to Step as Known.Last.
 type Action struct {
 	Kind ActionKind
-	// Attempt is the 1-based attempt number (Invoke and Wait).
+	// Attempt is the 1-based attempt number (Invoke, Wait and Await).
 	Attempt int
 	// Deadline ends the current attempt; zero when the run has no timeout.
 	// An invocation must be stopped at Deadline.
@@ -120,14 +138,58 @@ type Action struct {
 	At time.Time
 }
 
+// Due reports whether the time of a Wait has come at now. Every other
+// action is due at once.
+func (a Action) Due(now time.Time) bool { return a.Kind != Wait || !now.Before(a.At) }
+
+// WaitUntil returns a Wait for a's attempt until t, or until a's
+// deadline if that comes first: how a caller that paces its calls puts
+// off an Invoke.
+func (a Action) WaitUntil(t time.Time) Action {
+	if !a.Deadline.IsZero() && t.After(a.Deadline) {
+		t = a.Deadline
+	}
+	return Action{Kind: Wait, Attempt: a.Attempt, Deadline: a.Deadline, At: t}
+}
+
 // Outcome is what one invocation produced: the plugin's Response (host
 // failures are Failed responses with a host reason, see hostabi), or Err
 // when the host stopped the invocation: context.DeadlineExceeded when the
 // attempt's deadline passed, context.Canceled when it was interrupted
-// (cancellation, shutdown).
+// (cancellation, shutdown), a *Failure when a problem no attempt can fix
+// kept it from running (the run ends with it, without consuming retries).
+// Any other Err means the invocation was interrupted before it ran: the
+// attempt has not ended and is called again.
 type Outcome struct {
 	Response *hostabi.Response
 	Err      error
+}
+
+// Failure is a host-side problem that no further attempt can fix, such
+// as a missing or broken plugin, an unresolvable customRef or a workspace
+// the run's service account may not read: it ends the run False with
+// Reason and Message, without consuming retries.
+type Failure struct {
+	Reason, Message string
+}
+
+func (f *Failure) Error() string { return f.Reason + ": " + f.Message }
+
+// Known is what the caller knows beyond the run itself when it asks the
+// machine for the next action.
+type Known struct {
+	// Last is the action the caller is acting on: the Invoke whose
+	// invocation is running or has ended (Outcome), or the Wait it is
+	// waiting out. Zero when it has none (a new run, or after a restart:
+	// a forgotten Wait is due, an invocation forgotten runs again).
+	Last Action
+	// Outcome is the outcome of the invocation Last asked for, once it
+	// has ended; nil while it runs.
+	Outcome *Outcome
+	// Failure, when not nil, says no call can be made now (the plugin is
+	// broken): a call that falls due ends the run with it instead. It
+	// does not stop an invocation in flight, nor end a Wait early.
+	Failure *Failure
 }
 
 func (m *Machine) now() time.Time { return m.Clock.Now() }
@@ -143,11 +205,42 @@ func (m *Machine) Timeout(run *v1beta1.CustomRun) time.Duration {
 	return DefaultTimeout
 }
 
-// Step brings run up to date without a plugin call: it ends an invalid or
-// cancelled run, or a timed-out attempt (starting the next one where
-// retries are left), starts a new run, and says what to do next. It ends
-// at most one attempt per call (see the package documentation).
-func (m *Machine) Step(run *v1beta1.CustomRun) Action {
+// Step is the one decision of the state machine: it brings run up to
+// date with what the caller knows and says what to do next. In order, it
+// ends an invalid or cancelled run, or a timed-out attempt (starting the
+// next one where retries are left), and starts a new run; then, while
+// the attempt of known.Last stands, it records known.Outcome, or answers
+// Await while that invocation runs, or gives Last back while its Wait is
+// not due; a call that is then due ends the run with known.Failure when
+// that is set. It ends at most one attempt per call (see the package
+// documentation) and only ever mutates run.Status.
+func (m *Machine) Step(run *v1beta1.CustomRun, known Known) Action {
+	act := m.advance(run)
+	if act.Kind != Invoke {
+		return act
+	}
+	if last := known.Last; last.Attempt == act.Attempt {
+		switch {
+		case (last.Kind == Invoke || last.Kind == Await) && known.Outcome != nil:
+			if act = m.record(run, act, *known.Outcome); act.Kind != Invoke {
+				return act
+			}
+		case last.Kind == Invoke || last.Kind == Await:
+			return Action{Kind: Await, Attempt: act.Attempt, Deadline: act.Deadline}
+		case !last.Due(m.now()):
+			return last
+		}
+	}
+	if f := known.Failure; f != nil {
+		return m.Fail(run, f.Reason, f.Message)
+	}
+	return act
+}
+
+// advance brings run up to date without an outcome: it ends an invalid
+// or cancelled run, or a timed-out attempt, and starts a new run. It
+// returns Done or Invoke for the attempt in progress.
+func (m *Machine) advance(run *v1beta1.CustomRun) Action {
 	if run.IsDone() {
 		return Action{Kind: Done}
 	}
@@ -175,22 +268,20 @@ func (m *Machine) Step(run *v1beta1.CustomRun) Action {
 	return act
 }
 
-// Record applies the outcome of the invocation that act (from Step) asked
-// for. An outcome for a run that has ended meanwhile is dropped. Like
-// Step, it ends at most one attempt per call.
-func (m *Machine) Record(run *v1beta1.CustomRun, act Action, out Outcome) Action {
-	if run.IsDone() || act.Attempt != m.current(run).Attempt {
-		return m.Step(run)
-	}
+// record applies the outcome of the invocation for act, the attempt in
+// progress of a run that advance has brought up to date.
+func (m *Machine) record(run *v1beta1.CustomRun, act Action, out Outcome) Action {
+	var f *Failure
 	switch {
-	case out.Err != nil && run.IsCancelled():
-		return m.Step(run)
+	case errors.As(out.Err, &f):
+		return m.Fail(run, f.Reason, f.Message)
 	case errors.Is(out.Err, context.DeadlineExceeded):
 		return m.timedOut(run, act)
 	case out.Err != nil:
-		// Interrupted for another reason (shutdown): the attempt has not
-		// ended and runs again (at-least-once).
-		return m.Step(run)
+		// Interrupted for another reason (shutdown, or before it could
+		// start): the attempt has not ended and runs again
+		// (at-least-once).
+		return act
 	case out.Response == nil:
 		panic("lifecycle: Outcome has neither Response nor Err")
 	}
@@ -204,12 +295,7 @@ func (m *Machine) Record(run *v1beta1.CustomRun, act Action, out Outcome) Action
 	case hostabi.StatusRunning:
 		run.Status.ExtraFields = raw(r.ExtraFields)
 		m.setSucceeded(&run.Status, corev1.ConditionUnknown, orDefault(r.Reason, ReasonRunning), r.Message)
-		wait := max(r.RequeueAfter.Duration, hostabi.MinRequeueAfter)
-		act.Kind, act.At = Wait, m.now().Add(wait)
-		if !act.Deadline.IsZero() && act.At.After(act.Deadline) {
-			act.At = act.Deadline
-		}
-		return act
+		return act.WaitUntil(m.now().Add(max(r.RequeueAfter.Duration, hostabi.MinRequeueAfter)))
 	default:
 		run.Status.ExtraFields = raw(r.ExtraFields)
 		return m.attemptFailed(run, orDefault(r.Reason, ReasonFailed), r.Message)
@@ -257,9 +343,9 @@ func (m *Machine) attemptFailed(run *v1beta1.CustomRun, reason, msg string) Acti
 }
 
 // Fail ends run False at once with reason and message, without consuming
-// retries: for host-side problems no further attempt can fix, such as a
-// missing or broken plugin, an unresolvable customRef or a workspace the
-// run's service account may not read. A run that has ended is left as is.
+// retries, whatever it would do next: a Failure (see Step) for a caller
+// that must end the run from the status it last stored, such as one whose
+// status the apiserver refuses. A run that has ended is left as is.
 func (m *Machine) Fail(run *v1beta1.CustomRun, reason, msg string) Action {
 	if run.IsDone() {
 		return Action{Kind: Done}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
+	corev1 "k8s.io/api/core/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/yaml"
 )
@@ -282,7 +283,7 @@ status:
 		t.Run(tc.name, func(t *testing.T) {
 			m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
 			run := parse(t, tc.in)
-			act := m.Step(run)
+			act := m.Step(run, Known{})
 			if d := cmp.Diff(tc.act, act); d != "" {
 				t.Errorf("action (-want +got):\n%s", d)
 			}
@@ -316,7 +317,8 @@ spec:
   timeout: 1m0s
   retries: 1`
 
-func TestRecord(t *testing.T) {
+// Step with the outcome of the invocation Known.Last asked for.
+func TestStepRecordsOutcome(t *testing.T) {
 	attempt1 := Action{Kind: Invoke, Attempt: 1, Deadline: now.Add(30 * time.Second)}
 	for _, tc := range []struct {
 		name string
@@ -482,7 +484,7 @@ status:
 		t.Run(tc.name, func(t *testing.T) {
 			m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
 			run := parse(t, tc.in)
-			next := m.Record(run, tc.act, tc.out)
+			next := m.Step(run, Known{Last: tc.act, Outcome: &tc.out})
 			if d := cmp.Diff(tc.next, next); d != "" {
 				t.Errorf("action (-want +got):\n%s", d)
 			}
@@ -501,7 +503,7 @@ spec:
   customRef: {apiVersion: example.dev/v1, kind: Example}
   timeout: 1s
   retries: 2`)
-	act := m.Step(run)
+	act := m.Step(run, Known{})
 	invocations := 0
 	for act.Kind != Done {
 		if act.Kind != Invoke || act.Attempt != invocations+1 {
@@ -509,7 +511,7 @@ spec:
 		}
 		invocations++
 		clk.SetTime(act.Deadline)
-		act = m.Record(run, act, Outcome{Err: context.DeadlineExceeded})
+		act = m.Step(run, Known{Last: act, Outcome: &Outcome{Err: context.DeadlineExceeded}})
 	}
 	if invocations != 3 || len(run.Status.RetriesStatus) != 2 {
 		t.Fatalf("invocations = %d, retriesStatus = %d; want 3 and 2", invocations, len(run.Status.RetriesStatus))
@@ -544,9 +546,8 @@ status:
   - {type: Succeeded, status: "False", reason: PluginUnavailable, message: "no", lastTransitionTime: "2026-11-29T10:00:00Z"}`)
 }
 
-func TestRequest(t *testing.T) {
-	m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
-	run := parse(t, `
+// requestRun is a run that sets every field a request carries.
+const requestRun = `
 metadata: {name: r, namespace: ns, uid: u1, labels: {tekton.dev/pipelineRun: p}}
 spec:
   serviceAccountName: builder
@@ -562,8 +563,12 @@ spec:
   - {name: o, value: {k: v}}
 status:
   startTime: "2026-11-29T09:59:00Z"
-  extraFields: {m: 1}`)
-	got, err := json.Marshal(m.Request(run, Action{Kind: Invoke, Attempt: 2, Deadline: now.Add(time.Minute)}))
+  extraFields: {m: 1}`
+
+func TestRequest(t *testing.T) {
+	m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
+	run := parse(t, requestRun)
+	got, err := json.Marshal(m.Request(run, Action{Kind: Invoke, Attempt: 2, Deadline: now.Add(time.Minute)}, Inputs{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -573,5 +578,52 @@ status:
 		`"attempt":2,"retries":2,"startTime":"2026-11-29T09:59:00Z","deadline":"2026-11-29T10:01:00Z","extraFields":{"m":1}}`
 	if d := cmp.Diff(want, string(got)); d != "" {
 		t.Errorf("request (-want +got):\n%s", d)
+	}
+}
+
+// The inputs the caller resolved and prepared are in the request.
+func TestRequestInputs(t *testing.T) {
+	m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
+	run := parse(t, header+`
+spec:
+  customRef: {apiVersion: example.dev/v1, kind: Example, name: five}`)
+	req := m.Request(run, Action{Kind: Invoke, Attempt: 1}, Inputs{
+		Spec:       json.RawMessage(`{"seconds":5}`),
+		Workspaces: []hostabi.Workspace{{Name: "conf", Path: "/workspace/conf", ReadOnly: true}},
+	})
+	got, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"abiVersion":"tekton-wasm/v1","run":{"name":"r","namespace":"ns","uid":"u1"},"apiVersion":"example.dev/v1","kind":"Example",` +
+		`"ref":"five","spec":{"seconds":5},"attempt":1,"retries":0,"startTime":"0001-01-01T00:00:00Z",` +
+		`"workspaces":[{"name":"conf","path":"/workspace/conf","readOnly":true}]}`
+	if d := cmp.Diff(want, string(got)); d != "" {
+		t.Errorf("request (-want +got):\n%s", d)
+	}
+}
+
+// A snapshot builds the same request as the run, holds none of the rest
+// of the run, and does not change with it.
+func TestSnapshot(t *testing.T) {
+	m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
+	run := parse(t, requestRun+`
+  retriesStatus:
+  - startTime: "2026-11-29T09:58:00Z"`)
+	run.Annotations = map[string]string{"big": "x"}
+	run.Spec.Workspaces = []v1beta1.WorkspaceBinding{{Name: "scratch", EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	act := Action{Kind: Invoke, Attempt: 2, Deadline: now.Add(time.Minute)}
+	snap := Snapshot(run)
+	want, _ := json.Marshal(m.Request(run, act, Inputs{}))
+	run.Labels["tekton.dev/pipelineRun"] = "changed"
+	run.Spec.Params[0].Value.StringVal = "changed"
+	run.Status.StartTime.Time = now
+	run.Status.ExtraFields.Raw[0] = ' '
+	got, _ := json.Marshal(m.Request(snap, act, Inputs{}))
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("request from the snapshot (-run +snapshot):\n%s", d)
+	}
+	if len(snap.Status.RetriesStatus) != 0 || len(snap.Annotations) != 0 || len(snap.Spec.Workspaces) != 1 {
+		t.Errorf("snapshot holds %+v", snap)
 	}
 }

@@ -1,16 +1,28 @@
 package lifecycle
 
 import (
+	"encoding/json"
+	"maps"
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 )
 
-// Request builds the plugin request for the attempt act describes. Spec
-// is customSpec.spec; a caller that resolves a named customRef replaces
-// it, and a caller that mounts workspaces fills Workspaces.
-func (m *Machine) Request(run *v1beta1.CustomRun, act Action) *hostabi.Request {
+// Inputs are what a request carries beside the run: what the caller
+// resolved and prepared for the invocation.
+type Inputs struct {
+	// Spec is the spec of the object a named customRef points to, as the
+	// caller resolved it; nil when the run has none (a customSpec's spec
+	// is taken from the run).
+	Spec json.RawMessage
+	// Workspaces are the run's workspaces as the plugin sees them, as the
+	// caller prepared and mounts them.
+	Workspaces []hostabi.Workspace
+}
+
+// Request builds the whole plugin request for the attempt act describes.
+func (m *Machine) Request(run *v1beta1.CustomRun, act Action, in Inputs) *hostabi.Request {
 	apiVersion, kind := Target(run)
 	req := &hostabi.Request{
 		ABIVersion: hostabi.Version,
@@ -26,6 +38,8 @@ func (m *Machine) Request(run *v1beta1.CustomRun, act Action) *hostabi.Request {
 		Attempt:     act.Attempt,
 		Retries:     run.Spec.Retries,
 		ExtraFields: run.Status.ExtraFields.Raw,
+		Spec:        in.Spec,
+		Workspaces:  in.Workspaces,
 	}
 	if run.Status.StartTime != nil {
 		req.StartTime = run.Status.StartTime.Time
@@ -49,6 +63,20 @@ func (m *Machine) Request(run *v1beta1.CustomRun, act Action) *hostabi.Request {
 		req.Params = append(req.Params, hostabi.Param{Name: p.Name, Value: paramValue(p.Value)})
 	}
 	return req
+}
+
+// Snapshot copies the parts of run that Request reads (its identity,
+// spec, start time and extraFields) and nothing else (not retriesStatus,
+// managedFields or annotations): for a caller that builds the request on
+// another goroutine while run goes on changing. Request(Snapshot(run),
+// ...) is Request(run, ...). Its identity and spec are also all that a
+// workspace.Source reads of a run.
+func Snapshot(run *v1beta1.CustomRun) *v1beta1.CustomRun {
+	snap := &v1beta1.CustomRun{Spec: *run.Spec.DeepCopy()}
+	snap.Name, snap.Namespace, snap.UID, snap.Labels = run.Name, run.Namespace, run.UID, maps.Clone(run.Labels)
+	snap.Status.StartTime = run.Status.StartTime.DeepCopy()
+	run.Status.ExtraFields.DeepCopyInto(&snap.Status.ExtraFields)
+	return snap
 }
 
 func paramValue(v v1beta1.ParamValue) hostabi.ParamValue {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
@@ -48,6 +49,8 @@ type Runner struct {
 	// tkn-wasm's is a workspace.Local with its --workspace bindings. Nil
 	// means a workspace.Local without bindings.
 	Workspaces workspace.Source
+	// HTTP serves the plugin's HTTP capability; nil: none.
+	HTTP *httpcap.Client
 	// Slot, when set, is called before each invocation and returns once
 	// the invocation may start, with the function that ends it, or ctx's
 	// error (the invocation is then interrupted, as by ctx): a caller
@@ -81,7 +84,7 @@ func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 		}
 	}
 	defer changed()
-	act := m.Step(run)
+	act := m.Step(run, lifecycle.Known{})
 	for act.Kind != lifecycle.Done {
 		changed()
 		if ctx.Err() != nil && !run.IsCancelled() {
@@ -90,7 +93,7 @@ func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 			if c, ok := errors.AsType[*Cancellation](context.Cause(ctx)); ok {
 				run.Spec.StatusMessage = v1beta1.CustomRunSpecStatusMessage(c.Message)
 			}
-			act = m.Step(run)
+			act = m.Step(run, lifecycle.Known{})
 			continue
 		}
 		switch act.Kind {
@@ -106,33 +109,34 @@ func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 			case <-ctx.Done():
 				wait.Stop()
 			}
-			act = m.Step(run)
+			act = m.Step(run, lifecycle.Known{Last: act})
 		}
 	}
 	return nil
 }
 
 // attempt prepares the workspaces for the invocation act asks for,
-// invokes the plugin, removes the workspaces and records the outcome.
+// invokes the plugin, removes the workspaces and records the outcome. A
+// workspace the run's spec gets wrong is the outcome: the invocation
+// cannot run, and the run ends with it.
 func (r *Runner) attempt(ctx context.Context, run *v1beta1.CustomRun, act lifecycle.Action) (lifecycle.Action, error) {
 	src := r.Workspaces
 	if src == nil {
 		src = &workspace.Local{}
 	}
+	var out lifecycle.Outcome
 	ws, err := src.Prepare(ctx, run)
 	if werr, ok := errors.AsType[*workspace.Error](err); ok {
-		return r.Machine.Fail(run, werr.Reason, werr.Message), nil
-	}
-	if err != nil {
+		out.Err = &lifecycle.Failure{Reason: werr.Reason, Message: werr.Message}
+	} else if err != nil {
 		return act, err
+	} else {
+		out = r.invoke(ctx, act, r.Machine.Request(run, act, lifecycle.Inputs{Workspaces: ws.Entries()}), ws.Mounts())
+		if err := ws.Remove(); err != nil {
+			return act, fmt.Errorf("removing the invocation's workspaces: %w", err)
+		}
 	}
-	req := r.Machine.Request(run, act)
-	req.Workspaces = ws.Entries()
-	out := r.invoke(ctx, act, req, ws.Mounts())
-	if err := ws.Remove(); err != nil {
-		return act, fmt.Errorf("removing the invocation's workspaces: %w", err)
-	}
-	return r.Machine.Record(run, act, out), nil
+	return r.Machine.Step(run, lifecycle.Known{Last: act, Outcome: &out}), nil
 }
 
 func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.Request, mounts []engine.Mount) lifecycle.Outcome {
@@ -154,7 +158,7 @@ func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.
 		defer lw.finish()
 		log = lw
 	}
-	resp, err := r.Plugin.Invoke(ctx, req, engine.Invocation{Log: log, Mounts: mounts})
+	resp, err := r.Plugin.Invoke(ctx, req, engine.Invocation{Log: log, Mounts: mounts, HTTP: r.HTTP})
 	return lifecycle.Outcome{Response: resp, Err: err}
 }
 

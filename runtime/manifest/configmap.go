@@ -71,6 +71,9 @@ func FromConfigMap(cm *corev1.ConfigMap) (*Manifest, []byte, error) {
 		}
 		return &p, nil, fmt.Errorf("%s: %w", where, err)
 	}
+	if _, remote := p.RegistryModule(); remote {
+		return &p, nil, fmt.Errorf("%s: module %q: %w", where, p.Module, ErrRegistryModule)
+	}
 	stored, ok := cm.BinaryData[p.Module]
 	if !ok {
 		if _, inData := cm.Data[p.Module]; inData {

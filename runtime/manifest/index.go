@@ -55,6 +55,9 @@ func decodeIndex(path string, b []byte) (*Index, error) {
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		if _, remote := p.RegistryModule(); remote {
+			return nil, fmt.Errorf("%s: plugin %q: module %q: %w", path, p.Name, p.Module, ErrRegistryModule)
+		}
 		if !filepath.IsLocal(p.Module) {
 			return nil, fmt.Errorf("%s: plugin %q: module %q is not inside the plugin directory; name it by a path relative to the directory, without ..", path, p.Name, p.Module)
 		}

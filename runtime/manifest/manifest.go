@@ -1,12 +1,14 @@
 // Package manifest owns the plugin manifest: the one description of a
 // plugin — the custom task apiVersion/kind it serves, where its module is,
-// an optional digest pin and its limits — used unchanged by the local
-// runner's plugin directory (index.yaml), by plugin ConfigMaps
-// (data["plugin.yaml"]) and by what `tkn-wasm pack` writes. It also reads
-// modules, compressed or not, and checks them against their pin. How a
-// module is named (its digest) and bounded is package wasmmodule's, which
-// the engine shares; a limit the manifest leaves unset is the engine's
-// default, so the manifest does not depend on the engine.
+// an optional digest pin, its limits and the host capabilities it grants
+// (capabilities.go) — used unchanged by the local runner's plugin
+// directory (index.yaml), by plugin ConfigMaps (data["plugin.yaml"]), by
+// what `tkn-wasm pack` writes and inside a module, in a custom section
+// (Embed, Embedded). It also reads modules, compressed or not, and checks
+// them against their pin. How a module is named (its digest) and bounded
+// is package wasmmodule's, which the engine shares; a limit the manifest
+// leaves unset is the engine's default, so the manifest does not depend
+// on the engine.
 package manifest
 
 import (
@@ -41,13 +43,17 @@ type Manifest struct {
 	Kind       string `json:"kind"`
 	// Module is the module's file name, relative to the index (plugin
 	// directory) or the binaryData key (ConfigMap). A ".gz" or ".zst"
-	// suffix means the module is compressed that way.
-	Module string `json:"module"`
+	// suffix means the module is compressed that way. A module in an OCI
+	// registry is oci://HOST/REPO@sha256:DIGEST (RegistryModule).
+	Module string `json:"module,omitempty"`
 	// SHA256, when set, pins the hex sha256 of the uncompressed module;
 	// a module with another digest is refused.
 	SHA256 string `json:"sha256,omitempty"`
 	// Limits bound every invocation of this plugin.
 	Limits Limits `json:"limits,omitempty"`
+	// Capabilities grant the plugin host capabilities (capabilities.go);
+	// none by default.
+	Capabilities Capabilities `json:"capabilities,omitzero"`
 }
 
 // Limits bound a plugin's invocations.
@@ -95,10 +101,14 @@ func (l Limits) DefaultTimeout() time.Duration {
 }
 
 // Validate reports the first missing or invalid field, naming it.
-func (p *Manifest) Validate() error {
+func (p *Manifest) Validate() error { return p.validate(true) }
+
+// validate is Validate; a manifest a module carries (Embed) names no
+// module, so withModule is false for it.
+func (p *Manifest) validate(withModule bool) error {
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"name", p.Name}, {"apiVersion", p.APIVersion}, {"kind", p.Kind}, {"module", p.Module}} {
-		if f.v == "" {
+		if f.v == "" && (withModule || f.name != "module") {
 			missing = append(missing, f.name)
 		}
 	}
@@ -107,6 +117,11 @@ func (p *Manifest) Validate() error {
 	}
 	if errs := validation.IsDNS1123Subdomain(p.Name); len(errs) > 0 {
 		return fmt.Errorf("plugin name %q cannot name a ConfigMap: %s; rename the plugin", p.Name, strings.Join(errs, "; "))
+	}
+	if strings.HasPrefix(p.Module, ModuleScheme) {
+		if _, err := ParseRegistryModule(p.Module); err != nil {
+			return fmt.Errorf("plugin %q: %w", p.Name, err)
+		}
 	}
 	if p.SHA256 != "" {
 		if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != sha256.Size {
@@ -124,7 +139,7 @@ func (p *Manifest) Validate() error {
 	if p.Limits.Concurrency < 0 {
 		return fmt.Errorf("plugin %q: limits.concurrency %d is negative", p.Name, p.Limits.Concurrency)
 	}
-	return nil
+	return p.Capabilities.validate(p.Name)
 }
 
 // Serves reports whether the plugin serves the given custom task.

@@ -1,6 +1,7 @@
 // Package metrics owns the controller's own OpenTelemetry instruments:
 // runs by custom-task kind and outcome, invocation durations, invocations
-// queued and in flight, plugin compile times and plugin load errors.
+// queued and in flight, plugin compile times, plugin load errors and host
+// capability calls.
 //
 // Instruments come from a metric.MeterProvider; under knative's sharedmain
 // that is the global provider, exported as configured in the
@@ -52,6 +53,7 @@ type Metrics struct {
 	invocations metric.Float64Histogram
 	compiles    metric.Float64Histogram
 	loadErrors  metric.Int64Counter
+	capCalls    metric.Int64Counter
 	meter       metric.Meter
 }
 
@@ -79,7 +81,23 @@ func New(mp metric.MeterProvider) (*Metrics, error) {
 		metric.WithUnit("{error}")); err != nil {
 		return nil, err
 	}
+	if m.capCalls, err = m.meter.Int64Counter("tekton_wasm.capability.calls",
+		metric.WithDescription("Host capability calls of plugins (HTTP requests, ...), by plugin, capability and result: success or the errno the plugin got (EDENIED, ETOOLARGE, ...)"),
+		metric.WithUnit("{call}")); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// CapabilityCalled counts one call of plugin to a host capability
+// (hostabi.CapabilityHTTP, ...) that ended with result: "success", or
+// the name of the errno the plugin received.
+func (m *Metrics) CapabilityCalled(ctx context.Context, plugin, capability, result string) {
+	if m == nil {
+		return
+	}
+	m.capCalls.Add(ctx, 1, metric.WithAttributes(
+		attribute.String("plugin", plugin), attribute.String("capability", capability), attribute.String("result", result)))
 }
 
 // RunEnded counts a run of apiVersion/kind that ended with outcome.

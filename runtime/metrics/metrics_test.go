@@ -23,6 +23,7 @@ func TestRecords(t *testing.T) {
 	m.Invoked(ctx, "wait", 3*time.Millisecond, ResultRunning)
 	m.Compiled(ctx, "wait", 800*time.Millisecond)
 	m.LoadFailed(ctx, "tekton-wasm/broken")
+	m.CapabilityCalled(ctx, "http", "http", "EDENIED")
 	if err := m.ObserveInvocations(func() (int, int) { return 4, 2 }); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +56,7 @@ func TestRecords(t *testing.T) {
 		"tekton_wasm.invocation.duration":     "plugin=wait,result=running count=1 unit=s",
 		"tekton_wasm.plugin.compile.duration": "plugin=wait count=1 unit=s",
 		"tekton_wasm.plugin.load_errors":      "configmap=tekton-wasm/broken 1",
+		"tekton_wasm.capability.calls":        "capability=http,plugin=http,result=EDENIED 1",
 		"tekton_wasm.invocations.queued":      "4",
 		"tekton_wasm.invocations.active":      "2",
 	}
@@ -69,6 +71,7 @@ func TestNilRecordsNothing(t *testing.T) {
 	m.Invoked(context.Background(), "p", time.Second, ResultFailed)
 	m.Compiled(context.Background(), "p", time.Second)
 	m.LoadFailed(context.Background(), "ns/cm")
+	m.CapabilityCalled(context.Background(), "p", "http", "success")
 	if err := m.ObserveInvocations(func() (int, int) { return 0, 0 }); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,26 @@
 // Package reconciler is the controller's CustomRun reconciler. It drives
 // every CustomRun whose customRef or customSpec names a kind a plugin is
 // registered for through the state machine (runtime/lifecycle) and runs
-// the plugin (runtime/engine) when the machine says so. It owns what a
-// cluster adds to the machine's rules:
+// the plugin (runtime/engine) when the machine says so. cmd/controller
+// wires it (engine, registry, dispatcher, informers); this package holds
+// the reconciler alone.
+//
+// One reconcile reads like the local runner (runtime/local), one way:
+//
+//	run -> runState.known -> Machine.Step -> Await:  await (write the held status when due)
+//	                                      -> Invoke: call -> start -> execute (goroutine):
+//	                                                 slot, workspaces, Machine.Request, Invoke -> job outcome
+//	                                      -> Wait, Done: statusWriter.flush -> requeue
+//
+// It enters the state machine once per decision (Step, given the action
+// the run acts on, its invocation's outcome once that has ended, and the
+// plugin's failure if it is broken), and the request is built whole, once,
+// by Machine.Request in the invocation's goroutine after its workspaces are
+// prepared. The files: reconciler.go (ReconcileKind, call, await, the
+// status write), runs.go (runState, job), status.go (statusWriter),
+// execute.go (the invocation's goroutine), pace.go (call pacing).
+//
+// It owns what a cluster adds to the machine's rules:
 //
 //   - Ownership. A run of a kind no plugin ConfigMap claims is never
 //     touched: no status, no event (another controller may own it). When
@@ -19,25 +37,32 @@
 //     milliseconds; a Running response holds no sandbox while the run
 //     waits for its requeueAfter. A run's calls after its first are paced
 //     per run and per plugin (RunPace, PluginPace; see callAt).
-//   - Per-run state. What the controller remembers of a run between
-//     reconciles (runState) belongs to the run's reconcile; the only thing
-//     another goroutine (Demote, on the leader elector's) does to it is
-//     drop it, which cancels the context every invocation of the run
-//     derives from. The rules are on runState.
-//   - Spec and workspaces. A named customRef is resolved to the object's
-//     spec (runtime/customtask) before the invocation is queued; its
-//     workspaces are prepared (runtime/workspace) once it has a slot.
-//     Failures that no retry can fix end the run False at once
-//     (Machine.Fail) with a reason saying what to fix, as does a broken
-//     plugin (PluginUnavailable).
+//   - Per-run state, one owner. What the controller remembers of a run
+//     between reconciles (runState: the action it acts on, its job, its
+//     status writer, its pace) is reached only through the run table's
+//     Get, which only the run's reconcile calls, so only that reconcile
+//     reads or writes it. The table (package runs) is generic and cannot
+//     look inside a state: the other goroutines that reach a run through
+//     it (the informer's filter, Demote on the leader elector's goroutine,
+//     ObserveDeletion) can only drop the run, which cancels the context
+//     every invocation of the run derives from. An invocation's goroutine
+//     gets copies of what it needs and the send side of its job's outcome
+//     channel, and nothing else of the run. The rules are on runState.
+//   - Spec and workspaces. Before the invocation is queued, the run's
+//     workspaces are checked as written (workspace.Check) and a named
+//     customRef is resolved to the object's spec (runtime/customtask);
+//     the workspaces are prepared (runtime/workspace) once it has a slot.
+//     Failures that no retry can fix end the run False at once, through
+//     the machine (a lifecycle.Failure), with a reason saying what to fix,
+//     as does a broken plugin (PluginUnavailable).
 //   - Status writes. The reconciler writes the status itself, as field
 //     manager AgentName, only for runs it owns (the generated reconciler's
 //     automatic status update is off, because it would stamp status on
 //     every run it sees). A new attempt's status is held back for
-//     StatusDelay, so a plugin that answers at once costs a single write:
-//     start time, final condition and results together. A status the
-//     apiserver refuses for what it holds (see rejected) ends the run
-//     StatusUpdateRejected.
+//     StatusDelay (statusWriter), so a plugin that answers at once costs a
+//     single write: start time, final condition and results together. A
+//     status the apiserver refuses for what it holds (see rejected) ends
+//     the run StatusUpdateRejected.
 //   - Events on the run: Started, one per retried attempt (Retrying), and
 //     the final condition's reason on success or failure.
 //
@@ -59,13 +84,13 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/dispatch"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
+	"github.com/tekton-wasm/tekton-wasm/runtime/reconciler/internal/runs"
 	"github.com/tekton-wasm/tekton-wasm/runtime/registry"
 	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	"github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -93,11 +118,14 @@ const (
 	ReasonStatusOwned = "StatusOwnedByAnotherController"
 )
 
+// AgentName is the controller's name in Events and as a field manager.
+const AgentName = "tekton-wasm-controller"
+
 // DefaultStatusDelay is the default of Reconciler.StatusDelay.
 const DefaultStatusDelay = time.Second
 
 // Reconciler reconciles CustomRuns. Set every field before the first
-// reconcile.
+// reconcile; cmd/controller wires it.
 type Reconciler struct {
 	Registry   *registry.Registry
 	Dispatcher *dispatch.Dispatcher
@@ -125,11 +153,15 @@ type Reconciler struct {
 	// leadership was lost starts nothing.
 	IsLeader func(types.NamespacedName) bool
 
-	runs    runTable
+	runs    runs.Table[*runState]
 	plugins pluginPaces
 }
 
 // ReconcileKind implements the generated CustomRun reconciler's interface.
+// It reads like the local runner: the run's state tells the machine what
+// is known, the machine decides once, and the reconciler carries the
+// decision out (starts the invocation, or awaits it) and writes the
+// status.
 func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) pkgreconciler.Event {
 	apiVersion, kind := lifecycle.Target(run)
 	entry := r.Registry.Lookup(apiVersion, kind)
@@ -137,210 +169,176 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) 
 		return nil // not ours
 	}
 	key := types.NamespacedName{Namespace: run.Namespace, Name: run.Name}
-	st := r.runs.get(r.Context, key, run.UID, r.IsLeader)
-	if st == nil {
+	st, ok := r.runs.Get(r.Context, key, run.UID, r.IsLeader, r.newRunState)
+	if !ok {
 		return nil // leadership lost meanwhile: another replica runs it
 	}
-	if run.ResourceVersion != "" && run.ResourceVersion == st.writtenOver {
+	if st.status.stale(run) {
 		return nil // the informer has not seen our last write yet; its event will bring us back
 	}
-	st.writtenOver = ""
 	if run.IsDone() {
-		r.runs.forget(key)
+		r.runs.Forget(key)
 		return nil
 	}
 	if other := otherStatusWriter(run); other != "" {
 		r.leave(ctx, run, st, entry, other)
 		return nil
 	}
-	logger := logging.FromContext(ctx).With(zap.String("kind", entry.Kind.String()))
-	ctx = logging.WithLogger(ctx, logger)
+	ctx = logging.WithLogger(ctx, logging.FromContext(ctx).With(zap.String("kind", entry.Kind.String())))
 
 	m := r.machine(entry)
-	stored := run.Status.DeepCopy()
-	if j := st.job; j != nil && j.pending != nil && equality.Semantic.DeepEqual(&run.Status, &j.base) {
-		run.Status = *j.pending.DeepCopy()
+	st.status.read(run)
+	var unavailable *lifecycle.Failure
+	if entry.Err != nil {
+		unavailable = &lifecycle.Failure{Reason: ReasonPluginUnavailable, Message: entry.Err.Error()}
 	}
-	act := m.Step(run)
-	var transient error
-	if j := st.job; j != nil {
-		switch {
-		case act.Kind != lifecycle.Invoke || act.Attempt != j.act.Attempt:
-			// The attempt ended without the invocation: the run was
-			// cancelled or timed out.
-			j.cancel()
-			st.job = nil
-		case !j.finished():
-			return r.inFlight(ctx, m, run, stored, st)
-		default:
-			// st.job stays until the outcome is stored (or a new
-			// invocation carries it in its pending status).
-			act, transient = r.record(m, run, j)
-		}
+	act := m.Step(run, st.known(unavailable))
+	if act.Kind == lifecycle.Await {
+		return r.await(ctx, m, entry.Kind, run, st, act.Deadline)
 	}
-
-	if act.Kind == lifecycle.Invoke && transient == nil {
-		switch now := r.Clock.Now(); {
-		case act.Attempt == st.waitAttempt && now.Before(st.waitUntil):
-			act = lifecycle.Action{Kind: lifecycle.Wait, Attempt: act.Attempt, Deadline: act.Deadline, At: st.waitUntil}
-		case entry.Err != nil:
-			act = m.Fail(run, ReasonPluginUnavailable, entry.Err.Error())
-		default:
-			if at := r.callAt(st, entry.Kind, now); now.Before(at) {
-				// Paced: wait for the call's tokens, within the attempt.
-				if !act.Deadline.IsZero() && at.After(act.Deadline) {
-					at = act.Deadline
-				}
-				act = lifecycle.Action{Kind: lifecycle.Wait, Attempt: act.Attempt, Deadline: act.Deadline, At: at}
-				break
-			}
-			j, err := r.submit(ctx, st.ctx, m, run, act, entry, stored)
-			if reason, msg, ok := permanent(err); ok {
-				act = m.Fail(run, reason, msg)
-			} else if err != nil {
-				transient = err
-			} else {
-				st.job = j
-				st.calledNow()
-				return r.inFlight(ctx, m, run, stored, st)
+	st.stop() // its outcome is recorded, or its attempt ended without it
+	var retry error
+	if act.Kind == lifecycle.Invoke {
+		if retry = st.interrupted(act); retry == nil {
+			var started bool
+			if act, started, retry = r.call(ctx, m, run, st, entry, act); started {
+				return r.await(ctx, m, entry.Kind, run, st, act.Deadline)
 			}
 		}
 	}
-
-	if err := r.store(ctx, m, run, stored, st); err != nil {
+	if err := st.status.flush(run, r.write(ctx, m, entry.Kind)); err != nil {
 		return err
 	}
-	st.job = nil
-	if transient != nil {
-		return transient
+	st.settled(act)
+	if retry != nil {
+		return retry
 	}
 	if act.Kind == lifecycle.Wait {
-		st.waitAttempt, st.waitUntil = act.Attempt, act.At
-		return controller.NewRequeueAfter(max(m.Remaining(act.At), 0))
+		return controller.NewRequeueAfter(r.until(act.At))
 	}
 	return nil
 }
 
-// inFlight handles a run whose invocation (st.job) is running: it stores
-// the status the invocation started with once StatusDelay has passed, and
-// asks to be called again then or at the attempt's deadline, whichever
-// comes first. The invocation's end also brings the run back.
-func (r *Reconciler) inFlight(ctx context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, stored *v1beta1.CustomRunStatus, st *runState) error {
-	j := st.job
+// until is how long until t by the reconciler's clock, zero if t has
+// passed.
+func (r *Reconciler) until(t time.Time) time.Duration { return max(t.Sub(r.Clock.Now()), 0) }
+
+func (r *Reconciler) newRunState(ctx context.Context) *runState {
+	return &runState{ctx: ctx, status: statusWriter{delay: r.StatusDelay}}
+}
+
+// await handles a run whose invocation is running: it writes the status
+// held when the invocation started once that is due, and asks to be
+// called again then or at the attempt's deadline, whichever comes first.
+// The invocation's end also brings the run back.
+func (r *Reconciler) await(ctx context.Context, m *lifecycle.Machine, kind registry.Kind, run *v1beta1.CustomRun, st *runState, deadline time.Time) error {
 	var next time.Duration
-	if !j.act.Deadline.IsZero() {
-		next = max(m.Remaining(j.act.Deadline), 0)
+	if !deadline.IsZero() {
+		next = r.until(deadline)
 	}
-	if j.pending != nil {
-		if wait := m.Remaining(j.submitted.Add(r.StatusDelay)); wait > 0 {
-			if !j.act.Deadline.IsZero() {
-				wait = min(wait, next)
-			}
-			return controller.NewRequeueAfter(wait)
+	if wait := st.status.wait(r.Clock.Now()); wait > 0 {
+		if !deadline.IsZero() {
+			wait = min(wait, next)
 		}
-		if err := r.store(ctx, m, run, stored, st); err != nil {
-			return err
-		}
-		j.base, j.pending = *run.Status.DeepCopy(), nil
+		return controller.NewRequeueAfter(wait)
 	}
-	if j.act.Deadline.IsZero() {
+	if err := st.status.flush(run, r.write(ctx, m, kind)); err != nil {
+		return err
+	}
+	if deadline.IsZero() {
 		return nil
 	}
 	return controller.NewRequeueAfter(next)
 }
 
-// record applies the outcome of a finished job to run. An error that no
-// retry can fix (a workspace the run's owner must fix) ends the run; one
-// that kept the invocation from starting and is neither a deadline nor a
-// cancellation is returned, so that the attempt is tried again after the
-// work queue's backoff rather than at once.
-func (r *Reconciler) record(m *lifecycle.Machine, run *v1beta1.CustomRun, j *job) (lifecycle.Action, error) {
-	err := j.outcome.Err
-	if reason, msg, ok := permanent(err); ok {
-		return m.Fail(run, reason, msg), nil
+// call carries out an Invoke: it paces the call (see callAt), resolves the
+// run's spec and starts the invocation, holding the status the attempt
+// starts with (see statusWriter). It returns the action that stands: act
+// when the invocation started, a Wait when the call is paced, the
+// machine's decision when the spec cannot be resolved; and an error that
+// may pass (the attempt is tried again after the work queue's backoff).
+func (r *Reconciler) call(ctx context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, st *runState, entry *registry.Entry,
+	act lifecycle.Action) (_ lifecycle.Action, started bool, _ error) {
+	now := r.Clock.Now()
+	if at := r.callAt(st, entry.Kind, now); now.Before(at) {
+		return act.WaitUntil(at), false, nil // paced: wait for the call's tokens, within the attempt
 	}
-	act := m.Record(run, j.act, j.outcome)
-	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-		return act, err
+	spec, err := r.inputs(ctx, run)
+	var f *lifecycle.Failure
+	switch {
+	case errors.As(hostFailure(err), &f):
+		// The invocation cannot run: a second decision.
+		return m.Step(run, lifecycle.Known{Last: act, Outcome: &lifecycle.Outcome{Err: f}}), false, nil
+	case err != nil:
+		return act, false, err
 	}
-	return act, nil
+	st.started(act, r.start(st.ctx, invocation{
+		key:     types.NamespacedName{Namespace: run.Namespace, Name: run.Name},
+		kind:    entry.Kind,
+		machine: m,
+		act:     act,
+		run:     lifecycle.Snapshot(run),
+		spec:    spec,
+		limit:   entry.Manifest.Limits.Concurrency,
+		logger:  logging.FromContext(ctx).With(zap.String("plugin", entry.Manifest.Name), zap.Int("attempt", act.Attempt)),
+	}))
+	st.status.hold(run, now)
+	return act, true, nil
 }
 
-// submit starts an invocation for act: it resolves the run's spec and
-// starts the invocation's goroutine (which prepares the workspaces once it
-// has a slot), in a context derived from parent (the run's).
-func (r *Reconciler) submit(ctx, parent context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, act lifecycle.Action,
-	entry *registry.Entry, stored *v1beta1.CustomRunStatus) (*job, error) {
-	req := m.Request(run, act)
-	if ref := run.Spec.CustomRef; ref != nil && ref.Name != "" {
-		spec, err := r.Resolver.Spec(ctx, run.Namespace, run.Spec.ServiceAccountName, ref.APIVersion, string(ref.Kind), ref.Name)
-		if err != nil {
-			return nil, err
-		}
-		req.Spec = spec
+// inputs checks what the run's owner must get right before a call can be
+// made, so that a run breaking it ends without waiting for a slot: its
+// workspaces as written (workspace.Check; what they hold is read once the
+// invocation has a slot) and its named customRef, whose spec it returns.
+func (r *Reconciler) inputs(ctx context.Context, run *v1beta1.CustomRun) (json.RawMessage, error) {
+	if err := workspace.Check(run); err != nil {
+		return nil, err
 	}
-
-	j := &job{act: act, submitted: r.Clock.Now(), base: *stored.DeepCopy(), done: make(chan struct{})}
-	if !equality.Semantic.DeepEqual(stored, &run.Status) {
-		j.pending = run.Status.DeepCopy()
+	ref := run.Spec.CustomRef
+	if ref == nil || ref.Name == "" {
+		return nil, nil
 	}
-	var jctx context.Context
-	if act.Deadline.IsZero() {
-		jctx, j.cancel = context.WithCancel(parent)
-	} else {
-		jctx, j.cancel = context.WithTimeout(parent, m.Remaining(act.Deadline))
-	}
-	inv := invocation{
-		key:    types.NamespacedName{Namespace: run.Namespace, Name: run.Name},
-		run:    run.DeepCopy(),
-		req:    req,
-		limit:  entry.Manifest.Limits.Concurrency,
-		logger: logging.FromContext(ctx).With(zap.String("plugin", entry.Manifest.Name), zap.Int("attempt", act.Attempt)),
-	}
-	go r.execute(jctx, j, inv)
-	return j, nil
+	return r.Resolver.Spec(ctx, run.Namespace, run.Spec.ServiceAccountName, ref.APIVersion, string(ref.Kind), ref.Name)
 }
 
-// permanent reports the condition reason and message of an error that
-// ends the run: one no retry can fix.
-func permanent(err error) (reason, msg string, ok bool) {
+// hostFailure returns err as a *lifecycle.Failure when no retry can fix
+// it (a customRef or a workspace the run's owner must fix), else err.
+func hostFailure(err error) error {
 	var ct *customtask.Error
 	var ws *workspace.Error
 	switch {
 	case errors.As(err, &ct):
-		return ct.Reason, ct.Message, true
+		return &lifecycle.Failure{Reason: ct.Reason, Message: ct.Message}
 	case errors.As(err, &ws):
-		return ws.Reason, ws.Message, true
+		return &lifecycle.Failure{Reason: ws.Reason, Message: ws.Message}
 	}
-	return "", "", false
+	return err
 }
 
-// store writes run's status if it differs from the stored one, then
-// records Events and metrics for what changed. A status the apiserver
-// refuses as invalid or too large is replaced by a failure it accepts,
-// so the run ends instead of failing to update forever.
-func (r *Reconciler) store(ctx context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, stored *v1beta1.CustomRunStatus, st *runState) error {
-	if equality.Semantic.DeepEqual(stored, &run.Status) {
+// write returns how a reconcile writes run's status over the stored one:
+// as field manager AgentName, then recording Events and metrics for what
+// changed. A status the apiserver refuses for what it holds (see
+// rejected) is replaced by a failure it accepts, so the run ends instead
+// of failing to update forever.
+func (r *Reconciler) write(ctx context.Context, m *lifecycle.Machine, kind registry.Kind) writeFunc {
+	return func(run *v1beta1.CustomRun, stored *v1beta1.CustomRunStatus) error {
+		run.Status.ObservedGeneration = run.Generation
+		client := r.Client.TektonV1beta1().CustomRuns(run.Namespace)
+		opts := metav1.UpdateOptions{FieldManager: AgentName}
+		_, err := client.UpdateStatus(ctx, run, opts)
+		if rejected(err) {
+			logging.FromContext(ctx).Errorw("The apiserver refused the run's status; ending the run", zap.Error(err))
+			run.Status = *stored.DeepCopy()
+			m.Fail(run, ReasonStatusRejected, fmt.Sprintf("the apiserver refused the run's status: %v", err))
+			run.Status.ObservedGeneration = run.Generation
+			_, err = client.UpdateStatus(ctx, run, opts)
+		}
+		if err != nil {
+			return err
+		}
+		r.report(ctx, run, stored, kind)
 		return nil
 	}
-	over := run.ResourceVersion
-	run.Status.ObservedGeneration = run.Generation
-	client := r.Client.TektonV1beta1().CustomRuns(run.Namespace)
-	opts := metav1.UpdateOptions{FieldManager: AgentName}
-	_, err := client.UpdateStatus(ctx, run, opts)
-	if rejected(err) {
-		logging.FromContext(ctx).Errorw("The apiserver refused the run's status; ending the run", zap.Error(err))
-		run.Status = *stored.DeepCopy()
-		m.Fail(run, ReasonStatusRejected, fmt.Sprintf("the apiserver refused the run's status: %v", err))
-		run.Status.ObservedGeneration = run.Generation
-		_, err = client.UpdateStatus(ctx, run, opts)
-	}
-	if err != nil {
-		return err
-	}
-	st.writtenOver = over
-	r.report(ctx, run, stored)
-	return nil
 }
 
 // rejected reports whether the apiserver refused a status write for what
@@ -397,24 +395,21 @@ func setsStatus(f *metav1.FieldsV1) bool {
 // it stops the run's invocation and, once per run, reports the conflict
 // as a Warning Event on the run. It writes nothing.
 func (r *Reconciler) leave(ctx context.Context, run *v1beta1.CustomRun, st *runState, entry *registry.Entry, other string) {
-	if st.job != nil {
-		st.job.cancel()
-		st.job = nil
-	}
+	st.stop()
+	st.settled(lifecycle.Action{})
 	if st.left {
 		return
 	}
 	st.left = true
-	apiVersion, kind := lifecycle.Target(run)
 	logging.FromContext(ctx).Warnw("Another controller writes the run's status; leaving it", zap.String("manager", other))
 	controller.GetEventRecorder(ctx).Eventf(run, corev1.EventTypeWarning, ReasonStatusOwned,
 		"%q writes the status of this CustomRun: another controller serves kind %s (%s), which the plugin ConfigMap %s claims too; "+
 			"%s leaves the run alone. Delete that ConfigMap, or stop the other controller, so that one controller serves the kind",
-		other, kind, apiVersion, entry.ConfigMap, AgentName)
+		other, entry.Kind.Kind, entry.Kind.APIVersion, entry.ConfigMap, AgentName)
 }
 
 // report records the Events and metrics of a stored status change.
-func (r *Reconciler) report(ctx context.Context, run *v1beta1.CustomRun, before *v1beta1.CustomRunStatus) {
+func (r *Reconciler) report(ctx context.Context, run *v1beta1.CustomRun, before *v1beta1.CustomRunStatus, kind registry.Kind) {
 	rec := controller.GetEventRecorder(ctx)
 	attempts := run.Spec.Retries + 1
 	if before.StartTime == nil && !run.IsDone() {
@@ -428,7 +423,6 @@ func (r *Reconciler) report(ctx context.Context, run *v1beta1.CustomRun, before 
 		return
 	}
 	c := run.Status.GetCondition(apis.ConditionSucceeded)
-	apiVersion, kind := lifecycle.Target(run)
 	outcome, eventType := metrics.OutcomeFailed, corev1.EventTypeWarning
 	switch {
 	case c.IsTrue():
@@ -438,7 +432,7 @@ func (r *Reconciler) report(ctx context.Context, run *v1beta1.CustomRun, before 
 	case c.Reason == lifecycle.ReasonTimedOut:
 		outcome = metrics.OutcomeTimedOut
 	}
-	r.Metrics.RunEnded(ctx, apiVersion, kind, outcome)
+	r.Metrics.RunEnded(ctx, kind.APIVersion, kind.Kind, outcome)
 	msg := c.Message
 	if msg == "" {
 		msg = "CustomRun " + outcome
@@ -466,15 +460,15 @@ func (r *Reconciler) Owns(obj any) bool {
 		return false
 	}
 	apiVersion, kind := lifecycle.Target(run)
-	return r.Registry.Lookup(apiVersion, kind) != nil || r.runs.has(types.NamespacedName{Namespace: run.Namespace, Name: run.Name})
+	return r.Registry.Lookup(apiVersion, kind) != nil || r.runs.Has(types.NamespacedName{Namespace: run.Namespace, Name: run.Name})
 }
 
 // ObserveDeletion stops the invocation of a deleted run.
 func (r *Reconciler) ObserveDeletion(_ context.Context, key types.NamespacedName) error {
-	r.runs.forget(key)
+	r.runs.Forget(key)
 	return nil
 }
 
 // Demote stops the invocations of the runs in a bucket whose leadership
 // this replica lost.
-func (r *Reconciler) Demote(b pkgreconciler.Bucket) { r.runs.forgetBucket(b) }
+func (r *Reconciler) Demote(b pkgreconciler.Bucket) { r.runs.ForgetBucket(b) }

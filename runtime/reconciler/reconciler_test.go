@@ -227,7 +227,7 @@ func TestRunningWaitsWithoutASandbox(t *testing.T) {
 		"- {type: Succeeded, status: Unknown, reason: Polling, message: call 1, lastTransitionTime: "+ts(0)+"}",
 		`extraFields: {calls: 1}`,
 	))
-	if w.r.runs.runs[key].job != nil {
+	if w.state(key).job != nil {
 		t.Fatal("a job is held while the run waits")
 	}
 	// Reconciled before requeueAfter (its own status update): no call.
@@ -446,6 +446,7 @@ func TestWorkspaces(t *testing.T) {
 		sa         string // serviceAccountName; "" means builder
 		wantFiles  string // the files result
 		wantEvent  string // a failure instead
+		early      bool   // the failure comes before the invocation has a slot
 	}{{
 		name:       "emptyDir: private and writable",
 		workspaces: "[{name: scratch, emptyDir: {}}]",
@@ -468,6 +469,11 @@ func TestWorkspaces(t *testing.T) {
 		sa:         "deleted",
 		wantEvent: `Warning ServiceAccountNotFound workspace "conf": service account "deleted" does not exist in namespace "ns"; ` +
 			`create it, or set the run's serviceAccountName to an account that exists (the default is "default")`,
+	}, {
+		name:       "unsupported volume type",
+		workspaces: "[{name: scratch, emptyDir: {}}, {name: source, persistentVolumeClaim: {claimName: src}}]",
+		wantEvent:  `Warning CustomRunWorkspaceNotSupported workspace "source" is a persistentVolumeClaim; plugins support emptyDir, configMap and secret workspaces`,
+		early:      true,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", ""), settings, token), allowing(tc.allowed...))
@@ -476,6 +482,11 @@ func TestWorkspaces(t *testing.T) {
 				sa = "builder"
 			}
 			key := w.create(run("r", []string{mode("echo")}, "  serviceAccountName: "+sa, "  workspaces: "+tc.workspaces))
+			if tc.early {
+				// Checked as written, before the run waits for a slot.
+				w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{tc.wantEvent}})
+				return
+			}
 			if tc.wantEvent != "" {
 				// Workspaces are prepared once the invocation has a slot.
 				w.expect(w.reconcile(key), outcome{requeue: statusDelay})
@@ -760,7 +771,7 @@ func TestDemoteStopsInvocations(t *testing.T) {
 	w.expect(w.reconcile(key), outcome{requeue: statusDelay})
 	w.r.Demote(pkgreconciler.UniversalBucket())
 	w.invocationEnds(key)
-	if w.r.runs.has(key) {
+	if w.r.runs.Has(key) {
 		t.Error("the state of a run in a lost bucket is kept")
 	}
 }
@@ -798,7 +809,7 @@ func TestDemoteDuringReconciles(t *testing.T) {
 			}
 		}
 		for _, key := range keys {
-			if w.r.runs.has(key) {
+			if w.r.runs.Has(key) {
 				t.Errorf("round %d: the state of %s is kept after the demotion", round, key)
 			}
 		}

@@ -210,7 +210,9 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 	}
 	w.rec = customrunreconciler.NewReconciler(ctx, logging.FromContext(ctx), w.pipeline,
 		pipelinelisters.NewCustomRunLister(w.indexer), w.events, w.r, controller.Options{SkipStatusUpdates: true, DemoteFunc: w.r.Demote})
-	w.r.IsLeader = w.rec.(leaderAware).IsLeaderFor
+	w.r.IsLeader = w.rec.(interface {
+		IsLeaderFor(types.NamespacedName) bool
+	}).IsLeaderFor
 	if err := w.rec.(pkgreconciler.LeaderAware).Promote(pkgreconciler.UniversalBucket(), func(pkgreconciler.Bucket, types.NamespacedName) {}); err != nil {
 		t.Fatal(err)
 	}
@@ -333,6 +335,16 @@ func (w *world) reconcile(key types.NamespacedName) outcome {
 	return out
 }
 
+// state is the reconciler's state of key, which must exist.
+func (w *world) state(key types.NamespacedName) *runState {
+	w.t.Helper()
+	if !w.r.runs.Has(key) {
+		w.t.Fatalf("no state for %s", key)
+	}
+	st, _ := w.r.runs.Get(w.ctx, key, w.get(key).UID, func(types.NamespacedName) bool { return false }, nil)
+	return st
+}
+
 // invocationEnds waits for the invocation of key to end.
 func (w *world) invocationEnds(key types.NamespacedName) {
 	w.t.Helper()
@@ -384,3 +396,13 @@ func ts(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
 
 // lines joins YAML lines.
 func lines(s ...string) string { return strings.Join(s, "\n") }
+
+// waitFor waits up to a minute for cond.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}

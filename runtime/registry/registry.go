@@ -77,6 +77,10 @@ type Entry struct {
 	// Err is non-nil when the kind is claimed but no plugin can serve it;
 	// its message names the ConfigMap(s) and the problem.
 	Err error
+	// CABundle is the PEM of the CA bundle the manifest names
+	// (capabilities.http.caBundle), read when the plugin was loaded; nil
+	// for none.
+	CABundle []byte
 
 	// plugin is the registry's handle on the compiled plugin serving the
 	// kind (nil when broken), closed when its ConfigMap changes or goes.
@@ -98,6 +102,7 @@ type source struct {
 	kind            Kind // zero when the manifest could not be read
 	manifest        *manifest.Manifest
 	plugin          *engine.CompiledPlugin // nil when err != nil
+	caBundle        []byte
 	err             error
 }
 
@@ -317,8 +322,11 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 		if p, module, err = decodeConfigMap(cm); err != nil {
 			return err
 		}
+		if src.caBundle, err = r.caBundle(ctx, p); err != nil {
+			return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
+		}
 		start := time.Now()
-		h, err = r.opts.Engine.Compile(ctx, module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes()})
+		h, err = r.opts.Engine.Compile(ctx, module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Capabilities.HTTP != nil}})
 		elapsed = time.Since(start)
 		if err != nil {
 			return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
@@ -414,7 +422,7 @@ func (r *Registry) resolve(k Kind) (*Entry, []*source) {
 		return nil, nil
 	case 1:
 		s := claims[0]
-		return &Entry{Kind: k, Manifest: s.manifest, ConfigMap: s.key(), Err: s.err, plugin: s.plugin}, claims
+		return &Entry{Kind: k, Manifest: s.manifest, ConfigMap: s.key(), Err: s.err, CABundle: s.caBundle, plugin: s.plugin}, claims
 	}
 	return &Entry{Kind: k, ConfigMap: strings.Join(configMaps(claims), ", "), Err: duplicateError(claims)}, claims
 }

@@ -241,6 +241,7 @@ func TestHotReload(t *testing.T) {
 func TestBrokenConfigMaps(t *testing.T) {
 	answer := wasmtest.WAT(t, "testdata/answer.wat")
 	bigmem := wasmtest.WAT(t, "testdata/bigmem.wat")
+	http := wasmtest.WAT(t, "testdata/http.wat")
 	for _, tc := range []struct {
 		name     string
 		cm       *corev1.ConfigMap
@@ -271,6 +272,16 @@ func TestBrokenConfigMaps(t *testing.T) {
 		cm:   configMap("wait", waitYAML+"limits: {memory: 64Mi}\n", bigmem),
 		kind: true,
 		want: `ConfigMap tekton-wasm/wait: plugin "wait": the plugin module does not compile: `,
+	}, {
+		name: "bad http allow entry",
+		cm:   configMap("wait", waitYAML+"capabilities: {http: {allow: [\"https://hooks.example.com\"]}}\n", http),
+		kind: true, wantFull: true,
+		want: `ConfigMap tekton-wasm/wait: plugin "wait": capabilities.http.allow: http allow entry "https://hooks.example.com" has a scheme or a path; write HOST or HOST:PORT, e.g. hooks.example.com, *.example.org or 127.0.0.1:8443`,
+	}, {
+		name: "imports a capability not granted",
+		cm:   configMap("wait", waitYAML, http),
+		kind: true, wantFull: true,
+		want: `ConfigMap tekton-wasm/wait: plugin "wait": the plugin imports tekton.http_request, which needs the http capability, and its manifest does not grant it: grant it with capabilities.http in the plugin's manifest, or do not use it`,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			other := configMap("other", "name: other\napiVersion: other.dev/v1\nkind: Other\nmodule: wait.wasm\n", answer)
@@ -399,5 +410,46 @@ func TestPanicInLoadingIsABrokenPlugin(t *testing.T) {
 	defer l.Release()
 	if resp, err := invoke(t, context.Background(), l); err != nil || resp.Status != hostabi.StatusSucceeded {
 		t.Fatalf("other plugin: %+v, %v", resp, err)
+	}
+}
+
+// TestGrantedCapability: a plugin importing a capability its manifest
+// grants loads.
+func TestGrantedCapability(t *testing.T) {
+	w := start(t, configMap("wait", waitYAML+"capabilities: {http: {allow: [hooks.example.com]}}\n", wasmtest.WAT(t, "testdata/http.wat")))
+	w.changed(waitKind)
+	if e := w.registry.Lookup(waitAPI, "Wait"); e == nil || e.Err != nil || e.Manifest.Capabilities.HTTP == nil {
+		t.Fatalf("entry %+v", e)
+	}
+}
+
+// TestCABundle: the CA bundle a manifest names is read from its
+// ConfigMap in the controller's namespace when the plugin loads; a
+// missing or bad one makes the plugin broken, saying which.
+func TestCABundle(t *testing.T) {
+	http := wasmtest.WAT(t, "testdata/http.wat")
+	pem := "-----BEGIN CERTIFICATE-----\nMIIBhTCCASugAwIBAgIQIRi6zePL6mKjOipn+dNuaTAKBggqhkjOPQQDAjASMRAw\nDgYDVQQKEwdBY21lIENvMB4XDTE3MTAyMDE5NDMwNloXDTE4MTAyMDE5NDMwNlow\nEjEQMA4GA1UEChMHQWNtZSBDbzBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABD0d\n7VNhbWvZLWPuj/RtHFjvtJBEwOkhbN/BnnE8rnZR8+sbwnc/KhCk3FhnpHZnQz7B\n5aETbbIgmuvewdjvSBSjYzBhMA4GA1UdDwEB/wQEAwICpDATBgNVHSUEDDAKBggr\nBgEFBQcDATAPBgNVHRMBAf8EBTADAQH/MCkGA1UdEQQiMCCCDmxvY2FsaG9zdDo1\nNDUzgg4xMjcuMC4wLjE6NTQ1MzAKBggqhkjOPQQDAgNIADBFAiEA2zpJEPQyz6/l\nWf86aX6PepsntZv2GYlA5UpabfT2EZICICpJ5h/iI+i341gBmLiAFQOyTDT+/wQc\n6MF9+Yw1Yy0t\n-----END CERTIFICATE-----\n"
+	ca := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "corp-ca"}, Data: map[string]string{"ca.crt": pem, "junk": "not pem"}}
+	grant := func(key string) string {
+		return waitYAML + "capabilities: {http: {allow: [hooks.example.com], caBundle: {configMap: corp-ca, key: " + key + "}}}\n"
+	}
+	w := start(t, ca, configMap("wait", grant("ca.crt"), http))
+	w.changed(waitKind)
+	if e := w.registry.Lookup(waitAPI, "Wait"); e == nil || e.Err != nil || string(e.CABundle) != pem {
+		t.Fatalf("entry %+v", e)
+	}
+	w.event()
+	for key, want := range map[string]string{
+		"junk":    `capabilities.http.caBundle: ConfigMap tekton-wasm/corp-ca key "junk": the CA bundle holds no PEM certificate`,
+		"missing": `capabilities.http.caBundle: ConfigMap tekton-wasm/corp-ca key "missing": the ConfigMap has no such data key`,
+	} {
+		w.apply(configMap("wait", grant(key), http))
+		if ev := w.event(); ev != `Warning PluginInvalid ConfigMap tekton-wasm/wait: plugin "wait": `+want {
+			t.Errorf("event %s, want one saying %s", ev, want)
+		}
+	}
+	w.apply(configMap("wait", strings.Replace(grant("ca.crt"), "corp-ca", "other-ca", 1), http))
+	if ev := w.event(); !strings.Contains(ev, `ConfigMap tekton-wasm/other-ca key "ca.crt": configmaps "other-ca" not found; create it in the controller's namespace`) {
+		t.Errorf("event %s", ev)
 	}
 }

@@ -1,6 +1,8 @@
 // Package wasmmodule owns what the host knows of a plugin module as bytes,
 // before anything compiles it: how a module is named (Digest), how it is
-// recognized (IsWasm), and the bounds that both the manifest (which reads,
+// recognized (IsWasm), how its sections are framed (Sections, which the
+// engine's admission and the manifest's custom section share, and
+// SetCustomSection), and the bounds that both the manifest (which reads,
 // pins and bounds modules and their memory limits) and the engine (which
 // admits and compiles them) apply: MaxBytes, PageSize and MaxMemory.
 //

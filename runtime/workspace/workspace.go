@@ -99,7 +99,7 @@ const (
 )
 
 // Error is a workspace failure that no retry can fix: it ends the run
-// (lifecycle.Machine.Fail) with Reason as the condition reason and
+// (as a lifecycle.Failure) with Reason as the condition reason and
 // Message, which names no host path, as its message.
 type Error struct {
 	Reason  string

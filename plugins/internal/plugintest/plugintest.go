@@ -2,10 +2,10 @@
 // ships: it reads and validates the plugin's plugin.yaml, builds the
 // module with the Makefile's command (Go or C, through internal/wasmtest),
 // and compiles it in the host's engine (runtime/engine) under the
-// manifest's limits. Tests then invoke it exactly as the controller does,
-// commands and reactors alike, so they check the shipped module and its
-// manifest, not only the plugin's logic; malformed input goes through the
-// same engine (engine.CompiledPlugin.InvokeRaw).
+// manifest's limits and capability grants. Tests then invoke it exactly
+// as the controller does, commands and reactors alike, so they check the
+// shipped module and its manifest, not only the plugin's logic; malformed
+// input goes through the same engine (engine.CompiledPlugin.InvokeRaw).
 package plugintest
 
 import (
@@ -63,7 +63,8 @@ func Load(t testing.TB, dir string) *Harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close(ctx) })
-	if p.compiled, err = e.Compile(ctx, p.Wasm, engine.Limits{MemoryBytes: p.Manifest.Limits.MemoryBytes()}); err != nil {
+	limits := engine.Limits{MemoryBytes: p.Manifest.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Manifest.Capabilities.HTTP != nil}}
+	if p.compiled, err = e.Compile(ctx, p.Wasm, limits); err != nil {
 		t.Fatalf("compiling %s: %v", p.Manifest.Module, err)
 	}
 	return p
@@ -93,7 +94,14 @@ func readManifest(t testing.TB, dir string) manifest.Manifest {
 // how it misbehaved. The plugin's log is quoted if the invocation fails.
 func (p *Harness) Invoke(t testing.TB, req *hostabi.Request) *hostabi.Response {
 	t.Helper()
-	resp, _ := p.call(t, func(ctx context.Context, inv engine.Invocation) (*hostabi.Response, error) {
+	return p.InvokeWith(t, req, engine.Invocation{})
+}
+
+// InvokeWith is Invoke with the host's capabilities and mounts of inv
+// (its Log is the test's).
+func (p *Harness) InvokeWith(t testing.TB, req *hostabi.Request, inv engine.Invocation) *hostabi.Response {
+	t.Helper()
+	resp, _ := p.call(t, inv, func(ctx context.Context, inv engine.Invocation) (*hostabi.Response, error) {
 		return p.compiled.Invoke(ctx, req, inv)
 	})
 	return resp
@@ -106,7 +114,7 @@ func (p *Harness) Invoke(t testing.TB, req *hostabi.Request) *hostabi.Response {
 // host's message and the plugin's log.
 func (p *Harness) InvokeRaw(t testing.TB, stdin []byte) *hostabi.Response {
 	t.Helper()
-	resp, log := p.call(t, func(ctx context.Context, inv engine.Invocation) (*hostabi.Response, error) {
+	resp, log := p.call(t, engine.Invocation{}, func(ctx context.Context, inv engine.Invocation) (*hostabi.Response, error) {
 		return p.compiled.InvokeRaw(ctx, stdin, inv)
 	})
 	if resp.Status == hostabi.StatusFailed && hostabi.Reserved(resp.Reason) {
@@ -115,14 +123,15 @@ func (p *Harness) InvokeRaw(t testing.TB, stdin []byte) *hostabi.Response {
 	return resp
 }
 
-// call makes one invocation under invokeTimeout and returns its response
-// and the plugin's log; the test fails if the plugin was stopped.
-func (p *Harness) call(t testing.TB, invoke func(context.Context, engine.Invocation) (*hostabi.Response, error)) (*hostabi.Response, []byte) {
+// call makes one invocation with inv under invokeTimeout and returns its
+// response and the plugin's log; the test fails if the plugin was stopped.
+func (p *Harness) call(t testing.TB, inv engine.Invocation, invoke func(context.Context, engine.Invocation) (*hostabi.Response, error)) (*hostabi.Response, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
 	defer cancel()
 	var log bytes.Buffer
-	resp, err := invoke(ctx, engine.Invocation{Log: &log})
+	inv.Log = &log
+	resp, err := invoke(ctx, inv)
 	if err != nil {
 		t.Fatalf("invoking %s: %v\nlog:\n%s", p.Manifest.Name, err, log.Bytes())
 	}

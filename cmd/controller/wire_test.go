@@ -1,6 +1,8 @@
-package reconciler
+package main
 
 import (
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	fakepipelineclient "github.com/tektoncd/pipeline/pkg/client/injection/client/fake"
 	_ "github.com/tektoncd/pipeline/pkg/client/injection/informers/pipeline/v1beta1/customrun/fake"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
@@ -15,6 +18,14 @@ import (
 	"knative.dev/pkg/controller"
 	_ "knative.dev/pkg/injection/clients/dynamicclient/fake"
 	rtesting "knative.dev/pkg/reconciler/testing"
+
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+)
+
+const (
+	systemNS = "tekton-wasm"
+	testAPI  = "test.tekton-wasm.dev/v1"
 )
 
 // The controller as sharedmain builds it: a run of a kind no plugin
@@ -29,7 +40,7 @@ func TestPluginRegisteredLater(t *testing.T) {
 		once.Do(func() { close(watching) })
 		return true, w, err
 	})
-	c := New(Options{Namespace: systemNS, WorkspaceDir: t.TempDir(), Concurrency: 2})
+	c := newWiring(options{Namespace: systemNS, WorkspaceDir: t.TempDir(), Concurrency: 2})
 	impl := c.Constructor(ctx, nil)
 	if err := controller.StartInformers(ctx.Done(), informers...); err != nil {
 		t.Fatal(err)
@@ -44,7 +55,14 @@ func TestPluginRegisteredLater(t *testing.T) {
 	waitFor(t, "the controller to be ready", c.Ready)
 
 	runs := fakepipelineclient.Get(ctx).TektonV1beta1().CustomRuns("ns")
-	if _, err := runs.Create(ctx, parseRun(t, run("r", []string{mode("echo")})), metav1.CreateOptions{}); err != nil {
+	run := &v1beta1.CustomRun{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "r", UID: "uid-r"},
+		Spec: v1beta1.CustomRunSpec{
+			CustomRef: &v1beta1.TaskRef{APIVersion: testAPI, Kind: "Test"},
+			Params:    v1beta1.Params{{Name: "mode", Value: *v1beta1.NewStructuredValues("echo")}},
+		},
+	}
+	if _, err := runs.Create(ctx, run, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -52,7 +70,12 @@ func TestPluginRegisteredLater(t *testing.T) {
 		t.Fatalf("a run of an unregistered kind was touched: %+v, %v", r.Status, err)
 	}
 
-	if _, err := kube.CoreV1().ConfigMaps(systemNS).Create(ctx, pluginConfigMap(t, "test", "Test", ""), metav1.CreateOptions{}); err != nil {
+	plugin := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: systemNS, Name: "test", Labels: map[string]string{manifest.PluginLabel: manifest.PluginLabelValue}},
+		Data:       map[string]string{manifest.ManifestKey: fmt.Sprintf("name: test\napiVersion: %s\nkind: Test\nmodule: plugin.wasm\n", testAPI)},
+		BinaryData: map[string][]byte{"plugin.wasm": wasmtest.GoPlugin(t, "../../runtime/reconciler/testdata/plugin")},
+	}
+	if _, err := kube.CoreV1().ConfigMaps(systemNS).Create(ctx, plugin, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var got *v1beta1.CustomRun
@@ -60,7 +83,7 @@ func TestPluginRegisteredLater(t *testing.T) {
 		got, _ = runs.Get(ctx, "r", metav1.GetOptions{})
 		return got.IsSuccessful()
 	})
-	if a := results(got)["attempt"]; a != "1" {
+	if !slices.Contains(got.Status.Results, v1beta1.CustomRunResult{Name: "attempt", Value: "1"}) {
 		t.Errorf("results %v", got.Status.Results)
 	}
 }

@@ -1,4 +1,4 @@
-package reconciler
+package main
 
 import (
 	"context"
@@ -29,15 +29,13 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
+	"github.com/tekton-wasm/tekton-wasm/runtime/reconciler"
 	"github.com/tekton-wasm/tekton-wasm/runtime/registry"
 	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 )
 
-// AgentName is the controller's name in Events and as a field manager.
-const AgentName = "tekton-wasm-controller"
-
-// Options configure the controller.
-type Options struct {
+// options configure the controller: its flags.
+type options struct {
 	// Namespace holds the plugin ConfigMaps.
 	Namespace string
 	// CacheDir holds the on-disk compilation cache ("": in memory only).
@@ -50,32 +48,35 @@ type Options struct {
 	Concurrency int
 	// CompileWorkers is how many plugin ConfigMaps are loaded at once.
 	CompileWorkers int
-	// StatusDelay: see Reconciler.StatusDelay.
+	// StatusDelay: see reconciler.Reconciler.StatusDelay.
 	StatusDelay time.Duration
-	// RunPace and PluginPace: see Reconciler.RunPace.
-	RunPace, PluginPace Pace
+	// RunPace and PluginPace: see reconciler.Reconciler.RunPace.
+	RunPace, PluginPace reconciler.Pace
 	// Clock is the controller's clock (nil: the real one).
 	Clock clock.PassiveClock
 }
 
-// Controller builds the CustomRun controller for knative's sharedmain.
-type Controller struct {
-	opts     Options
+// wiring builds the CustomRun controller for knative's sharedmain: the
+// engine, metrics, plugin registry, dispatcher and workspace preparer, the
+// reconciler (runtime/reconciler) around them, and the informers' event
+// handlers that feed it.
+type wiring struct {
+	opts     options
 	registry atomic.Pointer[registry.Registry]
 }
 
-// New returns a Controller; pass its Constructor to sharedmain.
-func New(opts Options) *Controller {
+// newWiring returns a wiring; pass its Constructor to sharedmain.
+func newWiring(opts options) *wiring {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
-	return &Controller{opts: opts}
+	return &wiring{opts: opts}
 }
 
 // Ready reports whether the controller has been built and has loaded
 // every plugin ConfigMap that existed when it started: the readiness
 // probe.
-func (c *Controller) Ready() bool {
+func (c *wiring) Ready() bool {
 	r := c.registry.Load()
 	return r != nil && r.HasSynced()
 }
@@ -83,7 +84,7 @@ func (c *Controller) Ready() bool {
 // Constructor builds the controller from the injection context: the
 // engine, the plugin registry, the reconciler and its informer wiring.
 // ctx is the controller's lifetime; invocations end with it.
-func (c *Controller) Constructor(ctx context.Context, _ configmap.Watcher) *controller.Impl {
+func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controller.Impl {
 	logger := logging.FromContext(ctx)
 	kube := kubeclient.Get(ctx)
 
@@ -120,7 +121,7 @@ func (c *Controller) Constructor(ctx context.Context, _ configmap.Watcher) *cont
 		Workers:   c.opts.CompileWorkers,
 		Resync:    controller.GetResyncPeriod(ctx),
 	})
-	r := &Reconciler{
+	r := &reconciler.Reconciler{
 		Registry:    reg,
 		Dispatcher:  disp,
 		Resolver:    customtask.NewResolver(dynamicclient.Get(ctx), kube, c.opts.Clock),
@@ -135,7 +136,7 @@ func (c *Controller) Constructor(ctx context.Context, _ configmap.Watcher) *cont
 	}
 	impl := customrunreconciler.NewImpl(ctx, r, func(*controller.Impl) controller.Options {
 		return controller.Options{
-			AgentName:         AgentName,
+			AgentName:         reconciler.AgentName,
 			SkipStatusUpdates: true,
 			PromoteFilterFunc: r.Owns,
 			DemoteFunc:        r.Demote,
@@ -186,5 +187,5 @@ func eventRecorder(ctx context.Context) record.EventRecorder {
 		<-ctx.Done()
 		b.Shutdown()
 	}()
-	return b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: AgentName})
+	return b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: reconciler.AgentName})
 }

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
+	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/ociplugin"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
+)
+
+// newFlagSet returns the flag set of a command whose usage, printed on
+// -h, is usage followed by the flags.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseCommand parses a command's arguments, flags anywhere among them,
+// and returns the others; help is true when -h printed the usage.
+func parseCommand(fs *flag.FlagSet, args []string) (positional []string, help bool, err error) {
+	positional, err = parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, usagef("%v", err)
+	}
+	return positional, false, nil
+}
+
+// pluginFlags are the flags describing a plugin, shared by pack and push:
+// a manifest file, the manifest the module carries, or flags, each
+// overriding the one before.
+type pluginFlags struct {
+	fs           *flag.FlagSet
+	p            manifest.Manifest
+	memory       string
+	timeout      time.Duration
+	allow        multiFlag
+	manifestFile string
+}
+
+func newPluginFlags(fs *flag.FlagSet) *pluginFlags {
+	f := &pluginFlags{fs: fs}
+	fs.StringVar(&f.manifestFile, "manifest", "", "a plugin manifest (plugin.yaml, as in a plugin ConfigMap) to start from; flags override its fields")
+	fs.StringVar(&f.p.APIVersion, "api-version", "", "the custom task apiVersion the plugin serves (required unless a manifest gives it)")
+	fs.StringVar(&f.p.Kind, "kind", "", "the custom task kind the plugin serves (required unless a manifest gives it)")
+	fs.StringVar(&f.p.Name, "name", "", "the plugin's (and ConfigMap's) name; default: the module's file name")
+	fs.StringVar(&f.memory, "memory", "", "memory limit per instance in bytes, from 64Ki to 4Gi, e.g. 128Mi (default 64Mi)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "per-attempt timeout for runs without spec.timeout (default: Tekton's 60m)")
+	fs.IntVar(&f.p.Limits.Concurrency, "concurrency", 0, "most concurrent invocations of this plugin (default: the controller's global limit only)")
+	fs.Var(&f.allow, "allow-host", "`HOST[:PORT]`: grant the HTTP capability and let the plugin reach this host, besides those the manifest allows (repeatable; capabilities.http.allow, see docs/plugins.md)")
+	return f
+}
+
+// MaxManifestFileBytes caps a --manifest file: as much as a ConfigMap
+// holds, far more than any manifest needs.
+const MaxManifestFileBytes = manifest.MaxConfigMapBytes
+
+// load reads the module at path (raw, gzip or zstd) and returns it,
+// uncompressed, with its manifest: the --manifest file's, else the one
+// the module carries (manifest.Embedded), with the flags given on the
+// command line over it. The manifest names the module by its file name.
+func (f *pluginFlags) load(path string) (*manifest.Manifest, []byte, error) {
+	stored, err := boundedread.Open(path, wasmmodule.MaxBytes)
+	if err != nil {
+		return nil, nil, usagef("reading the module: %v", tooLarge(err, path, "a module"))
+	}
+	defaultName := strings.ToLower(strings.TrimSuffix(filepath.Base(path), ".wasm"))
+	base := &manifest.Manifest{Name: defaultName, Module: filepath.Base(path)}
+	module, err := base.Decode(stored)
+	if err != nil {
+		return nil, nil, usagef("%v", err)
+	}
+	var p manifest.Manifest
+	if f.manifestFile != "" {
+		b, err := boundedread.Open(f.manifestFile, MaxManifestFileBytes)
+		if err != nil {
+			return nil, nil, usagef("reading the manifest: %v", tooLarge(err, f.manifestFile, "a manifest"))
+		}
+		if err := yaml.UnmarshalStrict(b, &p); err != nil {
+			return nil, nil, usagef("%s is not a plugin manifest: %v", f.manifestFile, err)
+		}
+	} else if embedded, err := manifest.Embedded(module); err != nil {
+		return nil, nil, usagef("%s: %v", path, err)
+	} else if embedded != nil {
+		p = *embedded
+	}
+	var bad error
+	f.fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "api-version":
+			p.APIVersion = f.p.APIVersion
+		case "kind":
+			p.Kind = f.p.Kind
+		case "name":
+			p.Name = f.p.Name
+		case "concurrency":
+			p.Limits.Concurrency = f.p.Limits.Concurrency
+		case "timeout":
+			p.Limits.Timeout = &metav1.Duration{Duration: f.timeout}
+		case "allow-host":
+			if p.Capabilities.HTTP == nil {
+				p.Capabilities.HTTP = &manifest.HTTPCapability{}
+			}
+			p.Capabilities.HTTP.Allow = append(p.Capabilities.HTTP.Allow, f.allow...)
+		case "memory":
+			q, err := resource.ParseQuantity(f.memory)
+			if err == nil {
+				err = manifest.CheckMemory(q)
+			}
+			if err != nil {
+				bad = usagef("--memory %q: %v", f.memory, err)
+			}
+			p.Limits.Memory = &q
+		}
+	})
+	if bad != nil {
+		return nil, nil, bad
+	}
+	if p.APIVersion == "" || p.Kind == "" {
+		return nil, nil, usagef("%s needs --api-version and --kind (the custom task the plugin serves), or a manifest that gives them (--manifest, or one the module carries)", f.fs.Name())
+	}
+	if p.Name == "" {
+		p.Name = defaultName
+	}
+	if p.SHA256 != "" && !strings.EqualFold(p.SHA256, wasmmodule.Digest(module)) {
+		return nil, nil, usagef("plugin %q: the module has sha256 %s but the manifest pins %s", p.Name, wasmmodule.Digest(module), p.SHA256)
+	}
+	p.Module = base.Module
+	return &p, module, nil
+}
+
+// registryFlags are the flags of the commands that talk to a registry.
+type registryFlags struct {
+	caFiles multiFlag
+}
+
+func newRegistryFlags(fs *flag.FlagSet) *registryFlags {
+	f := &registryFlags{}
+	fs.Var(&f.caFiles, "ca-file", "`PEM` file of CA certificates to trust besides the system's and $SSL_CERT_FILE (repeatable)")
+	return f
+}
+
+// client returns a registry client with the docker config's credentials
+// ($DOCKER_CONFIG, default ~/.docker) and the trusted CAs.
+func (f *registryFlags) client() (*ociplugin.Client, error) {
+	t, err := ociplugin.Transport(f.caFiles...)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return &ociplugin.Client{Transport: t}, nil
+}
+
+// registryHelp is the part of the usage of the commands that talk to a
+// registry about credentials and CAs.
+const registryHelp = "Credentials come from the docker config ($DOCKER_CONFIG/config.json, default\n" +
+	"~/.docker/config.json: docker login writes it); a registry with a private CA\n" +
+	"needs --ca-file or SSL_CERT_FILE. Registries on localhost may use plain HTTP.\n"

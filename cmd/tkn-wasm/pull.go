@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/ociplugin"
+)
+
+func pullCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
+	fs := newFlagSet("tkn-wasm pull", pullUsage, stderr)
+	var output string
+	fs.StringVar(&output, "o", "", "the file to write the module to (required)")
+	reg := newRegistryFlags(fs)
+	positional, help, err := parseCommand(fs, args)
+	if help || err != nil {
+		return 0, err
+	}
+	if len(positional) != 1 || output == "" {
+		return 0, usagef("pull takes a reference and -o FILE; run \"tkn-wasm pull -h\"")
+	}
+	client, err := reg.client()
+	if err != nil {
+		return 0, err
+	}
+	a, err := client.Pull(ctx, trimOCI(positional[0]))
+	if err != nil {
+		return 0, err
+	}
+	if err := writeFile(output, a.Module); err != nil {
+		return 0, err
+	}
+	_, err = fmt.Fprintln(stdout, a.Ref)
+	return 0, err
+}
+
+// pullPlugin fetches the module `run --plugin oci://HOST/REPO@sha256:…`
+// names, as a plugin ConfigMap would name it (a digest is required), with
+// the docker config's credentials and the CAs of $SSL_CERT_FILE, once:
+// the per-user module cache (moduleCacheDir) keeps it by digest. The
+// manifest the module carries, if any, gives the plugin's name and
+// limits; the run gives its apiVersion and kind.
+func pullPlugin(ctx context.Context, module, apiVersion, kind string) (*manifest.Manifest, []byte, error) {
+	ref, err := manifest.ParseRegistryModule(module)
+	if err != nil {
+		return nil, nil, usagef("--plugin: %v", err)
+	}
+	client, err := (&registryFlags{}).client()
+	if err != nil {
+		return nil, nil, err
+	}
+	digest, err := name.NewDigest(ref)
+	if err != nil {
+		return nil, nil, usagef("--plugin: %v", err)
+	}
+	var a *ociplugin.Artifact
+	if dir := moduleCacheDir(); dir != "" {
+		a, err = (&ociplugin.Cache{Dir: dir, Client: client}).Pull(ctx, digest)
+	} else {
+		a, err = client.Pull(ctx, ref)
+	}
+	if err != nil {
+		return nil, nil, usagef("--plugin: %v", err)
+	}
+	p := &manifest.Manifest{Name: a.Ref.RepositoryStr(), APIVersion: apiVersion, Kind: kind, Module: module}
+	if a.Manifest != nil {
+		p.Name, p.Limits = a.Manifest.Name, a.Manifest.Limits
+	}
+	return p, a.Module, nil
+}
+
+// moduleCacheDir is the per-user cache of pulled modules, or "" when the
+// user has no cache directory.
+func moduleCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "tekton-wasm", "modules")
+}
+
+// writeFile writes b to name through a temporary file in the same
+// directory, so that name is either what it was or all of b.
+func writeFile(name string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
+
+const pullUsage = "Usage: tkn-wasm pull HOST/REPO(:TAG|@sha256:DIGEST) -o FILE [flags]\n\n" +
+	"Fetches a plugin artifact, checks its digests and that it is a module of at most\n" +
+	"64 MiB, writes the module to FILE and prints the artifact by digest.\n" + registryHelp

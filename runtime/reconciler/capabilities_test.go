@@ -1,0 +1,91 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
+	"github.com/tekton-wasm/tekton-wasm/runtime/registry"
+)
+
+// TestHTTPClient: an invocation's HTTP client follows its plugin's
+// manifest and counts its requests by plugin and result.
+func TestHTTPClient(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer s.Close()
+	reader := sdkmetric.NewManualReader()
+	m, err := metrics.New(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Reconciler{Metrics: m, Context: context.Background()}
+
+	if c, err := r.httpClient(&registry.Entry{Manifest: &manifest.Manifest{Name: "none"}}); c != nil || err != nil {
+		t.Fatalf("a manifest granting nothing: client %v, %v", c, err)
+	}
+	p := &manifest.Manifest{Name: "hook", Capabilities: manifest.Capabilities{HTTP: &manifest.HTTPCapability{Allow: []string{strings.TrimPrefix(s.URL, "http://")}}}}
+	c, err := r.httpClient(&registry.Entry{Manifest: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	session := c.Session()
+	if _, err := session.Do(context.Background(), []byte(`{"url":"`+s.URL+`"}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := session.Do(context.Background(), []byte(`{"url":"http://example.com/"}`), nil); err == nil {
+		t.Fatal("a host outside the manifest was reached")
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, md := range sm.Metrics {
+			if sum, ok := md.Data.(metricdata.Sum[int64]); ok && md.Name == "tekton_wasm.capability.calls" {
+				for _, dp := range sum.DataPoints {
+					plugin, _ := dp.Attributes.Value("plugin")
+					result, _ := dp.Attributes.Value("result")
+					got[plugin.AsString()+"/"+result.AsString()] = dp.Value
+				}
+			}
+		}
+	}
+	if got["hook/success"] != 1 || got["hook/EDENIED"] != 1 || len(got) != 2 {
+		t.Errorf("capability calls counted: %v", got)
+	}
+}
+
+// TestHTTPClientCABundle: the invocation's client trusts the CA bundle
+// the registry read for the plugin, besides the system's roots.
+func TestHTTPClientCABundle(t *testing.T) {
+	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer s.Close()
+	r := &Reconciler{Context: context.Background()}
+	p := &manifest.Manifest{Name: "hook", Capabilities: manifest.Capabilities{HTTP: &manifest.HTTPCapability{Allow: []string{strings.TrimPrefix(s.URL, "https://")}}}}
+	doc := []byte(`{"url":"` + s.URL + `"}`)
+	for _, tc := range []struct {
+		ca   []byte
+		fail bool
+	}{{nil, true}, {pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}), false}} {
+		c, err := r.httpClient(&registry.Entry{Manifest: p, CABundle: tc.ca})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Session().Do(context.Background(), doc, nil)
+		c.CloseIdleConnections()
+		if (err != nil) != tc.fail {
+			t.Errorf("CA bundle %v: error %v", tc.ca != nil, err)
+		}
+	}
+}
