@@ -90,7 +90,7 @@ demo: deps build plugins hostile
 
 # The race detector runs on the packages that share state between
 # goroutines, and on the engine's concurrent-invocation tests.
-RACE_PKGS := ./runtime/dispatch ./runtime/registry ./runtime/reconciler
+RACE_PKGS := ./runtime/dispatch ./runtime/registry ./runtime/reconciler ./runtime/pipelinerun
 # The guest SDK is a module of its own, which ./... at the root does not
 # reach: it is vetted and tested from its directory.
 test: deps
@@ -116,7 +116,7 @@ fuzz:
 # more packages' benchmarks (format: test/bench/table.Row).
 BENCH_PKGS  ?= ./runtime/...
 BENCH_FLAGS ?= -count 3
-BENCH_ROWS  ?= runtime/engine/bench.rows
+BENCH_ROWS  ?= runtime/engine/bench.rows runtime/pipelinerun/bench.rows
 BENCH_OUT   := $(BIN)/bench.txt
 
 bench: deps
