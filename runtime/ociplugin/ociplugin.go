@@ -172,8 +172,7 @@ func newArtifact(p *manifest.Manifest, module []byte) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	embedded := *p
-	embedded.Module, embedded.SHA256 = "", ""
+	embedded := p.Carried()
 	annotation, err := json.Marshal(&embedded)
 	if err != nil {
 		return nil, err
