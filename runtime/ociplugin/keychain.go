@@ -8,43 +8,37 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
-// DockerConfigKeychain returns a keychain holding the credentials of
-// docker config JSON documents ({"auths": {"HOST": {"auth": …}}}: the
-// .dockerconfigjson of a kubernetes.io/dockerconfigjson Secret), tried in
-// order: the first one with an entry for a registry's host gives its
-// credentials; a registry none names is pulled from anonymously. An
-// entry's key may be a host ("registry.example:5000") or a URL
+// DockerConfigKeychain returns a keychain holding the credentials of a
+// docker config JSON document ({"auths": {"HOST": {"auth": …}}}: the
+// .dockerconfigjson of a kubernetes.io/dockerconfigjson Secret); a
+// registry it has no entry for is pulled from anonymously. An entry's
+// key may be a host ("registry.example:5000") or a URL
 // ("https://index.docker.io/v1/"). Unlike authn.DefaultKeychain it never
 // runs a credential helper (credsStore, credHelpers) nor reads files or
-// the environment: the documents are all it trusts.
-func DockerConfigKeychain(configs ...[]byte) (authn.Keychain, error) {
+// the environment: the document is all it trusts. authn.NewMultiKeychain
+// joins several, the first with credentials for a registry winning.
+func DockerConfigKeychain(config []byte) (authn.Keychain, error) {
+	var c struct {
+		Auths map[string]authn.AuthConfig `json:"auths"`
+	}
+	// The error is left out: it may quote the document.
+	if err := json.Unmarshal(config, &c); err != nil {
+		return nil, errors.New(`it is not a docker config JSON document ({"auths": {"HOST": {"auth": "BASE64(USER:PASSWORD)"}}}: kubectl create secret docker-registry writes one)`)
+	}
 	k := dockerConfigKeychain{}
-	for _, b := range configs {
-		var c struct {
-			Auths map[string]authn.AuthConfig `json:"auths"`
-		}
-		// The error is left out: it may quote the document.
-		if err := json.Unmarshal(b, &c); err != nil {
-			return nil, errors.New(`it is not a docker config JSON document ({"auths": {"HOST": {"auth": "BASE64(USER:PASSWORD)"}}}: kubectl create secret docker-registry writes one)`)
-		}
-		auths := map[string]authn.AuthConfig{}
-		for key, a := range c.Auths {
-			auths[registryHost(key)] = a
-		}
-		k = append(k, auths)
+	for key, a := range c.Auths {
+		k[registryHost(key)] = a
 	}
 	return k, nil
 }
 
-// dockerConfigKeychain is the credentials of docker configs, by registry
-// host, in order.
-type dockerConfigKeychain []map[string]authn.AuthConfig
+// dockerConfigKeychain is the credentials of a docker config, by
+// registry host.
+type dockerConfigKeychain map[string]authn.AuthConfig
 
 func (k dockerConfigKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
-	for _, auths := range k {
-		if a, ok := auths[target.RegistryStr()]; ok {
-			return authn.FromConfig(a), nil
-		}
+	if a, ok := k[target.RegistryStr()]; ok {
+		return authn.FromConfig(a), nil
 	}
 	return authn.Anonymous, nil
 }

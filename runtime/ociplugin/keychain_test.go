@@ -9,16 +9,18 @@ import (
 )
 
 func TestDockerConfigKeychain(t *testing.T) {
-	k, err := DockerConfigKeychain(
-		// credsStore would run docker-credential-evil with the default keychain.
-		[]byte(`{"credsStore": "evil", "auths": {"https://registry.example/v1/": {"auth": "YTpi"}, "https://index.docker.io/v1/": {"username": "hub", "password": "p"}}}`),
-		[]byte(`{"auths": {"registry.example": {"username": "second", "password": "p"}, "localhost:5000": {"username": "local", "password": "p"}}}`),
-	)
+	// credsStore would run docker-credential-evil with the default keychain.
+	first, err := DockerConfigKeychain([]byte(`{"credsStore": "evil", "auths": {"https://registry.example/v1/": {"auth": "YTpi"}, "https://index.docker.io/v1/": {"username": "hub", "password": "p"}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
+	second, err := DockerConfigKeychain([]byte(`{"auths": {"registry.example": {"username": "second", "password": "p"}, "localhost:5000": {"username": "local", "password": "p"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := authn.NewMultiKeychain(first, second)
 	for ref, want := range map[string]string{
-		"registry.example/plugins/wait:v1": "a", // the first config naming the host wins
+		"registry.example/plugins/wait:v1": "a", // the first keychain naming the host wins
 		"localhost:5000/wait:v1":           "local",
 		"docker.io/library/wait:v1":        "hub",
 		"other.example/wait:v1":            "", // anonymous
