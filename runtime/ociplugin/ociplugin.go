@@ -73,14 +73,14 @@ type Client struct {
 	Transport http.RoundTripper
 	// CredentialsHint and CAHint say what to do when a registry refuses
 	// the credentials, or presents a certificate no trusted CA signed;
-	// empty means DefaultCredentialsHint and DefaultCAHint, the CLI's.
+	// empty means the advice of the tkn-wasm CLI (docker login, --ca-file).
 	CredentialsHint, CAHint string
 }
 
 // The advice of the tkn-wasm CLI on registry errors (Client).
 const (
-	DefaultCredentialsHint = "log in (docker login), or point DOCKER_CONFIG at a directory whose config.json has them"
-	DefaultCAHint          = "trust the registry's CA with --ca-file or SSL_CERT_FILE"
+	defaultCredentialsHint = "log in (docker login), or point DOCKER_CONFIG at a directory whose config.json has them"
+	defaultCAHint          = "trust the registry's CA with --ca-file or SSL_CERT_FILE"
 )
 
 func (c *Client) options(ctx context.Context) []remote.Option {
@@ -319,9 +319,9 @@ func (c *Client) explain(err error) error {
 	var terr *transport.Error
 	switch {
 	case errors.As(err, &unknownCA):
-		return fmt.Errorf("%w; %s", err, cmp.Or(c.CAHint, DefaultCAHint))
+		return fmt.Errorf("%w; %s", err, cmp.Or(c.CAHint, defaultCAHint))
 	case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
-		return fmt.Errorf("%w; the registry refused the credentials: %s", err, cmp.Or(c.CredentialsHint, DefaultCredentialsHint))
+		return fmt.Errorf("%w; the registry refused the credentials: %s", err, cmp.Or(c.CredentialsHint, defaultCredentialsHint))
 	}
 	return err
 }

@@ -300,3 +300,20 @@ func TestPullIgnoresTheDockerConfig(t *testing.T) {
 	w.changed(waitKind)
 	w.broken(waitKind, "the registry refused the credentials")
 }
+
+// A failing module cache is reported without the controller's paths,
+// which run status must not show.
+func TestPullCacheErrorNamesNoPath(t *testing.T) {
+	reg := newOCIRegistry(t, false)
+	ref, _ := reg.push(t, "wait", "testdata/answer.wat")
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := startWith(t, Options{ModuleCacheDir: notADir}, ociConfigMap("wait", "Wait", "oci://"+ref.String()))
+	w.changed(waitKind)
+	w.broken(waitKind, "the controller's module cache failed (not a directory); see the controller's log")
+	if e := w.registry.Lookup(waitAPI, "Wait"); strings.Contains(e.Err.Error(), notADir) {
+		t.Errorf("the error names the cache directory: %v", e.Err)
+	}
+}
