@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -59,15 +60,17 @@ func (r *Registry) pull(ctx context.Context, p *manifest.Manifest) ([]byte, erro
 	if err != nil {
 		return nil, errPull{err}
 	}
-	client := &ociplugin.Client{Keychain: keychain, Transport: r.opts.RegistryTransport, CredentialsHint: credentialsHint, CAHint: caHint}
-	ctx, cancel := context.WithTimeout(ctx, r.opts.PullTimeout)
-	defer cancel()
-	var a *ociplugin.Artifact
-	if r.opts.ModuleCacheDir != "" {
-		a, err = (&ociplugin.Cache{Dir: r.opts.ModuleCacheDir, Client: client}).Pull(ctx, digest)
-	} else {
-		a, err = client.Pull(ctx, ref)
-	}
+	// ConfigMaps naming the same artifact and Secrets, loaded at once,
+	// share one pull.
+	v, err, _ := r.pulls.Do(ref+"\x00"+strings.Join(p.PullSecrets, ","), func() (any, error) {
+		client := &ociplugin.Client{Keychain: keychain, Transport: r.opts.RegistryTransport, CredentialsHint: credentialsHint, CAHint: caHint}
+		ctx, cancel := context.WithTimeout(ctx, r.opts.PullTimeout)
+		defer cancel()
+		if r.opts.ModuleCacheDir != "" {
+			return (&ociplugin.Cache{Dir: r.opts.ModuleCacheDir, Client: client}).Pull(ctx, digest)
+		}
+		return client.Pull(ctx, ref)
+	})
 	if err != nil {
 		var pathErr *fs.PathError
 		var terr *transport.Error
@@ -80,7 +83,7 @@ func (r *Registry) pull(ctx context.Context, p *manifest.Manifest) ([]byte, erro
 		}
 		return nil, errPull{err}
 	}
-	return p.Decode(a.Module)
+	return p.Decode(v.(*ociplugin.Artifact).Module)
 }
 
 // pullSecrets returns the keychain of the Secrets p's pullSecrets name,

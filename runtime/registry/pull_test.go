@@ -35,6 +35,8 @@ type ociRegistry struct {
 	requests atomic.Int64
 	handler  http.Handler
 	srv      *httptest.Server
+	// before, if set, is called before each request is served.
+	before atomic.Pointer[func(*http.Request)]
 }
 
 const (
@@ -47,6 +49,9 @@ func newOCIRegistry(t *testing.T, basicAuth bool) *ociRegistry {
 	inner := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	r.handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.requests.Add(1)
+		if f := r.before.Load(); f != nil {
+			(*f)(req)
+		}
 		if u, p, ok := req.BasicAuth(); basicAuth && (!ok || u != regUser || p != regPassword) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
 			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
@@ -315,5 +320,38 @@ func TestPullCacheErrorNamesNoPath(t *testing.T) {
 	w.broken(waitKind, "the controller's module cache failed (not a directory); see the controller's log")
 	if e := w.registry.Lookup(waitAPI, "Wait"); strings.Contains(e.Err.Error(), notADir) {
 		t.Errorf("the error names the cache directory: %v", e.Err)
+	}
+}
+
+// ConfigMaps naming the same artifact, loaded at once by two workers,
+// share one pull.
+func TestPullSharedByConcurrentLoads(t *testing.T) {
+	reg := newOCIRegistry(t, false)
+	ref, digest := reg.push(t, "wait", "testdata/answer.wat")
+	var manifestGets atomic.Int64
+	second := make(chan struct{})
+	hold := func(req *http.Request) {
+		if strings.Contains(req.URL.Path, "/manifests/") && req.Method == http.MethodGet {
+			if manifestGets.Add(1) == 2 {
+				close(second)
+			}
+			// Hold the first pull until a second one arrives, if any does.
+			select {
+			case <-second:
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}
+	reg.before.Store(&hold)
+	module := "oci://" + ref.String()
+	w := startWith(t, Options{ModuleCacheDir: t.TempDir(), Workers: 2},
+		ociConfigMap("wait", "Wait", module), ociConfigMap("sleep", "Sleep", module))
+	for range 2 {
+		<-w.changes
+	}
+	w.healthy(waitKind, digest)
+	w.healthy(Kind{waitAPI, "Sleep"}, digest)
+	if n := manifestGets.Load(); n != 1 {
+		t.Errorf("the registry served the artifact's manifest %d times; want once", n)
 	}
 }

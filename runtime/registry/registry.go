@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -158,6 +159,7 @@ type Registry struct {
 	informer cache.SharedIndexInformer
 	lister   corev1listers.ConfigMapLister
 	queue    workqueue.TypedRateLimitingInterface[string]
+	pulls    singleflight.Group // by artifact and pull secrets
 
 	mu       sync.RWMutex
 	sources  map[string]*source // by ConfigMap key
