@@ -63,7 +63,7 @@ func main() {
 	flag.IntVar(&opts.Concurrency, "concurrency", 8,
 		"most plugin invocations running at once (0: no limit); each may use up to its plugin's memory limit")
 	flag.IntVar(&opts.CompileWorkers, "compile-workers", 2,
-		"plugin ConfigMaps loaded (decoded and compiled) at once")
+		"plugin ConfigMaps loaded (modules pulled, decoded and compiled) at once")
 	flag.DurationVar(&opts.StatusDelay, "status-delay", reconciler.DefaultStatusDelay,
 		"how long a started attempt may go unrecorded while its invocation runs; a faster plugin costs one status write")
 	flag.Float64Var(&opts.RunPace.QPS, "run-call-qps", reconciler.DefaultRunCallQPS,

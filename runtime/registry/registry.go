@@ -132,8 +132,9 @@ type Options struct {
 	Recorder record.EventRecorder
 	Logger   *zap.SugaredLogger
 	Metrics  *metrics.Metrics
-	// Workers is how many ConfigMaps are decoded and compiled at once
-	// (default 2). Compiling a Go plugin keeps a core busy for ~1 s.
+	// Workers is how many ConfigMaps are loaded (pulled, decoded and
+	// compiled) at once (default 2). Compiling keeps a core busy; a pull
+	// waits on its registry (at most PullTimeout).
 	Workers int
 	// Resync is the informer's resync period (0: none).
 	Resync time.Duration
