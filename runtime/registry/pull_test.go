@@ -158,8 +158,8 @@ func (w *world) eventLike(prefix, want string) {
 }
 
 // broken checks that k is unavailable with an error containing want,
-// which a Warning Event reported.
-func (w *world) broken(k Kind, want string) {
+// which a Warning Event with reason reported.
+func (w *world) broken(k Kind, reason, want string) {
 	w.t.Helper()
 	e := w.registry.Lookup(k.APIVersion, k.Kind)
 	if e == nil || e.Err == nil || !strings.Contains(e.Err.Error(), want) {
@@ -168,7 +168,7 @@ func (w *world) broken(k Kind, want string) {
 	if _, err := w.registry.Acquire(k.APIVersion, k.Kind); err == nil || err.Error() != e.Err.Error() {
 		w.t.Errorf("Acquire(%s) = %v; want %v", k, err, e.Err)
 	}
-	w.eventLike("Warning "+EventInvalid+" ", want)
+	w.eventLike("Warning "+reason+" ", want)
 }
 
 // A module named by digest is pulled once per cache directory: not for
@@ -216,16 +216,16 @@ func TestPullRefused(t *testing.T) {
 	reg := newOCIRegistry(t, false)
 	ref, _ := reg.push(t, "wait", "testdata/answer.wat")
 	unknown := ref.Context().Digest("sha256:" + strings.Repeat("0", 64))
-	for _, tc := range []struct{ name, module, want string }{
-		{"wrong digest", "oci://" + unknown.String(), "pulling " + unknown.String() + ": GET http://" + reg.host + "/v2/plugins/wait/manifests/" + unknown.DigestStr() + ": MANIFEST_UNKNOWN: Unknown manifest; the registry has no such artifact: push it"},
-		{"tag", "oci://" + reg.host + "/plugins/wait:v1", "names no digest; a tag can change, so pin the artifact by digest"},
+	for _, tc := range []struct{ name, module, reason, want string }{
+		{"wrong digest", "oci://" + unknown.String(), EventPullFailed, "pulling " + unknown.String() + ": GET http://" + reg.host + "/v2/plugins/wait/manifests/" + unknown.DigestStr() + ": MANIFEST_UNKNOWN: Unknown manifest; the registry has no such artifact: push it"},
+		{"tag", "oci://" + reg.host + "/plugins/wait:v1", EventInvalid, "names no digest; a tag can change, so pin the artifact by digest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := startWith(t, fastRetry(Options{ModuleCacheDir: t.TempDir()}), ociConfigMap("wait", "Wait", tc.module), configMap("other", strings.Replace(waitYAML, "Wait", "Other", 1), wasmtest.WAT(t, "testdata/answer.wat")))
 			for range 2 {
 				<-w.changes
 			}
-			w.broken(waitKind, tc.want)
+			w.broken(waitKind, tc.reason, tc.want)
 			// Other kinds are unaffected.
 			if e := w.registry.Lookup(waitAPI, "Other"); e == nil || e.Err != nil {
 				t.Errorf("Other: %+v; want it served", e)
@@ -245,11 +245,11 @@ func TestPullSecrets(t *testing.T) {
 	w := startWith(t, fastRetry(Options{ModuleCacheDir: t.TempDir()}))
 	w.apply(ociConfigMap("wait", "Wait", module))
 	w.changed(waitKind)
-	w.broken(waitKind, "the registry refused the credentials: "+credentialsHint)
+	w.broken(waitKind, EventPullFailed, "the registry refused the credentials: "+credentialsHint)
 
 	w.apply(ociConfigMap("wait", "Wait", module, "registry-creds"))
 	w.changed(waitKind)
-	w.broken(waitKind, "pullSecrets: Secret tekton-wasm/registry-creds does not exist; create it in the controller's namespace")
+	w.broken(waitKind, EventPullFailed, "pullSecrets: Secret tekton-wasm/registry-creds does not exist; create it in the controller's namespace")
 
 	ctx := context.Background()
 	wrongType := pullSecret("registry-creds", reg.dockerConfig(regPassword))
@@ -258,7 +258,7 @@ func TestPullSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.changed(waitKind) // retried with backoff
-	w.broken(waitKind, `pullSecrets: Secret tekton-wasm/registry-creds is of type "Opaque"; a pull secret is of type kubernetes.io/dockerconfigjson`)
+	w.broken(waitKind, EventPullFailed, `pullSecrets: Secret tekton-wasm/registry-creds is of type "Opaque"; a pull secret is of type kubernetes.io/dockerconfigjson`)
 
 	if _, err := w.kube.CoreV1().Secrets(ns).Update(ctx, pullSecret("registry-creds", reg.dockerConfig(regPassword)), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
@@ -277,7 +277,7 @@ func TestPullHealsWhenTheRegistryIsBack(t *testing.T) {
 
 	w := startWith(t, fastRetry(Options{ModuleCacheDir: t.TempDir()}), ociConfigMap("wait", "Wait", "oci://"+ref.String()))
 	w.changed(waitKind)
-	w.broken(waitKind, "connection refused")
+	w.broken(waitKind, EventPullFailed, "connection refused")
 	if !w.registry.HasSynced() {
 		t.Error("HasSynced is false with the registry down; a failed pull must not hold readiness")
 	}
@@ -303,7 +303,7 @@ func TestPullIgnoresTheDockerConfig(t *testing.T) {
 	}
 	w := startWith(t, Options{}, ociConfigMap("wait", "Wait", "oci://"+ref.String()))
 	w.changed(waitKind)
-	w.broken(waitKind, "the registry refused the credentials")
+	w.broken(waitKind, EventPullFailed, "the registry refused the credentials")
 }
 
 // A failing module cache is reported without the controller's paths,
@@ -317,7 +317,7 @@ func TestPullCacheErrorNamesNoPath(t *testing.T) {
 	}
 	w := startWith(t, Options{ModuleCacheDir: notADir}, ociConfigMap("wait", "Wait", "oci://"+ref.String()))
 	w.changed(waitKind)
-	w.broken(waitKind, "the controller's module cache failed (not a directory); see the controller's log")
+	w.broken(waitKind, EventPullFailed, "the controller's module cache failed (not a directory); see the controller's log")
 	if e := w.registry.Lookup(waitAPI, "Wait"); strings.Contains(e.Err.Error(), notADir) {
 		t.Errorf("the error names the cache directory: %v", e.Err)
 	}

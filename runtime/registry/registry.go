@@ -65,9 +65,12 @@ import (
 
 // Event reasons on plugin ConfigMaps.
 const (
-	EventLoaded    = "PluginLoaded"
-	EventInvalid   = "PluginInvalid"
-	EventDuplicate = "PluginDuplicateKind"
+	EventLoaded  = "PluginLoaded"
+	EventInvalid = "PluginInvalid"
+	// EventPullFailed: the module could not be pulled from its registry;
+	// the load is retried with backoff.
+	EventPullFailed = "PluginPullFailed"
+	EventDuplicate  = "PluginDuplicateKind"
 )
 
 // Kind is a custom task type: what a CustomRun's customRef or customSpec
@@ -296,7 +299,9 @@ func (r *Registry) work(ctx context.Context) {
 			return
 		}
 		if err := r.sync(ctx, key); err != nil {
-			r.opts.Logger.Errorw("Loading a plugin ConfigMap failed; retrying", zap.String("configmap", key), zap.Error(err))
+			if !errors.As(err, new(errPull)) { // load logged those
+				r.opts.Logger.Errorw("Loading a plugin ConfigMap failed; retrying", zap.String("configmap", key), zap.Error(err))
+			}
 			r.queue.AddRateLimited(key)
 		} else {
 			r.queue.Forget(key)
@@ -389,6 +394,11 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 	}
 	src.err = err
 	r.opts.Metrics.LoadFailed(ctx, src.key())
+	if src.retry {
+		log.Errorw("Pulling the plugin's module failed; retrying with backoff", zap.Error(err))
+		r.opts.Recorder.Event(src.configMap, corev1.EventTypeWarning, EventPullFailed, err.Error())
+		return src
+	}
 	log.Errorw("Plugin ConfigMap is invalid", zap.Error(err))
 	r.opts.Recorder.Event(src.configMap, corev1.EventTypeWarning, EventInvalid, err.Error())
 	return src
