@@ -55,13 +55,15 @@ func main() {
 	flag.StringVar(&opts.Namespace, "plugin-namespace", "",
 		"namespace of the plugin ConfigMaps (default: $SYSTEM_NAMESPACE)")
 	flag.StringVar(&opts.CacheDir, "cache-dir", "",
-		"directory of the on-disk compilation cache; empty keeps compiled plugins in memory only")
+		"directory of the on-disk compilation cache and of the modules pulled from registries (in its subdirectory modules); empty keeps compiled plugins in memory only and pulls modules at every load")
+	flag.StringVar(&opts.RegistryCA, "registry-ca", "",
+		"PEM file of CA certificates to trust, besides the system's and $SSL_CERT_FILE's, when pulling plugin modules from registries")
 	flag.StringVar(&opts.WorkspaceDir, "workspace-dir", "",
 		"directory for the workspaces of running invocations, emptied at start; empty uses the system temporary directory and empties nothing")
 	flag.IntVar(&opts.Concurrency, "concurrency", 8,
 		"most plugin invocations running at once (0: no limit); each may use up to its plugin's memory limit")
 	flag.IntVar(&opts.CompileWorkers, "compile-workers", 2,
-		"plugin ConfigMaps loaded (decoded and compiled) at once")
+		"plugin ConfigMaps loaded (modules pulled, decoded and compiled) at once")
 	flag.DurationVar(&opts.StatusDelay, "status-delay", reconciler.DefaultStatusDelay,
 		"how long a started attempt may go unrecorded while its invocation runs; a faster plugin costs one status write")
 	flag.Float64Var(&opts.RunPace.QPS, "run-call-qps", reconciler.DefaultRunCallQPS,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/metrics"
+	"github.com/tekton-wasm/tekton-wasm/runtime/ociplugin"
 	"github.com/tekton-wasm/tekton-wasm/runtime/reconciler"
 	"github.com/tekton-wasm/tekton-wasm/runtime/registry"
 	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
@@ -38,8 +40,13 @@ import (
 type options struct {
 	// Namespace holds the plugin ConfigMaps.
 	Namespace string
-	// CacheDir holds the on-disk compilation cache ("": in memory only).
+	// CacheDir holds the on-disk compilation cache and, in its
+	// subdirectory modules, the modules pulled from registries ("": the
+	// compiled code in memory only, pulled modules not kept).
 	CacheDir string
+	// RegistryCA is a PEM file of CA certificates to trust, besides the
+	// system's and $SSL_CERT_FILE's, when pulling modules ("": none).
+	RegistryCA string
 	// WorkspaceDir is where invocations' workspaces are created; stale
 	// ones from an earlier process are removed at start ("": the system
 	// temporary directory, where nothing is removed).
@@ -111,15 +118,31 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 		logger.Fatalw("Cleaning the workspace directory failed", zap.Error(err))
 	}
 
+	var caFiles []string
+	if c.opts.RegistryCA != "" {
+		caFiles = append(caFiles, c.opts.RegistryCA)
+	}
+	registryTransport, err := ociplugin.Transport(caFiles...)
+	if err != nil {
+		logger.Fatalw("Reading the registry CAs failed", zap.Error(err))
+	}
+	var moduleCacheDir string
+	if c.opts.CacheDir != "" {
+		// Beside wazero's own subdirectory: what the engine executes is
+		// never in it.
+		moduleCacheDir = filepath.Join(c.opts.CacheDir, "modules")
+	}
 	reg := registry.New(registry.Options{
-		Engine:    eng,
-		Kube:      kube,
-		Namespace: c.opts.Namespace,
-		Recorder:  eventRecorder(ctx),
-		Logger:    logger.Named("registry"),
-		Metrics:   m,
-		Workers:   c.opts.CompileWorkers,
-		Resync:    controller.GetResyncPeriod(ctx),
+		Engine:            eng,
+		Kube:              kube,
+		Namespace:         c.opts.Namespace,
+		Recorder:          eventRecorder(ctx),
+		Logger:            logger.Named("registry"),
+		Metrics:           m,
+		Workers:           c.opts.CompileWorkers,
+		Resync:            controller.GetResyncPeriod(ctx),
+		RegistryTransport: registryTransport,
+		ModuleCacheDir:    moduleCacheDir,
 	})
 	r := &reconciler.Reconciler{
 		Registry:    reg,

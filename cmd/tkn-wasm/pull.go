@@ -41,30 +41,10 @@ func pullCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 }
 
 // pullPlugin fetches the module `run --plugin oci://HOST/REPO@sha256:…`
-// names, as a plugin ConfigMap would name it (a digest is required), with
-// the docker config's credentials and the CAs of $SSL_CERT_FILE, once:
-// the per-user module cache (moduleCacheDir) keeps it by digest. The
-// manifest the module carries, if any, gives the plugin's name and
-// limits; the run gives its apiVersion and kind.
+// names (pullModule). The manifest the module carries, if any, gives the
+// plugin's name and limits; the run gives its apiVersion and kind.
 func pullPlugin(ctx context.Context, module, apiVersion, kind string) (*manifest.Manifest, []byte, error) {
-	ref, err := manifest.ParseRegistryModule(module)
-	if err != nil {
-		return nil, nil, usagef("--plugin: %v", err)
-	}
-	client, err := (&registryFlags{}).client()
-	if err != nil {
-		return nil, nil, err
-	}
-	digest, err := name.NewDigest(ref)
-	if err != nil {
-		return nil, nil, usagef("--plugin: %v", err)
-	}
-	var a *ociplugin.Artifact
-	if dir := moduleCacheDir(); dir != "" {
-		a, err = (&ociplugin.Cache{Dir: dir, Client: client}).Pull(ctx, digest)
-	} else {
-		a, err = client.Pull(ctx, ref)
-	}
+	a, err := pullModule(ctx, module)
 	if err != nil {
 		return nil, nil, usagef("--plugin: %v", err)
 	}
@@ -73,6 +53,29 @@ func pullPlugin(ctx context.Context, module, apiVersion, kind string) (*manifest
 		p.Name, p.Limits = a.Manifest.Name, a.Manifest.Limits
 	}
 	return p, a.Module, nil
+}
+
+// pullModule fetches the artifact module, oci://HOST/REPO@sha256:…, names,
+// as a plugin ConfigMap would name it (a digest is required), with the
+// docker config's credentials and the CAs of $SSL_CERT_FILE, once: the
+// per-user module cache (moduleCacheDir) keeps it by digest.
+func pullModule(ctx context.Context, module string) (*ociplugin.Artifact, error) {
+	ref, err := manifest.ParseRegistryModule(module)
+	if err != nil {
+		return nil, err
+	}
+	client, err := (&registryFlags{}).client()
+	if err != nil {
+		return nil, err
+	}
+	digest, err := name.NewDigest(ref)
+	if err != nil {
+		return nil, err
+	}
+	if dir := moduleCacheDir(); dir != "" {
+		return (&ociplugin.Cache{Dir: dir, Client: client}).Pull(ctx, digest)
+	}
+	return client.Pull(ctx, ref)
 }
 
 // moduleCacheDir is the per-user cache of pulled modules, or "" when the

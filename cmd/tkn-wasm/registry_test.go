@@ -241,6 +241,24 @@ func TestRunPluginFromARegistry(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "value: \"42\"") {
 		t.Errorf("run --plugin oci://…: exit %d, stdout %s, stderr %s; want it to succeed", code, stdout, stderr)
 	}
+	// A plugin directory's index may name the module in a registry; the
+	// index's manifest applies, its sha256 pin included.
+	dir := t.TempDir()
+	index := func(extra string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "index.yaml"), []byte("plugins:\n- {name: ok, apiVersion: ok.tekton-wasm.dev/v1, kind: Ok, module: 'oci://"+ref+"'"+extra+"}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	index("")
+	if code, stdout, stderr := cli(t, "run", "-f", customRun, "--plugins", dir, "--cache-dir", ""); code != 0 || !strings.Contains(stdout, "value: \"42\"") {
+		t.Errorf("run --plugins DIR naming oci://…: exit %d, stdout %s, stderr %s; want it to succeed", code, stdout, stderr)
+	}
+	index(", sha256: '" + strings.Repeat("0", 64) + "'")
+	if code, _, stderr := cli(t, "run", "-f", customRun, "--plugins", dir, "--cache-dir", ""); code != exitUsage || !strings.Contains(stderr, "but the manifest pins "+strings.Repeat("0", 64)) {
+		t.Errorf("run --plugins DIR with a wrong pin: exit %d, stderr %s; want the pin mismatch", code, stderr)
+	}
+
 	// The module is cached by digest: a second run pulls nothing, and
 	// works with the registry gone.
 	closeRegistry()

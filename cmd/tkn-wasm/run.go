@@ -234,6 +234,17 @@ func loadPlugin(ctx context.Context, cr *v1beta1.CustomRun, pluginPath, pluginsD
 	if p == nil {
 		return nil, nil, usagef("no plugin in %s serves kind %q (apiVersion %q); add one to its %s", pluginsDir, kind, apiVersion, manifest.IndexFile)
 	}
+	if _, remote := p.RegistryModule(); remote {
+		a, err := pullModule(ctx, p.Module)
+		if err != nil {
+			return nil, nil, usagef("plugin %q: %v", p.Name, err)
+		}
+		module, err := p.Decode(a.Module)
+		if err != nil {
+			return nil, nil, usagef("%v", err)
+		}
+		return p, module, nil
+	}
 	module, err := manifest.ReadModule(pluginsDir, p)
 	if err != nil {
 		return nil, nil, usagef("%v", err)

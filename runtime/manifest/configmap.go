@@ -50,7 +50,9 @@ const (
 )
 
 // FromConfigMap reads the plugin a ConfigMap holds: its manifest and its
-// decoded module. Errors name the ConfigMap and say what to fix. When the
+// decoded module, which is nil when the manifest names a module in a
+// registry (RegistryModule: the caller pulls it, and Decode checks it
+// against the sha256 pin). Errors name the ConfigMap and say what to fix. When the
 // manifest is valid but the module is not (missing key, not wasm, digest
 // mismatch, too large), the manifest is returned with the error, so the
 // caller knows which apiVersion/kind is broken; so is a manifest that
@@ -72,7 +74,7 @@ func FromConfigMap(cm *corev1.ConfigMap) (*Manifest, []byte, error) {
 		return &p, nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if _, remote := p.RegistryModule(); remote {
-		return &p, nil, fmt.Errorf("%s: module %q: %w", where, p.Module, ErrRegistryModule)
+		return &p, nil, nil
 	}
 	stored, ok := cm.BinaryData[p.Module]
 	if !ok {

@@ -12,7 +12,8 @@ import (
 // A module may carry its own manifest, so that a module found on disk or
 // in a registry says what it is: a custom section named SectionName
 // (hostabi/README.md) whose payload is the manifest as JSON, without
-// module and sha256 (a module can neither name nor pin itself). Runtimes
+// module, sha256 and pullSecrets (a module can neither name nor pin
+// itself, nor say where it is pulled from). Runtimes
 // ignore custom sections, so embedding one changes the module's bytes,
 // and so its digest, but not its code.
 const (
@@ -24,11 +25,11 @@ const (
 )
 
 // Embed returns a copy of module carrying p as its manifest section, in
-// place of any it carried; p's module and sha256 are left out. The
+// place of any it carried; p's module, sha256 and pullSecrets are left
+// out. The
 // digest of the result is what a manifest pinning it names.
 func Embed(p *Manifest, module []byte) ([]byte, error) {
-	m := *p
-	m.Module, m.SHA256 = "", ""
+	m := p.Carried()
 	if err := m.validate(false); err != nil {
 		return nil, err
 	}
@@ -44,6 +45,15 @@ func Embed(p *Manifest, module []byte) ([]byte, error) {
 		return nil, fmt.Errorf("plugin %q: embedding its manifest: %w", m.Name, err)
 	}
 	return out, nil
+}
+
+// Carried is p as a module or registry artifact carries it: without its
+// module, sha256 and pullSecrets, which say where a module is and how to
+// fetch it, not what it is.
+func (p *Manifest) Carried() Manifest {
+	m := *p
+	m.Module, m.SHA256, m.PullSecrets = "", "", nil
+	return m
 }
 
 // Embedded returns the manifest module carries (Embed), validated but for
@@ -66,8 +76,8 @@ func Embedded(module []byte) (*Manifest, error) {
 	if err := yaml.UnmarshalStrict(found[0], &p); err != nil {
 		return nil, fmt.Errorf("the module's %q section is not a plugin manifest: %w", SectionName, err)
 	}
-	if p.Module != "" || p.SHA256 != "" {
-		return nil, fmt.Errorf("the module's %q section names a module or sha256; a module cannot name or pin itself", SectionName)
+	if p.Module != "" || p.SHA256 != "" || p.PullSecrets != nil {
+		return nil, fmt.Errorf("the module's %q section names a module, sha256 or pullSecrets; a module cannot name or pin itself", SectionName)
 	}
 	if err := p.validate(false); err != nil {
 		return nil, fmt.Errorf("the module's %q section: %w", SectionName, err)

@@ -16,7 +16,8 @@ import (
 const IndexFile = "index.yaml"
 
 // Index is a plugin directory's index.yaml: a list of manifests whose
-// module paths are relative to the directory.
+// module paths are relative to the directory, or name a module in a
+// registry (RegistryModule), which the runner pulls.
 //
 //	plugins:
 //	- name: wait
@@ -55,10 +56,7 @@ func decodeIndex(path string, b []byte) (*Index, error) {
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		if _, remote := p.RegistryModule(); remote {
-			return nil, fmt.Errorf("%s: plugin %q: module %q: %w", path, p.Name, p.Module, ErrRegistryModule)
-		}
-		if !filepath.IsLocal(p.Module) {
+		if _, remote := p.RegistryModule(); !remote && !filepath.IsLocal(p.Module) {
 			return nil, fmt.Errorf("%s: plugin %q: module %q is not inside the plugin directory; name it by a path relative to the directory, without ..", path, p.Name, p.Module)
 		}
 		key := [2]string{p.APIVersion, p.Kind}
@@ -80,11 +78,15 @@ func (idx *Index) Find(apiVersion, kind string) *Manifest {
 	return nil
 }
 
-// ReadModule reads and decodes p's module from dir. The module is
+// ReadModule reads and decodes p's module from dir; a module in a
+// registry is the caller's to pull. The module is
 // opened through an os.Root of dir, so neither its path nor a symbolic
 // link on the way leads out of dir, and a module file over wasmmodule.MaxBytes
 // is refused before it is read.
 func ReadModule(dir string, p *Manifest) ([]byte, error) {
+	if _, remote := p.RegistryModule(); remote {
+		return nil, fmt.Errorf("plugin %q: module %q is in an OCI registry, not in %s; pull it", p.Name, p.Module, dir)
+	}
 	b, err := readInDir(dir, p.Module, wasmmodule.MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: reading module %q: %w", p.Name, p.Module, err)

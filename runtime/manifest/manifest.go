@@ -49,6 +49,12 @@ type Manifest struct {
 	// SHA256, when set, pins the hex sha256 of the uncompressed module;
 	// a module with another digest is refused.
 	SHA256 string `json:"sha256,omitempty"`
+	// PullSecrets name the kubernetes.io/dockerconfigjson Secrets, in the
+	// controller's namespace, holding the credentials to pull a module in
+	// a registry (RegistryModule) with: at most MaxPullSecrets Secret
+	// names. Only a registry module may have them; the local runner uses
+	// the docker config instead.
+	PullSecrets []string `json:"pullSecrets,omitempty"`
 	// Limits bound every invocation of this plugin.
 	Limits Limits `json:"limits,omitempty"`
 	// Capabilities grant the plugin host capabilities (capabilities.go);
@@ -122,6 +128,9 @@ func (p *Manifest) validate(withModule bool) error {
 		if _, err := ParseRegistryModule(p.Module); err != nil {
 			return fmt.Errorf("plugin %q: %w", p.Name, err)
 		}
+	}
+	if err := p.validatePullSecrets(); err != nil {
+		return err
 	}
 	if p.SHA256 != "" {
 		if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != sha256.Size {

@@ -1,9 +1,10 @@
 package manifest
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -48,14 +49,13 @@ func TestValidateRegistryModule(t *testing.T) {
 	}
 }
 
-// A ConfigMap naming a module in a registry is reported with its manifest
-// (so that its kind is known to be broken), not as a missing binaryData
-// key.
+// A ConfigMap naming a module in a registry gives its manifest and no
+// module, for the caller to pull, not a missing binaryData key.
 func TestFromConfigMapRegistryModule(t *testing.T) {
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "cm"}, Data: map[string]string{ManifestKey: "name: wait\napiVersion: wait.tekton-wasm.dev/v1alpha1\nkind: Wait\nmodule: oci://registry.example/plugins/wait@" + digest + "\n"}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "cm"}, Data: map[string]string{ManifestKey: "name: wait\napiVersion: wait.tekton-wasm.dev/v1alpha1\nkind: Wait\nmodule: oci://registry.example/plugins/wait@" + digest + "\npullSecrets: [registry-example]\n"}}
 	p, mod, err := FromConfigMap(cm)
-	if p == nil || p.Kind != "Wait" || mod != nil || !errors.Is(err, ErrRegistryModule) {
-		t.Errorf("FromConfigMap = %+v, %d bytes, %v; want the manifest and ErrRegistryModule", p, len(mod), err)
+	if p == nil || p.Kind != "Wait" || mod != nil || err != nil || !slices.Equal(p.PullSecrets, []string{"registry-example"}) {
+		t.Errorf("FromConfigMap = %+v, %d bytes, %v; want the manifest with its pullSecrets and no module", p, len(mod), err)
 	}
 	cm.Data[ManifestKey] = strings.Replace(cm.Data[ManifestKey], "@"+digest, ":latest", 1)
 	if p, _, err := FromConfigMap(cm); p == nil || err == nil || !strings.Contains(err.Error(), "ConfigMap ns/cm: plugin \"wait\": module \"oci://registry.example/plugins/wait:latest\" names no digest") {
@@ -69,7 +69,52 @@ func TestLoadDirRegistryModule(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, IndexFile), []byte(index), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadDir(dir); !errors.Is(err, ErrRegistryModule) {
-		t.Errorf("LoadDir = %v; want ErrRegistryModule", err)
+	idx, err := LoadDir(dir)
+	if err != nil || idx.Find("w.dev/v1", "Wait") == nil {
+		t.Fatalf("LoadDir = %+v, %v; want the plugin in a registry", idx, err)
+	}
+	if _, err := ReadModule(dir, idx.Find("w.dev/v1", "Wait")); err == nil || !strings.Contains(err.Error(), "is in an OCI registry") {
+		t.Errorf("ReadModule = %v; want the registry module refused", err)
+	}
+}
+
+func TestValidatePullSecrets(t *testing.T) {
+	oci := "oci://registry.example/plugins/wait@" + digest
+	many := make([]string, MaxPullSecrets+1)
+	for i := range many {
+		many[i] = "s" + strconv.Itoa(i)
+	}
+	for _, tc := range []struct {
+		module  string
+		secrets []string
+		wantErr string
+	}{
+		{module: oci, secrets: []string{"a", "b.c"}},
+		{module: oci, secrets: many[:MaxPullSecrets]},
+		{module: oci, secrets: many, wantErr: "pullSecrets names 9 Secrets; the limit is 8"},
+		{module: "wait.wasm", secrets: []string{"a"}, wantErr: "pullSecrets apply to a module in an OCI registry"},
+		{module: oci, secrets: []string{"Not_A_Name"}, wantErr: `pullSecrets[0] "Not_A_Name" is not a Secret name`},
+		{module: oci, secrets: []string{""}, wantErr: `pullSecrets[0] "" is not a Secret name`},
+		{module: oci, secrets: []string{"a", "a"}, wantErr: `pullSecrets names "a" twice`},
+	} {
+		p := Manifest{Name: "wait", APIVersion: "w.dev/v1", Kind: "Wait", Module: tc.module, PullSecrets: tc.secrets}
+		err := p.Validate()
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("Validate(module %s, pullSecrets %q) = %v; want %q", tc.module, tc.secrets, err, tc.wantErr)
+		}
+	}
+}
+
+// pullSecrets say how to fetch a module, not what it is: a module does
+// not carry them.
+func TestEmbedLeavesOutPullSecrets(t *testing.T) {
+	p := &Manifest{Name: "wait", APIVersion: "w.dev/v1", Kind: "Wait", Module: "oci://registry.example/plugins/wait@" + digest, PullSecrets: []string{"a"}}
+	out, err := Embed(p, []byte("\x00asm\x01\x00\x00\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Embedded(out)
+	if err != nil || got.PullSecrets != nil || got.Module != "" {
+		t.Errorf("Embedded = %+v, %v; want the manifest without module and pullSecrets", got, err)
 	}
 }

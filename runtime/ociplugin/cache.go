@@ -48,7 +48,7 @@ func (c *Cache) Pull(ctx context.Context, ref name.Digest) (*Artifact, error) {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	entry := filepath.Join(c.Dir, h.Algorithm, h.Hex)
-	if a, err := readEntry(entry, h); err == nil {
+	if a, err := c.Client.readEntry(entry, h); err == nil {
 		a.Ref = ref
 		return a, nil
 	}
@@ -63,7 +63,7 @@ func (c *Cache) Pull(ctx context.Context, ref name.Digest) (*Artifact, error) {
 }
 
 // readEntry reads and checks the entry of the artifact with digest h.
-func readEntry(entry string, h v1.Hash) (*Artifact, error) {
+func (c *Client) readEntry(entry string, h v1.Hash) (*Artifact, error) {
 	raw, err := boundedread.Open(filepath.Join(entry, manifestFile), MaxManifestBytes)
 	if err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func readEntry(entry string, h v1.Hash) (*Artifact, error) {
 	if got, _, err := v1.SHA256(bytes.NewReader(raw)); err != nil || got != h {
 		return nil, fmt.Errorf("the cached manifest has digest %s, not %s", got, h)
 	}
-	return checkArtifact(raw, func(v1.Descriptor) (io.ReadCloser, error) {
+	return c.checkArtifact(raw, func(v1.Descriptor) (io.ReadCloser, error) {
 		return os.Open(filepath.Join(entry, moduleFile))
 	})
 }

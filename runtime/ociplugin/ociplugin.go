@@ -18,6 +18,7 @@ package ociplugin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -70,7 +71,17 @@ type Client struct {
 	// Transport carries the requests; nil means go-containerregistry's
 	// default, trusting the system's CAs only. See Transport.
 	Transport http.RoundTripper
+	// CredentialsHint and CAHint say what to do when a registry refuses
+	// the credentials, or presents a certificate no trusted CA signed;
+	// empty means the advice of the tkn-wasm CLI (docker login, --ca-file).
+	CredentialsHint, CAHint string
 }
+
+// The advice of the tkn-wasm CLI on registry errors (Client).
+const (
+	defaultCredentialsHint = "log in (docker login), or point DOCKER_CONFIG at a directory whose config.json has them"
+	defaultCAHint          = "trust the registry's CA with --ca-file or SSL_CERT_FILE"
+)
 
 func (c *Client) options(ctx context.Context) []remote.Option {
 	keychain := c.Keychain
@@ -142,7 +153,7 @@ func (c *Client) Push(ctx context.Context, ref string, p *manifest.Manifest, mod
 		return name.Digest{}, err
 	}
 	if err := remote.Write(r, img, c.options(ctx)...); err != nil {
-		return name.Digest{}, fmt.Errorf("pushing %s: %w", r, explain(err))
+		return name.Digest{}, fmt.Errorf("pushing %s: %w", r, c.explain(err))
 	}
 	d, err := img.Digest()
 	if err != nil {
@@ -172,8 +183,7 @@ func newArtifact(p *manifest.Manifest, module []byte) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	embedded := *p
-	embedded.Module, embedded.SHA256 = "", ""
+	embedded := p.Carried()
 	annotation, err := json.Marshal(&embedded)
 	if err != nil {
 		return nil, err
@@ -232,13 +242,13 @@ func (c *Client) Pull(ctx context.Context, ref string) (*Artifact, error) {
 	}
 	desc, err := remote.Get(r, c.options(ctx)...)
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", r, explain(err))
+		return nil, fmt.Errorf("pulling %s: %w", r, c.explain(err))
 	}
 	where := r.Context().Digest(desc.Digest.String())
 	if desc.MediaType.IsIndex() {
 		return nil, fmt.Errorf("%s is an image index, not a plugin artifact; name the artifact's own manifest", where)
 	}
-	a, err := checkArtifact(desc.Manifest, func(l v1.Descriptor) (io.ReadCloser, error) {
+	a, err := c.checkArtifact(desc.Manifest, func(l v1.Descriptor) (io.ReadCloser, error) {
 		img, err := desc.Image()
 		if err != nil {
 			return nil, err
@@ -258,7 +268,7 @@ func (c *Client) Pull(ctx context.Context, ref string) (*Artifact, error) {
 
 // checkArtifact checks an OCI manifest and the module it names, which
 // open returns a reader of, as Pull describes.
-func checkArtifact(raw []byte, open func(v1.Descriptor) (io.ReadCloser, error)) (*Artifact, error) {
+func (c *Client) checkArtifact(raw []byte, open func(v1.Descriptor) (io.ReadCloser, error)) (*Artifact, error) {
 	if len(raw) > MaxManifestBytes {
 		return nil, fmt.Errorf("its manifest is %d bytes; a plugin artifact's is at most %d", len(raw), MaxManifestBytes)
 	}
@@ -283,12 +293,12 @@ func checkArtifact(raw []byte, open func(v1.Descriptor) (io.ReadCloser, error)) 
 	}
 	rc, err := open(l)
 	if err != nil {
-		return nil, fmt.Errorf("fetching the module: %w", explain(err))
+		return nil, fmt.Errorf("fetching the module: %w", c.explain(err))
 	}
 	defer rc.Close()
 	module, err := boundedread.All(io.LimitReader(rc, l.Size), wasmmodule.MaxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("fetching the module: %w", explain(err))
+		return nil, fmt.Errorf("fetching the module: %w", c.explain(err))
 	}
 	switch {
 	case "sha256:"+wasmmodule.Digest(module) != l.Digest.String():
@@ -304,14 +314,14 @@ func checkArtifact(raw []byte, open func(v1.Descriptor) (io.ReadCloser, error)) 
 }
 
 // explain adds what to do to the registry errors a user can fix.
-func explain(err error) error {
+func (c *Client) explain(err error) error {
 	var unknownCA x509.UnknownAuthorityError
 	var terr *transport.Error
 	switch {
 	case errors.As(err, &unknownCA):
-		return fmt.Errorf("%w; trust the registry's CA with --ca-file or SSL_CERT_FILE", err)
+		return fmt.Errorf("%w; %s", err, cmp.Or(c.CAHint, defaultCAHint))
 	case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
-		return fmt.Errorf("%w; the registry refused the credentials: log in (docker login), or point DOCKER_CONFIG at a directory whose config.json has them", err)
+		return fmt.Errorf("%w; the registry refused the credentials: %s", err, cmp.Or(c.CredentialsHint, defaultCredentialsHint))
 	}
 	return err
 }

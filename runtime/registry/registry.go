@@ -12,6 +12,13 @@
 //     version's compiled code (engine.CompiledPlugin.Clone); the registry
 //     closes its handle when the version is replaced, and the engine,
 //     which counts handles, frees the code when the last lease ends.
+//   - Modules in registries (pull.go). A manifest naming its module as
+//     oci://HOST/REPO@sha256:… is loaded by pulling the artifact, with the
+//     credentials of the kubernetes.io/dockerconfigjson Secrets its
+//     pullSecrets name, through the on-disk module cache (ociplugin.Cache)
+//     when Options.ModuleCacheDir is set. A failed pull makes the kind
+//     broken like any other problem, and the ConfigMap is loaded again
+//     with exponential backoff until the pull succeeds or it changes.
 //   - Broken plugins. A ConfigMap whose manifest or module is unusable
 //     (not wasm, digest mismatch, missing fields, a compile failure, a
 //     module over one of the engine's caps, a memory minimum above its
@@ -28,14 +35,18 @@
 package registry
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,9 +65,12 @@ import (
 
 // Event reasons on plugin ConfigMaps.
 const (
-	EventLoaded    = "PluginLoaded"
-	EventInvalid   = "PluginInvalid"
-	EventDuplicate = "PluginDuplicateKind"
+	EventLoaded  = "PluginLoaded"
+	EventInvalid = "PluginInvalid"
+	// EventPullFailed: the module could not be pulled from its registry;
+	// the load is retried with backoff.
+	EventPullFailed = "PluginPullFailed"
+	EventDuplicate  = "PluginDuplicateKind"
 )
 
 // Kind is a custom task type: what a CustomRun's customRef or customSpec
@@ -104,6 +118,8 @@ type source struct {
 	plugin          *engine.CompiledPlugin // nil when err != nil
 	caBundle        []byte
 	err             error
+	// retry is set when err is a failed pull, which a later load may heal.
+	retry bool
 }
 
 func (s *source) key() string { return s.configMap.Namespace + "/" + s.configMap.Name }
@@ -119,11 +135,26 @@ type Options struct {
 	Recorder record.EventRecorder
 	Logger   *zap.SugaredLogger
 	Metrics  *metrics.Metrics
-	// Workers is how many ConfigMaps are decoded and compiled at once
-	// (default 2). Compiling a Go plugin keeps a core busy for ~1 s.
+	// Workers is how many ConfigMaps are loaded (pulled, decoded and
+	// compiled) at once (default 2). Compiling keeps a core busy; a pull
+	// waits on its registry (at most PullTimeout).
 	Workers int
 	// Resync is the informer's resync period (0: none).
 	Resync time.Duration
+
+	// RegistryTransport carries the requests to OCI registries (nil:
+	// go-containerregistry's default, trusting the system's CAs; see
+	// ociplugin.Transport).
+	RegistryTransport http.RoundTripper
+	// ModuleCacheDir keeps pulled modules by digest (ociplugin.Cache);
+	// "" pulls a module whenever a ConfigMap naming it is loaded.
+	ModuleCacheDir string
+	// PullTimeout bounds one pull (default DefaultPullTimeout). Pulls run
+	// on the Workers.
+	PullTimeout time.Duration
+	// RetryBase and RetryMax are the backoff of loading a ConfigMap again
+	// after its pull failed (defaults DefaultRetryBase, DefaultRetryMax).
+	RetryBase, RetryMax time.Duration
 }
 
 // Registry is the set of loaded plugins. It is safe for concurrent use.
@@ -132,6 +163,7 @@ type Registry struct {
 	informer cache.SharedIndexInformer
 	lister   corev1listers.ConfigMapLister
 	queue    workqueue.TypedRateLimitingInterface[string]
+	pulls    singleflight.Group // by artifact and pull secrets
 
 	mu       sync.RWMutex
 	sources  map[string]*source // by ConfigMap key
@@ -146,6 +178,9 @@ func New(opts Options) *Registry {
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
+	opts.PullTimeout = cmp.Or(opts.PullTimeout, DefaultPullTimeout)
+	opts.RetryBase = cmp.Or(opts.RetryBase, DefaultRetryBase)
+	opts.RetryMax = cmp.Or(opts.RetryMax, DefaultRetryMax)
 	factory := informers.NewSharedInformerFactoryWithOptions(opts.Kube, opts.Resync,
 		informers.WithNamespace(opts.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -156,7 +191,7 @@ func New(opts Options) *Registry {
 		opts:     opts,
 		informer: cms.Informer(),
 		lister:   cms.Lister(),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.RetryBase, opts.RetryMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "plugin-configmaps"}),
 		sources: map[string]*source{},
 		kinds:   map[Kind]*Entry{},
@@ -264,7 +299,9 @@ func (r *Registry) work(ctx context.Context) {
 			return
 		}
 		if err := r.sync(ctx, key); err != nil {
-			r.opts.Logger.Errorw("Loading a plugin ConfigMap failed; retrying", zap.String("configmap", key), zap.Error(err))
+			if !errors.As(err, new(errPull)) { // load logged those
+				r.opts.Logger.Errorw("Loading a plugin ConfigMap failed; retrying", zap.String("configmap", key), zap.Error(err))
+			}
 			r.queue.AddRateLimited(key)
 		} else {
 			r.queue.Forget(key)
@@ -290,11 +327,15 @@ func (r *Registry) sync(ctx context.Context, key string) error {
 	r.mu.RLock()
 	old := r.sources[key]
 	r.mu.RUnlock()
-	if old != nil && old.resourceVersion == cm.ResourceVersion {
+	if old != nil && old.resourceVersion == cm.ResourceVersion && !old.retry {
 		r.loaded(key)
 		return nil
 	}
-	r.replace(key, r.load(ctx, cm))
+	src := r.load(ctx, cm)
+	r.replace(key, src)
+	if src.retry {
+		return src.err
+	}
 	return nil
 }
 
@@ -322,6 +363,12 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 		if p, module, err = decodeConfigMap(cm); err != nil {
 			return err
 		}
+		if _, remote := p.RegistryModule(); remote {
+			if module, err = r.pull(ctx, p); err != nil {
+				src.retry = errors.As(err, new(errPull))
+				return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
+			}
+		}
 		if src.caBundle, err = r.caBundle(ctx, p); err != nil {
 			return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
 		}
@@ -347,6 +394,11 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 	}
 	src.err = err
 	r.opts.Metrics.LoadFailed(ctx, src.key())
+	if src.retry {
+		log.Errorw("Pulling the plugin's module failed; retrying with backoff", zap.Error(err))
+		r.opts.Recorder.Event(src.configMap, corev1.EventTypeWarning, EventPullFailed, err.Error())
+		return src
+	}
 	log.Errorw("Plugin ConfigMap is invalid", zap.Error(err))
 	r.opts.Recorder.Event(src.configMap, corev1.EventTypeWarning, EventInvalid, err.Error())
 	return src

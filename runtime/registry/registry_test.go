@@ -44,6 +44,13 @@ type world struct {
 
 func start(t *testing.T, objs ...*corev1.ConfigMap) *world {
 	t.Helper()
+	return startWith(t, Options{}, objs...)
+}
+
+// startWith starts a registry with opts, whose Engine, Kube, Namespace,
+// Recorder and Logger it sets, over objs.
+func startWith(t *testing.T, opts Options, objs ...*corev1.ConfigMap) *world {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	eng, err := engine.New(ctx, engine.Config{})
@@ -66,7 +73,8 @@ func start(t *testing.T, objs ...*corev1.ConfigMap) *world {
 		}
 	}
 	w := &world{t: t, kube: kube, events: record.NewFakeRecorder(100), changes: make(chan Kind, 100)}
-	w.registry = New(Options{Engine: eng, Kube: kube, Namespace: ns, Recorder: w.events, Logger: zaptest.NewLogger(t).Sugar()})
+	opts.Engine, opts.Kube, opts.Namespace, opts.Recorder, opts.Logger = eng, kube, ns, w.events, zaptest.NewLogger(t).Sugar()
+	w.registry = New(opts)
 	if err := w.registry.Start(ctx, func(k Kind) { w.changes <- k }); err != nil {
 		t.Fatal(err)
 	}
