@@ -196,7 +196,7 @@ const sampleRequest = `{"abiVersion":"tekton-wasm/v1","run":{"name":"r","namespa
 	`"apiVersion":"x.dev/v1","kind":"X","ref":"x","spec":{"a":[1,"b",{"c":null,"d":true}]},"metadata":{"labels":{"a":"b"},"annotations":{"a":"b"}},` +
 	`"params":[{"name":"s","value":"v"},{"name":"a","value":["x"]},{"name":"o","value":{"k":"v"}}],"attempt":1,"retries":1,` +
 	`"startTime":"2026-01-02T03:04:05Z","deadline":"2026-01-02T04:04:05.5Z","extraFields":{"n":1},` +
-	`"workspaces":[{"name":"w","path":"/workspace/w","readOnly":true}]}`
+	`"workspaces":[{"name":"w","path":"/workspace/w","readOnly":true}],"cleanup":{"reason":"Cancelled"}}`
 
 // warmUp serves sampleRequest with a handler that answers with every
 // Response field set, writing nothing anywhere: it runs the code paths of

@@ -181,7 +181,7 @@ status:
      message: CustomRun cancelled as the PipelineRun it belongs to has been cancelled.}`,
 		act: Action{Kind: Done},
 	}, {
-		name: "cancelled while running, default message, no retry",
+		name: "cancelled before any call answered Running, default message, no retry: no clean-up",
 		in: header + `
 spec:
   customRef: {apiVersion: example.dev/v1, kind: Example}
@@ -190,7 +190,7 @@ spec:
 status:
   startTime: "2026-11-29T09:59:00Z"
   conditions:
-  - {type: Succeeded, status: Unknown, reason: Waiting, lastTransitionTime: "2026-11-29T09:59:00Z"}`,
+  - {type: Succeeded, status: Unknown, reason: Started, lastTransitionTime: "2026-11-29T09:59:00Z"}`,
 		want: header + `
 spec:
   customRef: {apiVersion: example.dev/v1, kind: Example}
@@ -205,7 +205,7 @@ status:
      message: CustomRun "r" was cancelled}`,
 		act: Action{Kind: Done},
 	}, {
-		name: "deadline passed while waiting: timed out, no retries left",
+		name: "deadline passed before any call answered Running: timed out, no retries left, no clean-up",
 		in: header + `
 spec:
   customRef: {apiVersion: example.dev/v1, kind: Example}
@@ -213,7 +213,7 @@ spec:
 status:
   startTime: "2026-11-29T09:59:50Z"
   conditions:
-  - {type: Succeeded, status: Unknown, reason: Waiting, lastTransitionTime: "2026-11-29T09:59:50Z"}
+  - {type: Succeeded, status: Unknown, reason: Retrying, lastTransitionTime: "2026-11-29T09:59:50Z"}
   extraFields: {polls: 3}`,
 		want: header + `
 spec:
