@@ -39,7 +39,7 @@ func TestCleanupOnCancel(t *testing.T) {
 	w.expect(w.reconcile(key), outcome{requeue: lifecycle.DefaultCleanupGrace}) // the clean-up call runs; the outcome waits for it
 	w.invocationEnds(key)
 	w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{"Warning CustomRunCancelled PipelineRun p was cancelled"}})
-	if got, want := w.pluginLog(), []string{`clean-up Cancelled {"started":"job-1"}`}; !slices.Equal(got, want) {
+	if got, want := w.pluginLog(), []string{"started job-1", `clean-up Cancelled {"started":"job-1"}`}; !slices.Equal(got, want) {
 		t.Errorf("plugin log %q, want %q", got, want)
 	}
 	w.expectStatus(key, lines(
@@ -63,7 +63,7 @@ func TestCleanupOnTimeout(t *testing.T) {
 	w.clock.Step(time.Minute)
 	w.expect(w.reconcile(key), outcome{requeue: lifecycle.DefaultCleanupGrace})
 	w.invocationEnds(key)
-	if got, want := w.pluginLog(), []string{`clean-up TimedOut {"started":"job-1"}`}; !slices.Equal(got, want) {
+	if got, want := w.pluginLog(), []string{"started job-1", `clean-up TimedOut {"started":"job-1"}`}; !slices.Equal(got, want) {
 		t.Errorf("plugin log %q, want %q", got, want)
 	}
 	// The attempt ends as it would have without the clean-up, and the
@@ -99,8 +99,8 @@ func TestCleanupStoppedAtGracePeriod(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("the clean-up call ran %s past a 500ms grace period", d)
 	}
-	if got := w.pluginLog(); len(got) != 1 {
-		t.Errorf("plugin log %q, want one clean-up call", got)
+	if got := w.pluginLog(); len(got) != 2 {
+		t.Errorf("plugin log %q, want the first call's and one clean-up call's", got)
 	}
 	w.expect(w.reconcile(key), outcome{requeue: -1, writes: 1, events: []string{"Warning CustomRunCancelled PipelineRun p was cancelled"}})
 }

@@ -9,8 +9,9 @@
 //   - poll: answer Running with requeueAfter "every" (default 1s) and
 //     extraFields {"calls": n}, and succeed on the "calls" param's call.
 //   - hang: sleep for an hour, ignoring the deadline: the host must stop it.
-//   - cleanup: answer Running with requeueAfter "every" (default 1h) and
-//     extraFields {"started": "job-<attempt>"}; a clean-up call logs
+//   - cleanup: log "started job-<attempt>" and answer Running with
+//     requeueAfter "every" (default 1h) and extraFields
+//     {"started": "job-<attempt>"}; a clean-up call logs
 //     "clean-up <reason> <extraFields>" and, if the "hangInCleanup" param
 //     is "true", then sleeps for an hour, ignoring the deadline.
 package main
@@ -133,6 +134,7 @@ func cleanup(req *hostabi.Request) (*hostabi.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		fmt.Fprintf(os.Stderr, "started job-%d\n", req.Attempt)
 		return &hostabi.Response{Status: hostabi.StatusRunning, Reason: "JobRunning",
 			ExtraFields: json.RawMessage(`{"started":"job-` + strconv.Itoa(req.Attempt) + `"}`), RequeueAfter: hostabi.Duration{Duration: d}}, nil
 	}
