@@ -45,6 +45,13 @@
 // one call only. The package uses the standard library only and costs
 // nothing at run time beyond one JSON decode and one encode.
 //
+// A request with Cleanup set (req.Cleanup != nil) is a clean-up call: the
+// run was cancelled or the attempt timed out after a Running answer, and
+// the handler should stop what it started (found through
+// req.ExtraFields) within ctx, which ends with the grace period; its
+// answer does not change the outcome (hostabi/README.md, "Clean-up
+// calls").
+//
 // DoHTTP sends HTTP requests through the host's HTTP capability, which
 // the plugin's manifest must grant (capabilities.http); a plugin that
 // does not call it does not import it.

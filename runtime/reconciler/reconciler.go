@@ -8,7 +8,7 @@
 // One reconcile reads like the local runner (runtime/local), one way:
 //
 //	run -> runState.known -> Machine.Step -> Await:  await (write the held status when due)
-//	                                      -> Invoke: call -> start -> execute (goroutine):
+//	                                      -> Invoke, Cleanup: call -> start -> execute (goroutine):
 //	                                                 slot, workspaces, Machine.Request, Invoke -> job outcome
 //	                                      -> Wait, Done: statusWriter.flush -> requeue
 //
@@ -36,7 +36,8 @@
 //     RunCancelled) or its timeout stops the invocation within
 //     milliseconds; a Running response holds no sandbox while the run
 //     waits for its requeueAfter. A run's calls after its first are paced
-//     per run and per plugin (RunPace, PluginPace; see callAt).
+//     per run and per plugin (RunPace, PluginPace; see callAt), except
+//     a clean-up call, which its grace period bounds.
 //   - Per-run state, one owner. What the controller remembers of a run
 //     between reconciles (runState: the action it acts on, its job, its
 //     status writer, its pace) is reached only through the run table's
@@ -69,7 +70,9 @@
 // Delivery is at least once: the invocation in flight when the controller
 // stops (or loses leadership) runs again from the start of its call, and a
 // waiting run is called again at once after a restart, since its
-// requeueAfter lives in memory. Plugins must tolerate being called again.
+// requeueAfter lives in memory. Plugins must tolerate being called again;
+// so must a clean-up call (see runtime/lifecycle), which is made again
+// when the controller stops during it.
 package reconciler
 
 import (
