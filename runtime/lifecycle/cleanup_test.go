@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -22,6 +21,40 @@ status:
   startTime: "` + start + `"
   conditions:
   - {type: Succeeded, status: Unknown, reason: Waiting, message: build 7 runs, lastTransitionTime: "2026-11-29T09:59:50Z"}
+  extraFields: {build: 7}`
+}
+
+// cancelledAt is the run of waiting(09:59:30, cancelled), ended as
+// cancelled at 10:00:sec.
+func cancelledAt(sec string) string {
+	return header + `
+spec:
+  customRef: {apiVersion: example.dev/v1, kind: Example}
+  serviceAccountName: ""
+  status: RunCancelled
+  timeout: 1m0s
+status:
+  startTime: "2026-11-29T09:59:30Z"
+  completionTime: "2026-11-29T10:00:` + sec + `"
+  conditions:
+  - {type: Succeeded, status: "False", reason: CustomRunCancelled, message: CustomRun "r" was cancelled, lastTransitionTime: "2026-11-29T10:00:` + sec + `"}
+  extraFields: {build: 7}`
+}
+
+// timedOutAt is the run of waiting(start, spec) without retries, timed
+// out at 10:00:sec.
+func timedOutAt(spec, start, sec string) string {
+	return header + `
+spec:
+  customRef: {apiVersion: example.dev/v1, kind: Example}
+  serviceAccountName: ""` + spec + `
+  timeout: 1m0s
+status:
+  startTime: "` + start + `"
+  completionTime: "2026-11-29T10:00:` + sec + `"
+  conditions:
+  - {type: Succeeded, status: "False", reason: CustomRunTimedOut, lastTransitionTime: "2026-11-29T10:00:` + sec + `",
+     message: CustomRun "r" timed out after 1m0s (attempt 1 of 1)}
   extraFields: {build: 7}`
 }
 
@@ -49,18 +82,7 @@ func TestCleanup(t *testing.T) {
 		after:   3 * time.Second,
 		out:     ok,
 		next:    Action{Kind: Done},
-		want: header + `
-spec:
-  customRef: {apiVersion: example.dev/v1, kind: Example}
-  serviceAccountName: ""
-  status: RunCancelled
-  timeout: 1m0s
-status:
-  startTime: "2026-11-29T09:59:30Z"
-  completionTime: "2026-11-29T10:00:03Z"
-  conditions:
-  - {type: Succeeded, status: "False", reason: CustomRunCancelled, message: CustomRun "r" was cancelled, lastTransitionTime: "2026-11-29T10:00:03Z"}
-  extraFields: {build: 7}`,
+		want:    cancelledAt("03Z"),
 	}, {
 		name:    "while the clean-up call runs within its grace period: Await it",
 		in:      cancelled,
@@ -76,18 +98,7 @@ status:
 		cleanup: Action{Kind: Cleanup, Attempt: 1, Deadline: now.Add(5 * time.Second), Cleanup: hostabi.CleanupCancelled},
 		after:   5 * time.Second,
 		next:    Action{Kind: Done},
-		want: header + `
-spec:
-  customRef: {apiVersion: example.dev/v1, kind: Example}
-  serviceAccountName: ""
-  status: RunCancelled
-  timeout: 1m0s
-status:
-  startTime: "2026-11-29T09:59:30Z"
-  completionTime: "2026-11-29T10:00:05Z"
-  conditions:
-  - {type: Succeeded, status: "False", reason: CustomRunCancelled, message: CustomRun "r" was cancelled, lastTransitionTime: "2026-11-29T10:00:05Z"}
-  extraFields: {build: 7}`,
+		want:    cancelledAt("05Z"),
 	}, {
 		name:    "timed out with retries left: the next attempt starts after the clean-up",
 		in:      timedOut,
@@ -120,18 +131,7 @@ status:
 		after:   DefaultCleanupGrace,
 		out:     &Outcome{Err: context.DeadlineExceeded},
 		next:    Action{Kind: Done},
-		want: header + `
-spec:
-  customRef: {apiVersion: example.dev/v1, kind: Example}
-  serviceAccountName: ""
-  timeout: 1m0s
-status:
-  startTime: "2026-11-29T09:59:00Z"
-  completionTime: "2026-11-29T10:00:10Z"
-  conditions:
-  - {type: Succeeded, status: "False", reason: CustomRunTimedOut, lastTransitionTime: "2026-11-29T10:00:10Z",
-     message: CustomRun "r" timed out after 1m0s (attempt 1 of 1)}
-  extraFields: {build: 7}`,
+		want:    timedOutAt("", "2026-11-29T09:59:00Z", "10Z"),
 	}, {
 		name: "the host stopped a call at the deadline after a Running answer: clean-up",
 		in:   waiting("2026-11-29T09:59:30Z", ""),
@@ -140,37 +140,14 @@ status:
 		cleanup: Action{Kind: Cleanup, Attempt: 1, Deadline: now.Add(DefaultCleanupGrace), Cleanup: hostabi.CleanupTimedOut},
 		out:     &Outcome{Err: context.Canceled},
 		next:    Action{Kind: Done},
-		want: header + `
-spec:
-  customRef: {apiVersion: example.dev/v1, kind: Example}
-  serviceAccountName: ""
-  timeout: 1m0s
-status:
-  startTime: "2026-11-29T09:59:30Z"
-  completionTime: "2026-11-29T10:00:00Z"
-  conditions:
-  - {type: Succeeded, status: "False", reason: CustomRunTimedOut, lastTransitionTime: "2026-11-29T10:00:00Z",
-     message: CustomRun "r" timed out after 1m0s (attempt 1 of 1)}
-  extraFields: {build: 7}`,
+		want:    timedOutAt("", "2026-11-29T09:59:30Z", "00Z"),
 	}, {
 		name: "cancelled during a timed-out attempt's clean-up: no second clean-up, the attempt ends TimedOut",
 		in:   waiting("2026-11-29T09:59:00Z", "\n  status: RunCancelled"),
 		first: Known{Last: Action{Kind: Cleanup, Attempt: 1, Deadline: now.Add(time.Second), Cleanup: hostabi.CleanupTimedOut},
 			Outcome: ok},
 		next: Action{Kind: Done},
-		want: header + `
-spec:
-  customRef: {apiVersion: example.dev/v1, kind: Example}
-  serviceAccountName: ""
-  status: RunCancelled
-  timeout: 1m0s
-status:
-  startTime: "2026-11-29T09:59:00Z"
-  completionTime: "2026-11-29T10:00:00Z"
-  conditions:
-  - {type: Succeeded, status: "False", reason: CustomRunTimedOut, lastTransitionTime: "2026-11-29T10:00:00Z",
-     message: CustomRun "r" timed out after 1m0s (attempt 1 of 1)}
-  extraFields: {build: 7}`,
+		want: timedOutAt("\n  status: RunCancelled", "2026-11-29T09:59:00Z", "00Z"),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := clocktesting.NewFakeClock(now)
@@ -214,15 +191,11 @@ func TestCleanupAfterRestart(t *testing.T) {
 func TestCleanupRequest(t *testing.T) {
 	m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
 	run := parse(t, waiting("2026-11-29T09:59:30Z", "\n  status: RunCancelled"))
-	act := m.Step(run, Known{})
-	got, err := json.Marshal(m.Request(run, act, Inputs{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := requestJSON(t, m, run, m.Step(run, Known{}), Inputs{})
 	want := `{"abiVersion":"tekton-wasm/v1","run":{"name":"r","namespace":"ns","uid":"u1"},"apiVersion":"example.dev/v1","kind":"Example",` +
 		`"attempt":1,"retries":0,"startTime":"2026-11-29T09:59:30Z","deadline":"2026-11-29T10:00:10Z","extraFields":{"build":7},` +
 		`"cleanup":{"reason":"Cancelled"}}`
-	if d := cmp.Diff(want, string(got)); d != "" {
+	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("request (-want +got):\n%s", d)
 	}
 }

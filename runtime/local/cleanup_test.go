@@ -10,25 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
-	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	"k8s.io/utils/clock"
-	"sigs.k8s.io/yaml"
 )
-
-// cleanupRun is a run of the test plugin's cleanup mode (its first call
-// logs "started job-1" and answers Running for an hour), with spec lines.
-func cleanupRun(t *testing.T, spec string) *v1beta1.CustomRun {
-	t.Helper()
-	var r v1beta1.CustomRun
-	if err := yaml.UnmarshalStrict([]byte(`
-metadata: {name: r}
-spec:
-  customRef: {apiVersion: test.tekton-wasm.dev/v1, kind: Test}
-`+spec), &r); err != nil {
-		t.Fatal(err)
-	}
-	return &r
-}
 
 // logWatch is the runner's Log: it keeps the plugin's log and calls
 // onStart once a second call logged that it started its job: the first
@@ -65,7 +48,7 @@ func TestRunCleanupOnInterrupt(t *testing.T) {
 	defer cancel()
 	log := &logWatch{onStart: cancel}
 	r := &Runner{Machine: &lifecycle.Machine{Clock: clock.RealClock{}}, Plugin: plugin(t), Log: log}
-	run := cleanupRun(t, "  params: [{name: mode, value: cleanup}, {name: every, value: 100ms}]\n  timeout: 1h")
+	run := testRun(t, "  params: [{name: mode, value: cleanup}, {name: every, value: 100ms}]\n  timeout: 1h")
 	if err := r.Run(ctx, run); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +66,7 @@ func TestRunCleanupOnInterrupt(t *testing.T) {
 func TestRunCleanupOnTimeout(t *testing.T) {
 	log := &logWatch{}
 	r := &Runner{Machine: &lifecycle.Machine{Clock: clock.RealClock{}}, Plugin: plugin(t), Log: log}
-	run := cleanupRun(t, "  params: [{name: mode, value: cleanup}]\n  timeout: 200ms")
+	run := testRun(t, "  params: [{name: mode, value: cleanup}]\n  timeout: 200ms")
 	if err := r.Run(context.Background(), run); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +84,7 @@ func TestRunCleanupStoppedAtGracePeriod(t *testing.T) {
 	defer cancel()
 	log := &logWatch{onStart: cancel}
 	r := &Runner{Machine: &lifecycle.Machine{Clock: clock.RealClock{}, CleanupGrace: 300 * time.Millisecond}, Plugin: plugin(t), Log: log}
-	run := cleanupRun(t, "  params: [{name: mode, value: cleanup}, {name: every, value: 100ms}, {name: hangInCleanup, value: 'true'}]\n  timeout: 1h")
+	run := testRun(t, "  params: [{name: mode, value: cleanup}, {name: every, value: 100ms}, {name: hangInCleanup, value: 'true'}]\n  timeout: 1h")
 	start := time.Now()
 	if err := r.Run(ctx, run); err != nil {
 		t.Fatal(err)

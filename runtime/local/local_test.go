@@ -19,18 +19,23 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-func customRun(t *testing.T, workspaces string) *v1beta1.CustomRun {
+// testRun is a run named r of the test plugin's kind, with spec lines.
+func testRun(t *testing.T, spec string) *v1beta1.CustomRun {
 	t.Helper()
 	var r v1beta1.CustomRun
 	if err := yaml.UnmarshalStrict([]byte(`
 metadata: {name: r}
 spec:
   customRef: {apiVersion: test.tekton-wasm.dev/v1, kind: Test}
-  params: [{name: mode, value: echo}]
-  workspaces: `+workspaces), &r); err != nil {
+`+spec), &r); err != nil {
 		t.Fatal(err)
 	}
 	return &r
+}
+
+func customRun(t *testing.T, workspaces string) *v1beta1.CustomRun {
+	t.Helper()
+	return testRun(t, "  params: [{name: mode, value: echo}]\n  workspaces: "+workspaces)
 }
 
 // plugin compiles the reconciler's test plugin (its echo mode lists the

@@ -70,10 +70,18 @@ var (
 )
 
 // testEngine is one engine for the whole test process, so the test plugin
-// is compiled once.
+// is compiled once: here, before any world waits for its registry to load
+// it (which then takes the compiled module from the engine's cache), so
+// that the compile, slow under -race on a busy machine, counts against no
+// world's deadline.
 func testEngine(t *testing.T) *engine.Engine {
 	t.Helper()
-	sharedEngine.once.Do(func() { sharedEngine.eng, sharedEngine.err = engine.New(context.Background(), engine.Config{}) })
+	sharedEngine.once.Do(func() {
+		ctx := context.Background()
+		if sharedEngine.eng, sharedEngine.err = engine.New(ctx, engine.Config{}); sharedEngine.err == nil {
+			_, sharedEngine.err = sharedEngine.eng.Compile(ctx, testPlugin(t), engine.Limits{})
+		}
+	})
 	if sharedEngine.err != nil {
 		t.Fatal(sharedEngine.err)
 	}
