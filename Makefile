@@ -7,7 +7,8 @@ PLUGINS_OUT := $(BIN)/plugins
 
 GO_PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 C_PLUGINS  := $(patsubst plugins/%/,%,$(sort $(dir $(wildcard plugins/*/*.c))))
-PLUGIN_WASM := $(foreach p,$(GO_PLUGINS) $(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm)
+RUST_PLUGINS := $(patsubst plugins/%/Cargo.toml,%,$(wildcard plugins/*/Cargo.toml))
+PLUGIN_WASM := $(foreach p,$(GO_PLUGINS) $(C_PLUGINS) $(RUST_PLUGINS),$(PLUGINS_OUT)/$(p).wasm)
 # The guest SDK, a module of its own (hostabi/go.mod), which every Go plugin
 # is built against.
 SDK_DIR     := hostabi
@@ -40,8 +41,22 @@ $(PLUGINS_OUT):
 $(foreach p,$(GO_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/*.go) $(SDK_SOURCES) | $(PLUGINS_OUT)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./plugins/$*
 
-$(foreach p,$(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/*.c plugins/%/*.h plugins/%/CFLAGS) | deps $(PLUGINS_OUT)
-	clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror $$(cat plugins/$*/CFLAGS 2>/dev/null) -o $@ $(wildcard plugins/$*/*.c)
+# C plugins are built with the C SDK (sdk/c: tekton_wasm.h and its JSON).
+C_SDK_DIR     := sdk/c
+C_SDK_SOURCES := $(wildcard $(C_SDK_DIR)/*.c)
+$(foreach p,$(C_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/*.c plugins/%/*.h plugins/%/CFLAGS) $(wildcard $(C_SDK_DIR)/*.[ch]) | deps $(PLUGINS_OUT)
+	clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror -I$(C_SDK_DIR) $$(cat plugins/$*/CFLAGS 2>/dev/null) -o $@ $(wildcard plugins/$*/*.c) $(C_SDK_SOURCES)
+
+# Rust plugins are Cargo packages built against the Rust SDK
+# (sdk/rust/tekton-wasm-guest) with Debian's cargo and rustc (a rustup
+# toolchain earlier on PATH has neither the wasm32-wasi std nor Debian's
+# crates), offline from Debian's crate registry as each package's
+# .cargo/config.toml says. The library, a cdylib, is the plugin: a WASI
+# reactor whose tekton_run serves the call.
+RUST_SDK_SOURCES := $(wildcard sdk/rust/tekton-wasm-guest/Cargo.toml sdk/rust/tekton-wasm-guest/src/*.rs)
+$(foreach p,$(RUST_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/Cargo.toml plugins/%/src/*.rs) $(RUST_SDK_SOURCES) | deps $(PLUGINS_OUT)
+	cd plugins/$* && RUSTC=/usr/bin/rustc /usr/bin/cargo build --offline --release --target wasm32-wasi --lib
+	cp plugins/$*/target/wasm32-wasi/release/$(subst -,_,$*).wasm $@
 
 # Misbehaving modules for the demo, from their sources in
 # examples/hostile/src (the engine's tests run them too), with the index in
@@ -75,7 +90,7 @@ demo: deps build plugins hostile
 
 # The race detector runs on the packages that share state between
 # goroutines, and on the engine's concurrent-invocation tests.
-RACE_PKGS := ./runtime/dispatch ./runtime/registry ./runtime/reconciler
+RACE_PKGS := ./runtime/dispatch ./runtime/registry ./runtime/reconciler ./runtime/pipelinerun
 # The guest SDK is a module of its own, which ./... at the root does not
 # reach: it is vetted and tested from its directory.
 test: deps
@@ -101,7 +116,7 @@ fuzz:
 # more packages' benchmarks (format: test/bench/table.Row).
 BENCH_PKGS  ?= ./runtime/...
 BENCH_FLAGS ?= -count 3
-BENCH_ROWS  ?= runtime/engine/bench.rows
+BENCH_ROWS  ?= runtime/engine/bench.rows runtime/pipelinerun/bench.rows
 BENCH_OUT   := $(BIN)/bench.txt
 
 bench: deps

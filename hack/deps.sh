@@ -14,6 +14,12 @@ needs=(
   "/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a:libclang-rt-dev-wasm32"
   "/usr/bin/rustc:rustc"
   "/usr/lib/rustlib/wasm32-wasi/lib:libstd-rust-dev-wasm32"
+  # Rust plugins (sdk/rust): Debian's cargo and the crates the SDK uses,
+  # from Debian's crate registry (/usr/share/cargo/registry).
+  "/usr/bin/cargo:cargo"
+  "/usr/share/doc/librust-serde-dev:librust-serde-dev"
+  "/usr/share/doc/librust-serde-derive-dev:librust-serde-derive-dev"
+  "/usr/share/doc/librust-serde-json-dev:librust-serde-json-dev"
 )
 
 missing=()

@@ -3,6 +3,7 @@
 //
 //	tkn-wasm run -f customrun.yaml --plugin plugin.wasm   run a CustomRun locally
 //	tkn-wasm run -f customrun.yaml --plugins DIR          pick the plugin by kind
+//	tkn-wasm run -f pipelinerun.yaml --plugins DIR        run a PipelineRun of plugin tasks
 //	tkn-wasm pack plugin.wasm --api-version … --kind …    print its plugin ConfigMap
 //	tkn-wasm push plugin.wasm HOST/REPO:TAG --kind …      push it to a registry
 //	tkn-wasm pull HOST/REPO@sha256:… -o plugin.wasm       fetch it from a registry
@@ -26,6 +27,7 @@ const usage = `tkn-wasm runs Tekton custom tasks written as WebAssembly plugins.
 
 Usage:
   tkn-wasm run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]
+  tkn-wasm run -f PIPELINERUN.yaml [-f PIPELINE.yaml…] [--pipelines DIR] --plugins DIR [flags]
   tkn-wasm pack MODULE.wasm --api-version APIVERSION --kind KIND [flags]
   tkn-wasm push MODULE.wasm HOST/REPO[:TAG] --api-version APIVERSION --kind KIND [flags]
   tkn-wasm pull HOST/REPO(:TAG|@sha256:DIGEST) -o FILE [flags]

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/sandboxfs"
@@ -131,20 +130,7 @@ func TestRunGolden(t *testing.T) {
 				t.Errorf("took %s; want between %s and %s", took, tc.took[0], tc.took[1])
 			}
 			got := normalize(fmt.Sprintf("exit code: %d\n--- stdout\n%s--- stderr\n%s", code, stdout.String(), stderr.String()), plugins)
-			golden := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if d := cmp.Diff(string(want), got); d != "" {
-				t.Errorf("output (-want +got):\n%s", d)
-			}
+			golden(t, filepath.Join("testdata", tc.name+".golden"), got)
 		})
 	}
 }

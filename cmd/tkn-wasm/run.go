@@ -38,10 +38,12 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs := flag.NewFlagSet("tkn-wasm run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		file, pluginPath, pluginsDir, output, cacheDir string
-		params, workspaces, allowHosts                 multiFlag
+		pluginPath, pluginsDir, output, cacheDir, pipelinesDir string
+		files, params, workspaces, allowHosts                  multiFlag
 	)
-	fs.StringVar(&file, "f", "", "the CustomRun YAML or JSON file (at most 4 MiB); - reads stdin")
+	fs.Var(&files, "f", "the CustomRun or PipelineRun YAML or JSON file (at most 4 MiB); - reads stdin; repeat it to give a PipelineRun's Pipelines")
+	fs.StringVar(&pipelinesDir, "pipelines", "", "a directory of Pipeline YAML files that a PipelineRun's pipelineRef may name")
+	all := fs.Bool("all", false, "with a PipelineRun: print a List of it and of each CustomRun it made, as they ended")
 	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run, or oci://HOST/REPO@sha256:… to pull it")
 	fs.StringVar(&pluginsDir, "plugins", "", "a plugin directory with an index.yaml; the run's apiVersion/kind picks the plugin")
 	fs.StringVar(&output, "o", "yaml", "output format of the final CustomRun: yaml or json")
@@ -50,8 +52,10 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "compilation cache directory; empty disables it")
 	fs.Var(&allowHosts, "allow-host", "`HOST[:PORT]`: let the plugin reach this host over HTTP, besides its manifest's capabilities.http.allow (repeatable; see docs/plugins.md)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: tkn-wasm run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]\n\n"+
+		fmt.Fprint(stderr, "Usage: tkn-wasm run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]\n"+
+			"       tkn-wasm run -f PIPELINERUN.yaml [-f PIPELINE.yaml…] [--pipelines DIR] --plugins DIR [flags]\n\n"+
 			"Runs the CustomRun to its end with the plugin and prints it, with its status.\n"+
+			"A PipelineRun whose tasks are all plugin kinds runs the same way, task by task (docs/pipelines.md).\n"+
 			"The plugin's log goes to stderr. Ctrl-C cancels the run.\n"+
 			"Exit code: 0 Succeeded, 1 ended False, 2 usage or input error.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -65,7 +69,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	switch {
 	case fs.NArg() > 0:
 		return 0, usagef("unexpected argument %q; the CustomRun is given with -f", fs.Arg(0))
-	case file == "":
+	case len(files) == 0:
 		return 0, usagef("no CustomRun given; use -f customrun.yaml (or -f - for stdin)")
 	case (pluginPath == "") == (pluginsDir == ""):
 		return 0, usagef("give exactly one of --plugin MODULE.wasm and --plugins DIR")
@@ -73,7 +77,18 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, usagef("-o %q is not a format; use yaml or json", output)
 	}
 
-	cr, err := readCustomRun(file, stdin)
+	inputs, err := readInputs(files, stdin)
+	if err != nil {
+		return 0, err
+	}
+	if pipelineRunGiven(inputs) {
+		return runPipelineRun(ctx, inputs, pipelineFlags{pluginPath: pluginPath, pluginsDir: pluginsDir, pipelinesDir: pipelinesDir,
+			output: output, cacheDir: cacheDir, params: params, workspaces: workspaces, allowHosts: allowHosts, all: *all}, stdout, stderr)
+	}
+	if len(inputs) > 1 {
+		return 0, usagef("-f is given %d times; more than one file is for a PipelineRun and its Pipelines", len(inputs))
+	}
+	cr, err := parseCustomRun(inputs[0].name, inputs[0].b)
 	if err != nil {
 		return 0, err
 	}
@@ -121,20 +136,8 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	return 1, nil
 }
 
-// readCustomRun reads and checks the CustomRun document.
-func readCustomRun(file string, stdin io.Reader) (*v1beta1.CustomRun, error) {
-	var (
-		b   []byte
-		err error
-	)
-	if file == "-" {
-		b, err = boundedread.All(stdin, MaxCustomRunBytes)
-	} else {
-		b, err = boundedread.Open(file, MaxCustomRunBytes)
-	}
-	if err != nil {
-		return nil, usagef("reading the CustomRun: %v", tooLarge(err, file, "a CustomRun"))
-	}
+// parseCustomRun checks the CustomRun document b read from file.
+func parseCustomRun(file string, b []byte) (*v1beta1.CustomRun, error) {
 	var cr v1beta1.CustomRun
 	if err := yaml.UnmarshalStrict(b, &cr); err != nil {
 		return nil, usagef("%s is not a valid CustomRun: %v", file, err)
@@ -154,9 +157,9 @@ func readCustomRun(file string, stdin io.Reader) (*v1beta1.CustomRun, error) {
 // setParams applies --param name=value overrides.
 func setParams(cr *v1beta1.CustomRun, params []string) error {
 	for _, kv := range params {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			return usagef("--param %q is not name=value", kv)
+		name, value, err := splitParam(kv)
+		if err != nil {
+			return err
 		}
 		p := v1beta1.Param{Name: name, Value: *v1beta1.NewStructuredValues(value)}
 		if i := paramIndex(cr.Spec.Params, name); i >= 0 {
@@ -166,6 +169,15 @@ func setParams(cr *v1beta1.CustomRun, params []string) error {
 		}
 	}
 	return nil
+}
+
+// splitParam splits a --param name=value.
+func splitParam(kv string) (name, value string, err error) {
+	name, value, ok := strings.Cut(kv, "=")
+	if !ok || name == "" {
+		return "", "", usagef("--param %q is not name=value", kv)
+	}
+	return name, value, nil
 }
 
 func paramIndex(ps v1beta1.Params, name string) int {
@@ -232,13 +244,18 @@ func loadPlugin(ctx context.Context, cr *v1beta1.CustomRun, pluginPath, pluginsD
 // printRun prints the CustomRun as the apiserver would show it: an empty
 // extraFields (which Tekton's type renders as null) is left out.
 func printRun(w io.Writer, cr *v1beta1.CustomRun, format string) error {
-	b, err := json.Marshal(cr)
+	obj, err := customRunObject(cr)
 	if err != nil {
-		return fmt.Errorf("printing the CustomRun: %w", err)
+		return err
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return fmt.Errorf("printing the CustomRun: %w", err)
+	return writeObject(w, obj, format)
+}
+
+// customRunObject is cr as the apiserver would show it.
+func customRunObject(cr *v1beta1.CustomRun) (map[string]any, error) {
+	obj, err := object(cr, "CustomRun")
+	if err != nil {
+		return nil, err
 	}
 	if status, ok := obj["status"].(map[string]any); ok {
 		dropNullExtraFields(status)
@@ -249,6 +266,28 @@ func printRun(w io.Writer, cr *v1beta1.CustomRun, format string) error {
 			}
 		}
 	}
+	return obj, nil
+}
+
+// object is v as JSON decoded into maps.
+func object(v any, kind string) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("printing the %s: %w", kind, err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, fmt.Errorf("printing the %s: %w", kind, err)
+	}
+	return obj, nil
+}
+
+// writeObject prints obj (JSON decoded into maps) as YAML or JSON.
+func writeObject(w io.Writer, obj map[string]any, format string) error {
+	var (
+		b   []byte
+		err error
+	)
 	if format == "json" {
 		b, err = json.MarshalIndent(obj, "", "  ")
 		b = append(b, '\n')
@@ -256,7 +295,7 @@ func printRun(w io.Writer, cr *v1beta1.CustomRun, format string) error {
 		b, err = yaml.Marshal(obj)
 	}
 	if err != nil {
-		return fmt.Errorf("printing the CustomRun: %w", err)
+		return fmt.Errorf("printing the %s: %w", obj["kind"], err)
 	}
 	_, err = w.Write(b)
 	return err

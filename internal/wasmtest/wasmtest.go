@@ -9,10 +9,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 )
+
+// cSDKDir is the C SDK's directory, sdk/c, found from this file's.
+var cSDKDir = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "sdk", "c")
+}()
 
 var (
 	mu    sync.Mutex
@@ -45,9 +52,10 @@ func goBuild(tb testing.TB, pkgDir string, flags ...string) []byte {
 	})
 }
 
-// CPlugin builds dir/*.c with the Makefile's command: clang
-// --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror, plus the
-// one line of flags in dir/CFLAGS if there is one.
+// CPlugin builds dir/*.c with the C SDK (sdk/c) and the Makefile's
+// command: clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra
+// -Werror -I sdk/c, plus the one line of flags in dir/CFLAGS if there is
+// one.
 func CPlugin(tb testing.TB, pluginDir string) []byte {
 	tb.Helper()
 	need(tb, "clang", "clang")
@@ -56,7 +64,12 @@ func CPlugin(tb testing.TB, pluginDir string) []byte {
 		if err != nil || len(sources) == 0 {
 			tb.Fatalf("no C sources in %s (%v)", pluginDir, err)
 		}
-		args := []string{"--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-Wextra", "-Werror"}
+		sdk, err := filepath.Glob(filepath.Join(cSDKDir, "*.c"))
+		if err != nil || len(sdk) == 0 {
+			tb.Fatalf("no C SDK sources in %s (%v)", cSDKDir, err)
+		}
+		sources = append(sources, sdk...)
+		args := []string{"--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-Wextra", "-Werror", "-I" + cSDKDir}
 		switch extra, err := os.ReadFile(filepath.Join(pluginDir, "CFLAGS")); {
 		case err == nil:
 			args = append(args, strings.Fields(string(extra))...)
@@ -65,6 +78,62 @@ func CPlugin(tb testing.TB, pluginDir string) []byte {
 		}
 		return exec.Command("clang", append(append(args, "-o", out), sources...)...)
 	})
+}
+
+// Debian's Rust toolchain, whose wasm32-wasi std comes from the
+// libstd-rust-dev-wasm32 package and whose crates come from Debian's
+// crate registry (the plugin's .cargo/config.toml); a rustup toolchain
+// earlier on PATH lacks both.
+const (
+	debianCargo = "/usr/bin/cargo"
+	debianRustc = "/usr/bin/rustc"
+)
+
+// RustPlugin builds the Cargo package in pluginDir as `make plugins`
+// does: its library, a WASI reactor (crate-type cdylib), with Debian's
+// cargo, offline, in the package's own target directory (so the Makefile
+// and the tests share the build). RustCommand builds its binary, a WASI
+// command, the same way.
+func RustPlugin(tb testing.TB, pluginDir string) []byte {
+	tb.Helper()
+	return cargoBuild(tb, pluginDir, "--lib")
+}
+
+// RustCommand builds the binary of the Cargo package in pluginDir, a WASI
+// command; see RustPlugin.
+func RustCommand(tb testing.TB, pluginDir string) []byte {
+	tb.Helper()
+	return cargoBuild(tb, pluginDir, "--bins")
+}
+
+func cargoBuild(tb testing.TB, pluginDir, target string) []byte {
+	tb.Helper()
+	if _, err := os.Stat(debianCargo); err != nil {
+		tb.Fatalf("Debian's cargo is not installed; run hack/deps.sh (Debian packages cargo, librust-serde-json-dev, librust-serde-derive-dev)")
+	}
+	abs, err := filepath.Abs(pluginDir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return once(tb, "cargo"+target, abs, func(out string) *exec.Cmd {
+		// cargo has no stable flag naming its output: copy it.
+		cmd := exec.Command("sh", "-c", `"$0" build --quiet --offline --release --target wasm32-wasi "$1" && cp "target/wasm32-wasi/release/$2" "$3"`,
+			debianCargo, target, RustModuleName(abs, target == "--lib"), out)
+		cmd.Dir = abs
+		cmd.Env = append(os.Environ(), "RUSTC="+debianRustc)
+		return cmd
+	})
+}
+
+// RustModuleName is the file cargo writes for the package in pluginDir
+// (whose package name is the directory's, as plugin.yaml requires): the
+// library's name has '_' for '-', the binary's does not.
+func RustModuleName(pluginDir string, lib bool) string {
+	name := filepath.Base(pluginDir)
+	if lib {
+		name = strings.ReplaceAll(name, "-", "_")
+	}
+	return name + ".wasm"
 }
 
 // WAT compiles a WebAssembly text file with wabt's wat2wasm.

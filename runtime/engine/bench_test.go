@@ -20,8 +20,9 @@ import (
 
 // The benchmarks run the first-party plugins, built as the Makefile builds
 // them: plugins/wait (Go, with the guest SDK) as a command and as a
-// reactor, plugins/semver (C, a command), plus the C reactor test plugin
-// and the WAT module testdata/ok.wat. docs/performance.md quotes them.
+// reactor, plugins/semver (C, a command), plugins/wait-rust (Rust, with
+// the Rust SDK, a reactor), plus the C reactor test plugin and the WAT
+// module testdata/ok.wat. docs/performance.md quotes them.
 // They read the process's CPU time and resident set the Linux way.
 
 // benchPlugin is a plugin and a request it succeeds on.
@@ -42,6 +43,9 @@ func benchPlugins() []benchPlugin {
 			return wasmtest.CPlugin(tb, filepath.Join("..", "..", "plugins", "semver"))
 		}, semverReq},
 		{"c-reactor", cReactor, request()},
+		{"rust-reactor", func(tb testing.TB) []byte {
+			return wasmtest.RustPlugin(tb, filepath.Join("..", "..", "plugins", "wait-rust"))
+		}, waitReq},
 		{"wat-command", func(tb testing.TB) []byte { return wat(tb, "ok") }, request()},
 	}
 }
@@ -103,7 +107,7 @@ func BenchmarkInvoke(b *testing.B) {
 	}
 	for _, bp := range benchPlugins() {
 		variants := []variant{{bp.name, -1}}
-		if bp.name == "go-reactor" || bp.name == "c-reactor" {
+		if strings.HasSuffix(bp.name, "-reactor") {
 			variants = []variant{{bp.name, DefaultWarmInstances}, {bp.name + "-unprepared", -1}}
 		}
 		for _, v := range variants {

@@ -20,14 +20,25 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
+	"knative.dev/pkg/apis"
 )
 
 // CancelMessage is spec.statusMessage of a run cancelled by interrupting
 // the runner.
 const CancelMessage = "CustomRun cancelled: tkn-wasm was interrupted"
 
+// Cancellation is the cause (context.WithCancelCause) with which a caller
+// cancels a run it drives when it needs the run's spec.statusMessage to
+// say why: runtime/pipelinerun cancels the CustomRuns of a timed-out
+// PipelineRun with v1beta1.CustomRunCancelledByPipelineTimeoutMsg, as
+// Tekton's controller does. Any other end of the context cancels with
+// CancelMessage.
+type Cancellation struct{ Message string }
+
+func (c *Cancellation) Error() string { return c.Message }
+
 // Runner runs CustomRuns against one compiled plugin. Set the fields
-// before Run; a Runner runs one run at a time.
+// before Run; a Runner without Changed may run several runs at once.
 type Runner struct {
 	Machine *lifecycle.Machine
 	Plugin  *engine.CompiledPlugin
@@ -41,6 +52,17 @@ type Runner struct {
 	Workspaces workspace.Source
 	// HTTP serves the plugin's HTTP capability; nil: none.
 	HTTP *httpcap.Client
+	// Slot, when set, is called before each invocation and returns once
+	// the invocation may start, with the function that ends it, or ctx's
+	// error (the invocation is then interrupted, as by ctx): a caller
+	// running many runs at once passes its limit on concurrent
+	// invocations here. A run waiting between calls holds no slot. nil:
+	// invocations are not limited.
+	Slot func(ctx context.Context) (release func(), err error)
+	// Changed, when set, is called with the run each time its Succeeded
+	// condition changes status or reason (started, running, retrying,
+	// ended), on Run's goroutine. It must not keep or modify the run.
+	Changed func(run *v1beta1.CustomRun)
 }
 
 // Run drives run to its end and leaves the final status in run.Status.
@@ -57,11 +79,23 @@ type Runner struct {
 // start) costs one short turn each, up to lifecycle.MaxRetries+1.
 func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 	m := r.Machine
+	var last apis.Condition
+	changed := func() {
+		if c := run.Status.GetCondition(apis.ConditionSucceeded); r.Changed != nil && c != nil && (c.Status != last.Status || c.Reason != last.Reason) {
+			last = *c
+			r.Changed(run)
+		}
+	}
+	defer changed()
 	act := m.Step(run, lifecycle.Known{})
 	for act.Kind != lifecycle.Done {
+		changed()
 		if ctx.Err() != nil && !run.IsCancelled() {
 			run.Spec.Status = v1beta1.CustomRunSpecStatusCancelled
 			run.Spec.StatusMessage = CancelMessage
+			if c, ok := errors.AsType[*Cancellation](context.Cause(ctx)); ok {
+				run.Spec.StatusMessage = v1beta1.CustomRunSpecStatusMessage(c.Message)
+			}
 			act = m.Step(run, lifecycle.Known{})
 			continue
 		}
@@ -117,6 +151,13 @@ func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, act.Deadline)
 		defer cancel()
+	}
+	if r.Slot != nil {
+		release, err := r.Slot(ctx)
+		if err != nil {
+			return lifecycle.Outcome{Err: err}
+		}
+		defer release()
 	}
 	log := io.Discard
 	if r.Log != nil {

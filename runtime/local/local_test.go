@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
@@ -138,5 +139,42 @@ func TestRunUnboundConfigMap(t *testing.T) {
 	}
 	if run.IsDone() {
 		t.Errorf("the run ended: %+v", succeeded(run))
+	}
+}
+
+// A run whose context is cancelled with a Cancellation ends with its
+// message as spec.statusMessage (a PipelineRun's timeout); Slot gates
+// each invocation, and Changed sees each change of the condition.
+func TestRunCancellationSlotChanged(t *testing.T) {
+	var slots int
+	var changes []string
+	r := &Runner{
+		Machine: &lifecycle.Machine{Clock: clock.RealClock{}},
+		Plugin:  plugin(t),
+		Slot: func(ctx context.Context) (func(), error) {
+			slots++
+			return func() {}, nil
+		},
+		Changed: func(run *v1beta1.CustomRun) {
+			c := succeeded(run)
+			changes = append(changes, string(c.Status)+"/"+c.Reason)
+		},
+	}
+	run := customRun(t, "[]")
+	run.Spec.Params = v1beta1.Params{{Name: "mode", Value: *v1beta1.NewStructuredValues("poll")}, {Name: "calls", Value: *v1beta1.NewStructuredValues("99")}, {Name: "every", Value: *v1beta1.NewStructuredValues("1h")}}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(200*time.Millisecond, func() { cancel(&Cancellation{Message: "the PipelineRun timed out"}) })
+	if err := r.Run(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	c := succeeded(run)
+	if c.Reason != lifecycle.ReasonCancelled || run.Spec.StatusMessage != "the PipelineRun timed out" || c.Message != "the PipelineRun timed out" {
+		t.Errorf("ended %s %q with statusMessage %q; want CustomRunCancelled with the Cancellation's message", c.Reason, c.Message, run.Spec.StatusMessage)
+	}
+	if slots != 1 {
+		t.Errorf("%d slots taken, want 1 (one invocation)", slots)
+	}
+	if d := cmp.Diff([]string{"Unknown/Started", "Unknown/Polling", "False/CustomRunCancelled"}, changes); d != "" {
+		t.Errorf("changes (-want +got):\n%s", d)
 	}
 }

@@ -118,31 +118,13 @@ func pipelineCustomRun(ctx context.Context, ns, pr string) (*v1beta1.CustomRun, 
 // measured to a few milliseconds.
 func waitCancelled(t *testing.T, ns string, cr *v1beta1.CustomRun, msg v1beta1.CustomRunSpecStatusMessage) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	w, err := tekton.TektonV1beta1().CustomRuns(ns).Watch(ctx, metav1.ListOptions{
-		FieldSelector:   "metadata.name=" + cr.Name,
-		ResourceVersion: cr.ResourceVersion,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
 	var cancelledAt time.Time
-	for c := cr.Status.GetCondition(apis.ConditionSucceeded); cancelledAt.IsZero() || c.IsUnknown(); c = cr.Status.GetCondition(apis.ConditionSucceeded) {
-		ev, ok := <-w.ResultChan()
-		if !ok {
-			t.Fatalf("watch ended before CustomRun %s was cancelled and ended; last seen: %+v", cr.Name, cr)
-		}
-		got, isRun := ev.Object.(*v1beta1.CustomRun)
-		if !isRun {
-			t.Fatalf("watching CustomRun %s: %v event of %T: %+v", cr.Name, ev.Type, ev.Object, ev.Object)
-		}
-		cr = got
+	cr = watchRun(t, ns, cr, 30*time.Second, func(cr *v1beta1.CustomRun) bool {
 		if cancelledAt.IsZero() && cr.IsCancelled() {
 			cancelledAt = time.Now()
 		}
-	}
+		return !cancelledAt.IsZero() && cr.IsDone()
+	})
 	took := time.Since(cancelledAt)
 	t.Logf("CustomRun ended %s after Tekton cancelled it", took.Round(time.Millisecond))
 	if cr.Spec.StatusMessage != msg {
@@ -152,4 +134,34 @@ func waitCancelled(t *testing.T, ns string, cr *v1beta1.CustomRun, msg v1beta1.C
 	if took > cancelLatency {
 		t.Errorf("the CustomRun ended %s after Tekton cancelled it, want at most %s", took, cancelLatency)
 	}
+}
+
+// watchRun follows cr from the version given, calling done with each
+// version seen (cr first) as soon as it arrives, until done reports true
+// or timeout passes; it returns that version. Watch events are stamped on
+// arrival, so done can time what it sees to a few milliseconds.
+func watchRun(t *testing.T, ns string, cr *v1beta1.CustomRun, timeout time.Duration, done func(*v1beta1.CustomRun) bool) *v1beta1.CustomRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	w, err := tekton.TektonV1beta1().CustomRuns(ns).Watch(ctx, metav1.ListOptions{
+		FieldSelector:   "metadata.name=" + cr.Name,
+		ResourceVersion: cr.ResourceVersion,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for !done(cr) {
+		ev, ok := <-w.ResultChan()
+		if !ok {
+			t.Fatalf("watch of CustomRun %s ended (timeout %s) before it was done; last seen: %+v", cr.Name, timeout, cr)
+		}
+		got, isRun := ev.Object.(*v1beta1.CustomRun)
+		if !isRun {
+			t.Fatalf("watching CustomRun %s: %v event of %T: %+v", cr.Name, ev.Type, ev.Object, ev.Object)
+		}
+		cr = got
+	}
+	return cr
 }

@@ -57,45 +57,8 @@ func TestPipelineOfPlugins(t *testing.T) {
 			},
 		},
 	}
-	if _, err := tekton.TektonV1().Pipelines(ns).Create(ctx, pipeline, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	created := time.Now()
-	if _, err := tekton.TektonV1().PipelineRuns(ns).Create(ctx, &pipelinev1.PipelineRun{
-		ObjectMeta: metav1.ObjectMeta{Name: "release-gate"},
-		Spec: pipelinev1.PipelineRunSpec{
-			PipelineRef: &pipelinev1.PipelineRef{Name: "release-gate"},
-			Params:      pipelinev1.Params{{Name: "version", Value: str("v1.4.2")}},
-		},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-
-	var pr *pipelinev1.PipelineRun
-	eventually(t, 60*time.Second, "the PipelineRun to finish", func(ctx context.Context) (bool, error) {
-		var err error
-		pr, err = tekton.TektonV1().PipelineRuns(ns).Get(ctx, "release-gate", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		c := pr.Status.GetCondition(apis.ConditionSucceeded)
-		return c != nil && !c.IsUnknown(), nil
-	})
-	if c := pr.Status.GetCondition(apis.ConditionSucceeded); !c.IsTrue() {
-		t.Fatalf("PipelineRun ended %s: %s: %s", c.Status, c.Reason, c.Message)
-	}
-	t.Logf("PipelineRun done %s after its creation (including a 300ms wait)", time.Since(created).Round(time.Millisecond))
-
-	results := map[string]string{}
-	for _, r := range pr.Status.Results {
-		results[r.Name] = r.Value.StringVal
-	}
-	want := map[string]string{"major": "1", "satisfied": "true", "bumped": "1.4.9"}
-	for k, v := range want {
-		if results[k] != v {
-			t.Errorf("pipeline result %s = %q, want %q (all: %v)", k, results[k], v, results)
-		}
-	}
+	runPipeline(t, ns, pipeline, pipelinev1.Params{{Name: "version", Value: str("v1.4.2")}},
+		map[string]string{"major": "1", "satisfied": "true", "bumped": "1.4.9"})
 
 	// The taskSpec task became a customSpec CustomRun whose param was
 	// resolved from parse's results.
@@ -109,5 +72,46 @@ func TestPipelineOfPlugins(t *testing.T) {
 	}
 	if len(bump.Spec.Params) != 1 || bump.Spec.Params[0].Value.StringVal != "1.4.9" {
 		t.Errorf("bump's params = %+v, want version=1.4.9", bump.Spec.Params)
+	}
+}
+
+// runPipeline creates Pipeline p in ns and a PipelineRun of the same name
+// running it with params, waits for it to succeed, logs how long that took
+// after its creation, and checks that its results include want.
+func runPipeline(t *testing.T, ns string, p *pipelinev1.Pipeline, params pipelinev1.Params, want map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := tekton.TektonV1().Pipelines(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	created := time.Now()
+	if _, err := tekton.TektonV1().PipelineRuns(ns).Create(ctx, &pipelinev1.PipelineRun{
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name},
+		Spec:       pipelinev1.PipelineRunSpec{PipelineRef: &pipelinev1.PipelineRef{Name: p.Name}, Params: params},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pr *pipelinev1.PipelineRun
+	eventually(t, 60*time.Second, "the PipelineRun to finish", func(ctx context.Context) (bool, error) {
+		var err error
+		pr, err = tekton.TektonV1().PipelineRuns(ns).Get(ctx, p.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		c := pr.Status.GetCondition(apis.ConditionSucceeded)
+		return c != nil && !c.IsUnknown(), nil
+	})
+	if c := pr.Status.GetCondition(apis.ConditionSucceeded); !c.IsTrue() {
+		t.Fatalf("PipelineRun ended %s: %s: %s", c.Status, c.Reason, c.Message)
+	}
+	t.Logf("PipelineRun %s done %s after its creation", p.Name, time.Since(created).Round(time.Millisecond))
+	results := map[string]string{}
+	for _, r := range pr.Status.Results {
+		results[r.Name] = r.Value.StringVal
+	}
+	for k, v := range want {
+		if results[k] != v {
+			t.Errorf("pipeline result %s = %q, want %q (all: %v)", k, results[k], v, results)
+		}
 	}
 }

@@ -118,25 +118,33 @@ func registerTestConfigMap(t *testing.T, dir, ns, kind string) (string, *corev1.
 		t.Fatal(err)
 	}
 	for _, p := range plugins {
-		if p.Kind != kind {
-			continue
+		if p.Kind == kind {
+			return registerTestManifest(t, dir, ns, p)
 		}
-		p.Name = ns + "-" + p.Name
-		p.APIVersion = ns + ".e2e.tekton-wasm.dev/v1alpha1"
-		cm, err := applyPlugin(context.Background(), dir, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			err := kube.CoreV1().ConfigMaps(controllerNamespace).Delete(context.Background(), cm.Name, metav1.DeleteOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				t.Errorf("unregistering plugin %s: %v", cm.Name, err)
-			}
-		})
-		return p.APIVersion, cm
 	}
 	t.Fatalf("no plugin of kind %s in %s", kind, dir)
 	return "", nil
+}
+
+// registerTestManifest registers the plugin of manifest p (its module read
+// from dir), as a test may have changed it, under t's own name and
+// apiVersion (registerTestPlugin's), and unregisters it when t ends. It
+// returns the apiVersion and the plugin ConfigMap.
+func registerTestManifest(t *testing.T, dir, ns string, p manifest.Manifest) (string, *corev1.ConfigMap) {
+	t.Helper()
+	p.Name = ns + "-" + p.Name
+	p.APIVersion = ns + ".e2e.tekton-wasm.dev/v1alpha1"
+	cm, err := applyPlugin(context.Background(), dir, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		err := kube.CoreV1().ConfigMaps(controllerNamespace).Delete(context.Background(), cm.Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("unregistering plugin %s: %v", cm.Name, err)
+		}
+	})
+	return p.APIVersion, cm
 }
 
 // createCustomRun creates cr in ns and returns it.

@@ -1,6 +1,6 @@
 // Package plugintest loads a first-party plugin for its tests the way it
 // ships: it reads and validates the plugin's plugin.yaml, builds the
-// module with the Makefile's command (Go or C, through internal/wasmtest),
+// module with the Makefile's command (Go, C or Rust, through internal/wasmtest),
 // and compiles it in the host's engine (runtime/engine) under the
 // manifest's limits and capability grants. Tests then invoke it exactly
 // as the controller does, commands and reactors alike, so they check the
@@ -53,10 +53,28 @@ func Load(t testing.TB, dir string) *Harness {
 	p := &Harness{Manifest: readManifest(t, abs)}
 	if sources, _ := filepath.Glob(filepath.Join(abs, "*.c")); len(sources) > 0 {
 		p.Wasm = wasmtest.CPlugin(t, abs)
+	} else if _, err := os.Stat(filepath.Join(abs, "Cargo.toml")); err == nil {
+		p.Wasm = wasmtest.RustPlugin(t, abs)
 	} else {
 		p.Wasm = wasmtest.GoPlugin(t, abs)
 	}
+	p.compile(t)
+	return p
+}
 
+// Variant is the plugin built another way (say, as a command where the
+// Makefile builds a reactor): the same manifest, module wasm, compiled in
+// an engine of its own. Cleanup releases it.
+func (p *Harness) Variant(t testing.TB, wasm []byte) *Harness {
+	t.Helper()
+	v := &Harness{Manifest: p.Manifest, Wasm: wasm}
+	v.compile(t)
+	return v
+}
+
+// compile compiles p.Wasm under p.Manifest's limits.
+func (p *Harness) compile(t testing.TB) {
+	t.Helper()
 	ctx := context.Background()
 	e, err := engine.New(ctx, engine.Config{})
 	if err != nil {
@@ -67,7 +85,6 @@ func Load(t testing.TB, dir string) *Harness {
 	if p.compiled, err = e.Compile(ctx, p.Wasm, limits); err != nil {
 		t.Fatalf("compiling %s: %v", p.Manifest.Module, err)
 	}
-	return p
 }
 
 func readManifest(t testing.TB, dir string) manifest.Manifest {

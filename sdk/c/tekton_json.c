@@ -1,7 +1,5 @@
-//go:build ignore
-
-/* json.c: see json.h. */
-#include "json.h"
+/* tekton_json.c: see tekton_json.h. */
+#include "tekton_json.h"
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * json.h: a small, strict JSON (RFC 8259) reader and a string writer, as
+ * tekton_json.h: the C SDK's small, strict JSON (RFC 8259) reader and a string writer, as
  * much as a plugin needs to read its Request and write its Response.
  *
  * json_parse builds a tree of json_value nodes in an arena owned by the
@@ -13,8 +13,8 @@
  * bytes on wasm32) plus the decoded strings, so at worst 16 times the
  * input (for [0,0,0,...]). Running out of memory is a parse error.
  */
-#ifndef SEMVER_JSON_H
-#define SEMVER_JSON_H
+#ifndef TEKTON_JSON_H
+#define TEKTON_JSON_H
 
 #include <stddef.h>
 #include <stdio.h>
