@@ -69,9 +69,9 @@ type Runner struct {
 // When ctx ends, the run is cancelled the way a user cancels a CustomRun
 // (spec.status: RunCancelled), so it ends CustomRunCancelled, after the
 // attempt's clean-up call if one of its calls answered Running: ctx does
-// not stop that call, its grace period does (lifecycle.Machine.CleanupGrace). A workspace
-// the run's spec gets wrong (a *workspace.Error) ends the run, as in the
-// controller. The error is for problems outside the run (an unbound
+// not stop that call, its grace period does (Machine.CleanupGrace). A
+// workspace the run's spec gets wrong (a *workspace.Error) ends the run,
+// as in the controller. The error is for problems outside the run (an unbound
 // configMap workspace, a temp dir that cannot be made or removed); the
 // run's own failures are in its status. The loop turns once per call of
 // the machine, which ends at most one attempt per call, so a run of many
