@@ -55,7 +55,36 @@ type Request struct {
 	// Workspaces are the run's workspaces the host mounted into the
 	// sandbox's filesystem.
 	Workspaces []Workspace `json:"workspaces,omitempty"`
+
+	// Cleanup, when set, marks a clean-up call: the run was cancelled or
+	// the attempt timed out after a call of this attempt answered Running,
+	// and this is the attempt's last call, made so the plugin can undo
+	// what it started outside (cancel a build, delete a child object).
+	// ExtraFields is what the last Running response returned, Deadline
+	// ends the grace period (the manifest's limits.cleanup), and the
+	// response cannot change the outcome: the host only waits for it.
+	// Absent on every other call.
+	Cleanup *Cleanup `json:"cleanup,omitempty"`
 }
+
+// Cleanup says why the host makes a clean-up call.
+type Cleanup struct {
+	// Reason is CleanupCancelled or CleanupTimedOut.
+	Reason CleanupReason `json:"reason"`
+}
+
+// CleanupReason is why a clean-up call is made.
+type CleanupReason string
+
+const (
+	// CleanupCancelled: the run was cancelled (spec.status RunCancelled);
+	// it ends CustomRunCancelled.
+	CleanupCancelled CleanupReason = "Cancelled"
+	// CleanupTimedOut: the attempt reached its deadline; it ends
+	// CustomRunTimedOut, and the next attempt, if retries are left,
+	// starts after the clean-up call.
+	CleanupTimedOut CleanupReason = "TimedOut"
+)
 
 // RunIdentity names the CustomRun.
 type RunIdentity struct {

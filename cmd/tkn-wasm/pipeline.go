@@ -217,7 +217,7 @@ func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, allowHos
 			return nil, fmt.Errorf("%s: %v", p.Module, err)
 		}
 		r := &local.Runner{
-			Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout()},
+			Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
 			Plugin:     compiled,
 			Log:        log,
 			Workspaces: &workspace.Local{},

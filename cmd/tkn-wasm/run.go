@@ -118,7 +118,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, usagef("%s: %v", p.Module, err)
 	}
 	runner := &local.Runner{
-		Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout()},
+		Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
 		Plugin:     compiled,
 		Log:        stderr,
 		Workspaces: &workspace.Local{Bindings: bindings},

@@ -45,6 +45,13 @@
 // one call only. The package uses the standard library only and costs
 // nothing at run time beyond one JSON decode and one encode.
 //
+// A request with Cleanup set (req.Cleanup != nil) is a clean-up call: the
+// run was cancelled or the attempt timed out after a Running answer, and
+// the handler should stop what it started (found through
+// req.ExtraFields) within ctx, which ends with the grace period; its
+// answer does not change the outcome (hostabi/README.md, "Clean-up
+// calls").
+//
 // DoHTTP sends HTTP requests through the host's HTTP capability, which
 // the plugin's manifest must grant (capabilities.http); a plugin that
 // does not call it does not import it.
@@ -196,7 +203,7 @@ const sampleRequest = `{"abiVersion":"tekton-wasm/v1","run":{"name":"r","namespa
 	`"apiVersion":"x.dev/v1","kind":"X","ref":"x","spec":{"a":[1,"b",{"c":null,"d":true}]},"metadata":{"labels":{"a":"b"},"annotations":{"a":"b"}},` +
 	`"params":[{"name":"s","value":"v"},{"name":"a","value":["x"]},{"name":"o","value":{"k":"v"}}],"attempt":1,"retries":1,` +
 	`"startTime":"2026-01-02T03:04:05Z","deadline":"2026-01-02T04:04:05.5Z","extraFields":{"n":1},` +
-	`"workspaces":[{"name":"w","path":"/workspace/w","readOnly":true}]}`
+	`"workspaces":[{"name":"w","path":"/workspace/w","readOnly":true}],"cleanup":{"reason":"Cancelled"}}`
 
 // warmUp serves sampleRequest with a handler that answers with every
 // Response field set, writing nothing anywhere: it runs the code paths of

@@ -254,3 +254,27 @@ func TestWarmUp(t *testing.T) {
 		t.Errorf("warmUp = %d, want 0", code)
 	}
 }
+
+// A handler tells a clean-up call by req.Cleanup, and why it is made.
+func TestServeCleanup(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		stdin string
+		want  *hostabi.Cleanup
+	}{
+		{"a call", validRequest, nil},
+		{"cancelled", validRequest[:len(validRequest)-1] + `,"cleanup":{"reason":"Cancelled"}}`, &hostabi.Cleanup{Reason: hostabi.CleanupCancelled}},
+		{"timed out", validRequest[:len(validRequest)-1] + `,"cleanup":{"reason":"TimedOut"}}`, &hostabi.Cleanup{Reason: hostabi.CleanupTimedOut}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *hostabi.Cleanup
+			serve(strings.NewReader(tt.stdin), &bytes.Buffer{}, &bytes.Buffer{}, func(ctx context.Context, req *hostabi.Request) (*hostabi.Response, error) {
+				got = req.Cleanup
+				return succeed(ctx, req)
+			})
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("req.Cleanup = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -10,19 +10,22 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clocktesting "k8s.io/utils/clock/testing"
+	"knative.dev/pkg/apis"
 )
 
 // FuzzMachine drives the machine through any spec (retries, timeout, both
 // or neither of customRef and customSpec) and any sequence of calls,
 // outcomes, clock jumps and cancellation. No call panics, none ends more
 // than one attempt, Invoke always names the attempt in progress, a Wait
-// never outlasts its deadline, and a run that is done stays done.
+// never outlasts its deadline, a Cleanup comes only after a Running
+// answer and within the grace period, and a run that is done stays done.
 func FuzzMachine(f *testing.F) {
 	f.Add(2, int64(time.Second), uint8(1), []byte{0, 1, 2, 3, 4, 5, 6, 7, 8})
 	f.Add(1_000_000, int64(1), uint8(1), []byte{0, 4, 0, 4, 0})
 	f.Add(MaxRetries, int64(1), uint8(1), []byte{0, 0, 0, 4, 4, 4})
 	f.Add(-1, int64(0), uint8(3), []byte{0, 2, 7})
 	f.Add(3, int64(-5), uint8(0), []byte{3, 3, 8, 1, 5, 6})
+	f.Add(1, int64(time.Minute), uint8(1), []byte{3, 6, 0, 0, 1, 3, 7, 4, 0, 5})
 	f.Fuzz(func(t *testing.T, retries int, timeout int64, target uint8, script []byte) {
 		clock := clocktesting.NewFakePassiveClock(now)
 		m := &Machine{Clock: clock}
@@ -65,12 +68,16 @@ func FuzzMachine(f *testing.F) {
 				t.Fatalf("op %d (%d) changed a run that was done", i, op%9)
 			}
 			switch act.Kind {
-			case Invoke, Wait, Await:
+			case Invoke, Wait, Await, Cleanup:
 				if run.IsDone() || act.Attempt != len(run.Status.RetriesStatus)+1 {
 					t.Fatalf("op %d: %v attempt %d with %d archived, done = %v", i, act.Kind, act.Attempt, len(run.Status.RetriesStatus), run.IsDone())
 				}
 				if act.Kind == Wait && !act.Deadline.IsZero() && act.At.After(act.Deadline) {
 					t.Fatalf("op %d: Wait until %s, after the deadline %s", i, act.At, act.Deadline)
+				}
+				if c := run.Status.GetCondition(apis.ConditionSucceeded); act.Kind == Cleanup &&
+					(c.Reason == ReasonStarted || c.Reason == ReasonRetrying || act.Deadline.After(clock.Now().Add(DefaultCleanupGrace))) {
+					t.Fatalf("op %d: Cleanup until %s with condition %s", i, act.Deadline, c.Reason)
 				}
 			case Done:
 				if !run.IsDone() {

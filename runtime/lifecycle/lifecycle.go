@@ -38,6 +38,25 @@
 // runner). Specs whose retriesStatus could never fit in a CustomRun
 // (spec.retries above MaxRetries) end at once with
 // CustomRunValidationFailed instead of being attempted.
+//
+// Clean-up. A run cancelled, or an attempt timed out, after a call of the
+// attempt answered Running (the plugin started something outside) owes
+// the plugin one clean-up call before the attempt ends: Step returns
+// Cleanup instead of ending it, Request marks that call's request
+// (hostabi.Request.Cleanup, with why), and once the caller gives back its
+// outcome, or its grace deadline has passed, Step ends the attempt as it
+// would have without it (CustomRunCancelled, or CustomRunTimedOut with
+// the next attempt started when retries are left); the clean-up call's
+// answer is ignored. The machine knows a Running answer happened from the
+// stored status alone: the Succeeded condition is Unknown with a reason
+// other than Started and Retrying (the reasons a new attempt starts with,
+// which the ABI forbids a plugin to answer), so the debt survives a
+// restart. What does not survive is the clean-up in flight: a caller that
+// forgets it (a restart) is given a new Cleanup with a new grace period,
+// so a clean-up call may be made again: at least once per attempt owing
+// one, like every other call. There is at most one per attempt while the
+// caller remembers it: a cancellation during a timed-out attempt's
+// clean-up does not start another.
 package lifecycle
 
 import (
@@ -52,10 +71,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/clock"
+	"knative.dev/pkg/apis"
 )
 
 // DefaultTimeout is Tekton's default timeout for a run that sets none.
 const DefaultTimeout = 60 * time.Minute
+
+// DefaultCleanupGrace bounds a clean-up call when the plugin's manifest
+// sets no limits.cleanup: long enough for a plugin to make a request or
+// two to the system it started something in, short enough that a
+// cancelled run ends promptly.
+const DefaultCleanupGrace = 10 * time.Second
 
 // Retries beyond what a CustomRun can hold are refused before any attempt.
 const (
@@ -102,6 +128,9 @@ type Machine struct {
 	// DefaultTimeout (60 minutes). spec.timeout of 0s always means "no
 	// timeout".
 	DefaultTimeout time.Duration
+	// CleanupGrace bounds a clean-up call (see the package documentation).
+	// Zero means DefaultCleanupGrace.
+	CleanupGrace time.Duration
 }
 
 // ActionKind says what the caller must do next.
@@ -119,10 +148,15 @@ const (
 	// Await: the invocation the caller's Known.Last asked for is still
 	// running; wait for its outcome, at most until Deadline.
 	Await
+	// Cleanup: make the attempt's clean-up call now, with Request(run,
+	// action, inputs), stop it at Deadline (the end of its grace period,
+	// not the attempt's), and Step again with its outcome, as for an
+	// Invoke. Whatever it answers, the attempt then ends for Action.Cleanup.
+	Cleanup
 )
 
 func (k ActionKind) String() string {
-	return [...]string{"Done", "Invoke", "Wait", "Await"}[k]
+	return [...]string{"Done", "Invoke", "Wait", "Await", "Cleanup"}[k]
 }
 
 // Action is the state machine's instruction to its caller. A caller keeps
@@ -136,6 +170,9 @@ type Action struct {
 	Deadline time.Time
 	// At is when to Step again (Wait only); never after Deadline.
 	At time.Time
+	// Cleanup is why the attempt is cleaned up, for a Cleanup and the
+	// Await of its call; empty for every other action.
+	Cleanup hostabi.CleanupReason
 }
 
 // Due reports whether the time of a Wait has come at now. Every other
@@ -215,6 +252,12 @@ func (m *Machine) Timeout(run *v1beta1.CustomRun) time.Duration {
 // that is set. It ends at most one attempt per call (see the package
 // documentation) and only ever mutates run.Status.
 func (m *Machine) Step(run *v1beta1.CustomRun, known Known) Action {
+	if last := known.Last; last.Cleanup != "" && !run.IsDone() && last.Attempt == attemptOf(run) {
+		if known.Outcome == nil && m.now().Before(last.Deadline) {
+			return Action{Kind: Await, Attempt: last.Attempt, Deadline: last.Deadline, Cleanup: last.Cleanup}
+		}
+		return m.end(run, last) // the clean-up call is over, whatever it answered
+	}
 	act := m.advance(run)
 	if act.Kind != Invoke {
 		return act
@@ -253,7 +296,32 @@ func (m *Machine) advance(run *v1beta1.CustomRun) Action {
 		m.finish(&run.Status, corev1.ConditionFalse, reason, msg)
 		return Action{Kind: Done}
 	}
+	act := m.current(run)
 	if run.IsCancelled() {
+		return m.endOrCleanup(run, act, hostabi.CleanupCancelled)
+	}
+	if !act.Deadline.IsZero() && !now.Before(act.Deadline) {
+		return m.endOrCleanup(run, act, hostabi.CleanupTimedOut)
+	}
+	return act
+}
+
+// endOrCleanup ends act's attempt for why (the run, when it was
+// cancelled), or first returns the attempt's clean-up call when it owes
+// one: when a call of the attempt answered Running.
+func (m *Machine) endOrCleanup(run *v1beta1.CustomRun, act Action, why hostabi.CleanupReason) Action {
+	if c := run.Status.GetCondition(apis.ConditionSucceeded); c != nil && c.IsUnknown() &&
+		c.Reason != ReasonStarted && c.Reason != ReasonRetrying {
+		return Action{Kind: Cleanup, Attempt: act.Attempt, Deadline: m.now().Add(m.cleanupGrace()), Cleanup: why}
+	}
+	act.Cleanup = why
+	return m.end(run, act)
+}
+
+// end ends the attempt of act for act.Cleanup, with no (more) clean-up
+// call: the run as cancelled, or the attempt as timed out.
+func (m *Machine) end(run *v1beta1.CustomRun, act Action) Action {
+	if act.Cleanup == hostabi.CleanupCancelled {
 		msg := string(run.Spec.StatusMessage)
 		if msg == "" {
 			msg = fmt.Sprintf("CustomRun %q was cancelled", run.Name)
@@ -261,12 +329,18 @@ func (m *Machine) advance(run *v1beta1.CustomRun) Action {
 		m.finish(&run.Status, corev1.ConditionFalse, ReasonCancelled, msg)
 		return Action{Kind: Done}
 	}
-	act := m.current(run)
-	if !act.Deadline.IsZero() && !now.Before(act.Deadline) {
-		return m.timedOut(run, act)
-	}
-	return act
+	return m.timedOut(run, act)
 }
+
+func (m *Machine) cleanupGrace() time.Duration {
+	if m.CleanupGrace > 0 {
+		return m.CleanupGrace
+	}
+	return DefaultCleanupGrace
+}
+
+// attemptOf is the number of run's attempt in progress.
+func attemptOf(run *v1beta1.CustomRun) int { return len(run.Status.RetriesStatus) + 1 }
 
 // record applies the outcome of the invocation for act, the attempt in
 // progress of a run that advance has brought up to date.
@@ -276,7 +350,7 @@ func (m *Machine) record(run *v1beta1.CustomRun, act Action, out Outcome) Action
 	case errors.As(out.Err, &f):
 		return m.Fail(run, f.Reason, f.Message)
 	case errors.Is(out.Err, context.DeadlineExceeded):
-		return m.timedOut(run, act)
+		return m.endOrCleanup(run, act, hostabi.CleanupTimedOut)
 	case out.Err != nil:
 		// Interrupted for another reason (shutdown, or before it could
 		// start): the attempt has not ended and runs again
@@ -304,7 +378,7 @@ func (m *Machine) record(run *v1beta1.CustomRun, act Action, out Outcome) Action
 
 // current describes the attempt in progress.
 func (m *Machine) current(run *v1beta1.CustomRun) Action {
-	act := Action{Kind: Invoke, Attempt: len(run.Status.RetriesStatus) + 1}
+	act := Action{Kind: Invoke, Attempt: attemptOf(run)}
 	if t := m.Timeout(run); t > 0 && run.Status.StartTime != nil {
 		act.Deadline = run.Status.StartTime.Add(t)
 	}
@@ -321,7 +395,7 @@ func (m *Machine) timedOut(run *v1beta1.CustomRun, act Action) Action {
 // returns (never ending that one too, whatever its timeout); otherwise the
 // run ends False.
 func (m *Machine) attemptFailed(run *v1beta1.CustomRun, reason, msg string) Action {
-	attempt := len(run.Status.RetriesStatus) + 1
+	attempt := attemptOf(run)
 	if attempt > run.Spec.Retries {
 		m.finish(&run.Status, corev1.ConditionFalse, reason, msg)
 		return Action{Kind: Done}

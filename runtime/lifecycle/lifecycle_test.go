@@ -181,7 +181,7 @@ status:
      message: CustomRun cancelled as the PipelineRun it belongs to has been cancelled.}`,
 		act: Action{Kind: Done},
 	}, {
-		name: "cancelled while running, default message, no retry",
+		name: "cancelled before any call answered Running, default message, no retry: no clean-up",
 		in: header + `
 spec:
   customRef: {apiVersion: example.dev/v1, kind: Example}
@@ -190,7 +190,7 @@ spec:
 status:
   startTime: "2026-11-29T09:59:00Z"
   conditions:
-  - {type: Succeeded, status: Unknown, reason: Waiting, lastTransitionTime: "2026-11-29T09:59:00Z"}`,
+  - {type: Succeeded, status: Unknown, reason: Started, lastTransitionTime: "2026-11-29T09:59:00Z"}`,
 		want: header + `
 spec:
   customRef: {apiVersion: example.dev/v1, kind: Example}
@@ -205,7 +205,7 @@ status:
      message: CustomRun "r" was cancelled}`,
 		act: Action{Kind: Done},
 	}, {
-		name: "deadline passed while waiting: timed out, no retries left",
+		name: "deadline passed before any call answered Running: timed out, no retries left, no clean-up",
 		in: header + `
 spec:
   customRef: {apiVersion: example.dev/v1, kind: Example}
@@ -213,7 +213,7 @@ spec:
 status:
   startTime: "2026-11-29T09:59:50Z"
   conditions:
-  - {type: Succeeded, status: Unknown, reason: Waiting, lastTransitionTime: "2026-11-29T09:59:50Z"}
+  - {type: Succeeded, status: Unknown, reason: Retrying, lastTransitionTime: "2026-11-29T09:59:50Z"}
   extraFields: {polls: 3}`,
 		want: header + `
 spec:
@@ -565,18 +565,25 @@ status:
   startTime: "2026-11-29T09:59:00Z"
   extraFields: {m: 1}`
 
-func TestRequest(t *testing.T) {
-	m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
-	run := parse(t, requestRun)
-	got, err := json.Marshal(m.Request(run, Action{Kind: Invoke, Attempt: 2, Deadline: now.Add(time.Minute)}, Inputs{}))
+// requestJSON is the JSON of the request m builds.
+func requestJSON(t *testing.T, m *Machine, run *v1beta1.CustomRun, act Action, in Inputs) string {
+	t.Helper()
+	b, err := json.Marshal(m.Request(run, act, in))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return string(b)
+}
+
+func TestRequest(t *testing.T) {
+	m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}
+	run := parse(t, requestRun)
+	got := requestJSON(t, m, run, Action{Kind: Invoke, Attempt: 2, Deadline: now.Add(time.Minute)}, Inputs{})
 	want := `{"abiVersion":"tekton-wasm/v1","run":{"name":"r","namespace":"ns","uid":"u1","labels":{"tekton.dev/pipelineRun":"p"},"serviceAccountName":"builder"},` +
 		`"apiVersion":"example.dev/v1","kind":"Example","spec":{"greeting":"hi"},"metadata":{"labels":{"l":"v"}},` +
 		`"params":[{"name":"s","value":"x"},{"name":"a","value":["x","z"]},{"name":"o","value":{"k":"v"}}],` +
 		`"attempt":2,"retries":2,"startTime":"2026-11-29T09:59:00Z","deadline":"2026-11-29T10:01:00Z","extraFields":{"m":1}}`
-	if d := cmp.Diff(want, string(got)); d != "" {
+	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("request (-want +got):\n%s", d)
 	}
 }
@@ -587,18 +594,14 @@ func TestRequestInputs(t *testing.T) {
 	run := parse(t, header+`
 spec:
   customRef: {apiVersion: example.dev/v1, kind: Example, name: five}`)
-	req := m.Request(run, Action{Kind: Invoke, Attempt: 1}, Inputs{
+	got := requestJSON(t, m, run, Action{Kind: Invoke, Attempt: 1}, Inputs{
 		Spec:       json.RawMessage(`{"seconds":5}`),
 		Workspaces: []hostabi.Workspace{{Name: "conf", Path: "/workspace/conf", ReadOnly: true}},
 	})
-	got, err := json.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := `{"abiVersion":"tekton-wasm/v1","run":{"name":"r","namespace":"ns","uid":"u1"},"apiVersion":"example.dev/v1","kind":"Example",` +
 		`"ref":"five","spec":{"seconds":5},"attempt":1,"retries":0,"startTime":"0001-01-01T00:00:00Z",` +
 		`"workspaces":[{"name":"conf","path":"/workspace/conf","readOnly":true}]}`
-	if d := cmp.Diff(want, string(got)); d != "" {
+	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("request (-want +got):\n%s", d)
 	}
 }

@@ -21,7 +21,10 @@ type Inputs struct {
 	Workspaces []hostabi.Workspace
 }
 
-// Request builds the whole plugin request for the attempt act describes.
+// Request builds the whole plugin request for the call act asks for: an
+// Invoke, or a Cleanup, whose request is marked as the clean-up call
+// (hostabi.Request.Cleanup) and whose deadline is the end of its grace
+// period.
 func (m *Machine) Request(run *v1beta1.CustomRun, act Action, in Inputs) *hostabi.Request {
 	apiVersion, kind := Target(run)
 	req := &hostabi.Request{
@@ -47,6 +50,9 @@ func (m *Machine) Request(run *v1beta1.CustomRun, act Action, in Inputs) *hostab
 	if !act.Deadline.IsZero() {
 		d := act.Deadline
 		req.Deadline = &d
+	}
+	if act.Cleanup != "" {
+		req.Cleanup = &hostabi.Cleanup{Reason: act.Cleanup}
 	}
 	if ref := run.Spec.CustomRef; ref != nil {
 		req.Ref = ref.Name

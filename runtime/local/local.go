@@ -43,7 +43,8 @@ type Runner struct {
 	Machine *lifecycle.Machine
 	Plugin  *engine.CompiledPlugin
 	// Log receives the plugin's log (stderr), each line prefixed with
-	// "[attempt N] ". Nil discards it.
+	// "[attempt N] " ("[attempt N clean-up] " in a clean-up call). Nil
+	// discards it.
 	Log io.Writer
 	// Workspaces prepares the run's workspaces for each invocation:
 	// tkn-wasm's is a workspace.Local with its --workspace bindings. Nil
@@ -66,9 +67,11 @@ type Runner struct {
 
 // Run drives run to its end and leaves the final status in run.Status.
 // When ctx ends, the run is cancelled the way a user cancels a CustomRun
-// (spec.status: RunCancelled), so it ends CustomRunCancelled. A workspace
-// the run's spec gets wrong (a *workspace.Error) ends the run, as in the
-// controller. The error is for problems outside the run (an unbound
+// (spec.status: RunCancelled), so it ends CustomRunCancelled, after the
+// attempt's clean-up call if one of its calls answered Running: ctx does
+// not stop that call, its grace period does (Machine.CleanupGrace). A
+// workspace the run's spec gets wrong (a *workspace.Error) ends the run,
+// as in the controller. The error is for problems outside the run (an unbound
 // configMap workspace, a temp dir that cannot be made or removed); the
 // run's own failures are in its status. The loop turns once per call of
 // the machine, which ends at most one attempt per call, so a run of many
@@ -97,7 +100,7 @@ func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 			continue
 		}
 		switch act.Kind {
-		case lifecycle.Invoke:
+		case lifecycle.Invoke, lifecycle.Cleanup:
 			var err error
 			if act, err = r.attempt(ctx, run, act); err != nil {
 				return err
@@ -118,8 +121,12 @@ func (r *Runner) Run(ctx context.Context, run *v1beta1.CustomRun) error {
 // attempt prepares the workspaces for the invocation act asks for,
 // invokes the plugin, removes the workspaces and records the outcome. A
 // workspace the run's spec gets wrong is the outcome: the invocation
-// cannot run, and the run ends with it.
+// cannot run, and the run ends with it. A clean-up call is made whether
+// ctx has ended or not (that is why it is made), within its deadline.
 func (r *Runner) attempt(ctx context.Context, run *v1beta1.CustomRun, act lifecycle.Action) (lifecycle.Action, error) {
+	if act.Kind == lifecycle.Cleanup {
+		ctx = context.WithoutCancel(ctx)
+	}
 	src := r.Workspaces
 	if src == nil {
 		src = &workspace.Local{}
@@ -154,7 +161,11 @@ func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.
 	}
 	log := io.Discard
 	if r.Log != nil {
-		lw := &prefixWriter{w: r.Log, prefix: fmt.Sprintf("[attempt %d] ", act.Attempt), bol: true}
+		prefix := fmt.Sprintf("[attempt %d] ", act.Attempt)
+		if act.Kind == lifecycle.Cleanup {
+			prefix = fmt.Sprintf("[attempt %d clean-up] ", act.Attempt)
+		}
+		lw := &prefixWriter{w: r.Log, prefix: prefix, bol: true}
 		defer lw.finish()
 		log = lw
 	}

@@ -20,18 +20,23 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-func customRun(t *testing.T, workspaces string) *v1beta1.CustomRun {
+// testRun is a run named r of the test plugin's kind, with spec lines.
+func testRun(t *testing.T, spec string) *v1beta1.CustomRun {
 	t.Helper()
 	var r v1beta1.CustomRun
 	if err := yaml.UnmarshalStrict([]byte(`
 metadata: {name: r}
 spec:
   customRef: {apiVersion: test.tekton-wasm.dev/v1, kind: Test}
-  params: [{name: mode, value: echo}]
-  workspaces: `+workspaces), &r); err != nil {
+`+spec), &r); err != nil {
 		t.Fatal(err)
 	}
 	return &r
+}
+
+func customRun(t *testing.T, workspaces string) *v1beta1.CustomRun {
+	t.Helper()
+	return testRun(t, "  params: [{name: mode, value: echo}]\n  workspaces: "+workspaces)
 }
 
 // plugin compiles the reconciler's test plugin (its echo mode lists the
@@ -139,7 +144,8 @@ func TestRunUnboundConfigMap(t *testing.T) {
 
 // A run whose context is cancelled with a Cancellation ends with its
 // message as spec.statusMessage (a PipelineRun's timeout); Slot gates
-// each invocation, and Changed sees each change of the condition.
+// each invocation, the clean-up call included, and Changed sees each
+// change of the condition.
 func TestRunCancellationSlotChanged(t *testing.T) {
 	var slots int
 	var changes []string
@@ -166,8 +172,8 @@ func TestRunCancellationSlotChanged(t *testing.T) {
 	if c.Reason != lifecycle.ReasonCancelled || run.Spec.StatusMessage != "the PipelineRun timed out" || c.Message != "the PipelineRun timed out" {
 		t.Errorf("ended %s %q with statusMessage %q; want CustomRunCancelled with the Cancellation's message", c.Reason, c.Message, run.Spec.StatusMessage)
 	}
-	if slots != 1 {
-		t.Errorf("%d slots taken, want 1 (one invocation)", slots)
+	if slots != 2 {
+		t.Errorf("%d slots taken, want 2 (one invocation, which answered Running, and its clean-up call)", slots)
 	}
 	if d := cmp.Diff([]string{"Unknown/Started", "Unknown/Polling", "False/CustomRunCancelled"}, changes); d != "" {
 		t.Errorf("changes (-want +got):\n%s", d)

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tekton-wasm/tekton-wasm/internal/alloctest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
@@ -110,5 +112,32 @@ func TestLoadDirConfined(t *testing.T) {
 	}
 	if _, err := ReadModule(dir, &idx.Plugins[0]); err == nil || err.Error() != `plugin "p": reading module "fifo.wasm": fifo.wasm is not a regular file` {
 		t.Errorf("module that is a FIFO: %v", err)
+	}
+}
+
+// limits.cleanup is positive and at most MaxCleanup; unset, the grace
+// period is the state machine's default.
+func TestCleanupLimit(t *testing.T) {
+	for _, tc := range []struct {
+		cleanup time.Duration
+		err     string
+	}{
+		{10 * time.Second, ""},
+		{MaxCleanup, ""},
+		{0, `plugin "p": limits.cleanup 0s is not from 1ns to 5m0s; give the clean-up call a grace period such as 10s`},
+		{-time.Second, `plugin "p": limits.cleanup -1s is not from 1ns to 5m0s`},
+		{MaxCleanup + time.Second, `plugin "p": limits.cleanup 5m1s is not from 1ns to 5m0s`},
+	} {
+		p := Manifest{Name: "p", APIVersion: "p.dev/v1", Kind: "P", Module: "p.wasm", Limits: Limits{Cleanup: &metav1.Duration{Duration: tc.cleanup}}}
+		err := p.Validate()
+		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("limits.cleanup %s: Validate = %v, want %q", tc.cleanup, err, tc.err)
+		}
+		if err == nil && p.Limits.CleanupGrace() != tc.cleanup {
+			t.Errorf("limits.cleanup %s: CleanupGrace = %s", tc.cleanup, p.Limits.CleanupGrace())
+		}
+	}
+	if g := (Limits{}).CleanupGrace(); g != 0 {
+		t.Errorf("unset limits.cleanup: CleanupGrace = %s, want 0 (the state machine's default)", g)
 	}
 }

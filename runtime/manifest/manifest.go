@@ -74,6 +74,25 @@ type Limits struct {
 	// Concurrency caps how many invocations of this plugin run at once
 	// in the controller (0: only the controller's global limit applies).
 	Concurrency int `json:"concurrency,omitempty"`
+	// Cleanup is the grace period of a clean-up call, the call made when
+	// a run is cancelled or an attempt times out after a call of it
+	// answered Running (see runtime/lifecycle): positive and at most
+	// MaxCleanup; unset means lifecycle.DefaultCleanupGrace (10s).
+	Cleanup *metav1.Duration `json:"cleanup,omitempty"`
+}
+
+// MaxCleanup is the longest limits.cleanup: a cancelled run, or a timed-out
+// attempt, ends only after its clean-up call, and whatever waits for it (a
+// PipelineRun being cancelled, the next attempt) should not wait longer.
+const MaxCleanup = 5 * time.Minute
+
+// CleanupGrace is the grace period of a clean-up call; 0 means the state
+// machine's default.
+func (l Limits) CleanupGrace() time.Duration {
+	if l.Cleanup == nil {
+		return 0
+	}
+	return l.Cleanup.Duration
 }
 
 // MemoryBytes is the memory limit in bytes; 0 when unset, which the
@@ -144,6 +163,9 @@ func (p *Manifest) validate(withModule bool) error {
 	}
 	if t := p.Limits.Timeout; t != nil && t.Duration < 0 {
 		return fmt.Errorf("plugin %q: limits.timeout %s is negative", p.Name, t.Duration)
+	}
+	if c := p.Limits.Cleanup; c != nil && (c.Duration <= 0 || c.Duration > MaxCleanup) {
+		return fmt.Errorf("plugin %q: limits.cleanup %s is not from 1ns to %s; give the clean-up call a grace period such as 10s", p.Name, c.Duration, MaxCleanup)
 	}
 	if p.Limits.Concurrency < 0 {
 		return fmt.Errorf("plugin %q: limits.concurrency %d is negative", p.Name, p.Limits.Concurrency)

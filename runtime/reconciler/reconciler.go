@@ -8,7 +8,7 @@
 // One reconcile reads like the local runner (runtime/local), one way:
 //
 //	run -> runState.known -> Machine.Step -> Await:  await (write the held status when due)
-//	                                      -> Invoke: call -> start -> execute (goroutine):
+//	                                      -> Invoke, Cleanup: call -> start -> execute (goroutine):
 //	                                                 slot, workspaces, Machine.Request, Invoke -> job outcome
 //	                                      -> Wait, Done: statusWriter.flush -> requeue
 //
@@ -36,7 +36,8 @@
 //     RunCancelled) or its timeout stops the invocation within
 //     milliseconds; a Running response holds no sandbox while the run
 //     waits for its requeueAfter. A run's calls after its first are paced
-//     per run and per plugin (RunPace, PluginPace; see callAt).
+//     per run and per plugin (RunPace, PluginPace; see callAt), except
+//     a clean-up call, which its grace period bounds.
 //   - Per-run state, one owner. What the controller remembers of a run
 //     between reconciles (runState: the action it acts on, its job, its
 //     status writer, its pace) is reached only through the run table's
@@ -69,7 +70,9 @@
 // Delivery is at least once: the invocation in flight when the controller
 // stops (or loses leadership) runs again from the start of its call, and a
 // waiting run is called again at once after a restart, since its
-// requeueAfter lives in memory. Plugins must tolerate being called again.
+// requeueAfter lives in memory. Plugins must tolerate being called again;
+// so must a clean-up call (see runtime/lifecycle), which is made again
+// when the controller stops during it.
 package reconciler
 
 import (
@@ -198,7 +201,7 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) 
 	}
 	st.stop() // its outcome is recorded, or its attempt ended without it
 	var retry error
-	if act.Kind == lifecycle.Invoke {
+	if act.Kind == lifecycle.Invoke || act.Kind == lifecycle.Cleanup {
 		if retry = st.interrupted(act); retry == nil {
 			var started bool
 			if act, started, retry = r.call(ctx, m, run, st, entry, act); started {
@@ -251,17 +254,21 @@ func (r *Reconciler) await(ctx context.Context, m *lifecycle.Machine, kind regis
 	return controller.NewRequeueAfter(next)
 }
 
-// call carries out an Invoke: it paces the call (see callAt), resolves the
-// run's spec and starts the invocation, holding the status the attempt
-// starts with (see statusWriter). It returns the action that stands: act
-// when the invocation started, a Wait when the call is paced, the
-// machine's decision when the spec cannot be resolved; and an error that
-// may pass (the attempt is tried again after the work queue's backoff).
+// call carries out an Invoke or a Cleanup: it paces an Invoke (see
+// callAt), resolves the run's spec and starts the invocation, holding the
+// status the attempt starts with (see statusWriter). It returns the action
+// that stands: act when the invocation started, a Wait when the call is
+// paced, the machine's decision when the spec cannot be resolved; and an
+// error that may pass (the attempt is tried again after the work queue's
+// backoff). A clean-up call is neither paced (its grace period runs) nor
+// tried again: when its spec cannot be resolved, it is over.
 func (r *Reconciler) call(ctx context.Context, m *lifecycle.Machine, run *v1beta1.CustomRun, st *runState, entry *registry.Entry,
 	act lifecycle.Action) (_ lifecycle.Action, started bool, _ error) {
 	now := r.Clock.Now()
-	if at := r.callAt(st, entry.Kind, now); now.Before(at) {
-		return act.WaitUntil(at), false, nil // paced: wait for the call's tokens, within the attempt
+	if act.Kind == lifecycle.Invoke {
+		if at := r.callAt(st, entry.Kind, now); now.Before(at) {
+			return act.WaitUntil(at), false, nil // paced: wait for the call's tokens, within the attempt
+		}
 	}
 	spec, err := r.inputs(ctx, run)
 	var f *lifecycle.Failure
@@ -269,6 +276,8 @@ func (r *Reconciler) call(ctx context.Context, m *lifecycle.Machine, run *v1beta
 	case errors.As(hostFailure(err), &f):
 		// The invocation cannot run: a second decision.
 		return m.Step(run, lifecycle.Known{Last: act, Outcome: &lifecycle.Outcome{Err: f}}), false, nil
+	case err != nil && act.Kind == lifecycle.Cleanup:
+		return m.Step(run, lifecycle.Known{Last: act, Outcome: &lifecycle.Outcome{Err: err}}), false, nil
 	case err != nil:
 		return act, false, err
 	}
@@ -444,6 +453,7 @@ func (r *Reconciler) machine(e *registry.Entry) *lifecycle.Machine {
 	m := &lifecycle.Machine{Clock: r.Clock}
 	if e.Manifest != nil {
 		m.DefaultTimeout = e.Manifest.Limits.DefaultTimeout()
+		m.CleanupGrace = e.Manifest.Limits.CleanupGrace()
 	}
 	return m
 }

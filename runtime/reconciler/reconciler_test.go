@@ -189,6 +189,8 @@ func TestTimeout(t *testing.T) {
 	})
 }
 
+// TestCancelStopsTheInvocation: no call of the attempt answered Running,
+// so there is no clean-up call either: the run ends at once.
 func TestCancelStopsTheInvocation(t *testing.T) {
 	w := newWorld(t, withObjects(pluginConfigMap(t, "test", "Test", "")))
 	key := w.create(run("r", []string{mode("hang")}, "  timeout: 1h"))

@@ -15,7 +15,10 @@ import (
 	pipelinefake "github.com/tektoncd/pipeline/pkg/client/clientset/versioned/fake"
 	customrunreconciler "github.com/tektoncd/pipeline/pkg/client/injection/reconciler/pipeline/v1beta1/customrun"
 	pipelinelisters "github.com/tektoncd/pipeline/pkg/client/listers/pipeline/v1beta1"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -67,10 +70,18 @@ var (
 )
 
 // testEngine is one engine for the whole test process, so the test plugin
-// is compiled once.
+// is compiled once: here, before any world waits for its registry to load
+// it (which then takes the compiled module from the engine's cache), so
+// that the compile, slow under -race on a busy machine, counts against no
+// world's deadline.
 func testEngine(t *testing.T) *engine.Engine {
 	t.Helper()
-	sharedEngine.once.Do(func() { sharedEngine.eng, sharedEngine.err = engine.New(context.Background(), engine.Config{}) })
+	sharedEngine.once.Do(func() {
+		ctx := context.Background()
+		if sharedEngine.eng, sharedEngine.err = engine.New(ctx, engine.Config{}); sharedEngine.err == nil {
+			_, sharedEngine.err = sharedEngine.eng.Compile(ctx, testPlugin(t), engine.Limits{})
+		}
+	})
 	if sharedEngine.err != nil {
 		t.Fatal(sharedEngine.err)
 	}
@@ -112,6 +123,8 @@ type world struct {
 	rv       int
 	// allowed are the "resource/name" the runs' service accounts may get.
 	allowed []string
+	// logs is what the reconciler logged, plugin logs included.
+	logs *observer.ObservedLogs
 }
 
 type worldOption func(*world)
@@ -148,11 +161,14 @@ func allowing(what ...string) worldOption {
 // ConfigMap among its objects.
 func newWorld(t *testing.T, opts ...worldOption) *world {
 	t.Helper()
-	ctx, cancel := context.WithCancel(logging.WithLogger(context.Background(), zaptest.NewLogger(t).Sugar()))
+	observed, logs := observer.New(zapcore.DebugLevel)
+	logger := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), observed)).Sugar()
+	ctx, cancel := context.WithCancel(logging.WithLogger(context.Background(), logger))
 	t.Cleanup(cancel)
 	w := &world{
 		t:        t,
 		ctx:      ctx,
+		logs:     logs,
 		clock:    clocktesting.NewFakeClock(now),
 		pipeline: pipelinefake.NewSimpleClientset(),
 		// The service accounts runs name: runtime/access requires them.
@@ -343,6 +359,16 @@ func (w *world) state(key types.NamespacedName) *runState {
 	}
 	st, _ := w.r.runs.Get(w.ctx, key, w.get(key).UID, func(types.NamespacedName) bool { return false }, nil)
 	return st
+}
+
+// pluginLog returns the lines the plugin logged so far (the controller
+// logs them at debug level, as the worlds do).
+func (w *world) pluginLog() []string {
+	var lines []string
+	for _, e := range w.logs.FilterMessage("Plugin log").All() {
+		lines = append(lines, e.ContextMap()["line"].(string))
+	}
+	return lines
 }
 
 // invocationEnds waits for the invocation of key to end.

@@ -9,11 +9,17 @@
 //   - poll: answer Running with requeueAfter "every" (default 1s) and
 //     extraFields {"calls": n}, and succeed on the "calls" param's call.
 //   - hang: sleep for an hour, ignoring the deadline: the host must stop it.
+//   - cleanup: log "started job-<attempt>" and answer Running with
+//     requeueAfter "every" (default 1h) and extraFields
+//     {"started": "job-<attempt>"}; a clean-up call logs
+//     "clean-up <reason> <extraFields>" and, if the "hangInCleanup" param
+//     is "true", then sleeps for an hour, ignoring the deadline.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -43,6 +49,8 @@ func main() {
 			return nil, guest.Fail("Boom", "attempt %d failed", req.Attempt)
 		case "poll":
 			return poll(req)
+		case "cleanup":
+			return cleanup(req)
 		case "hang":
 			time.Sleep(time.Hour)
 			return succeeded("slept", "1h"), nil
@@ -117,4 +125,22 @@ func poll(req *hostabi.Request) (*hostabi.Response, error) {
 	extra, _ := json.Marshal(map[string]int{"calls": state.Calls})
 	return &hostabi.Response{Status: hostabi.StatusRunning, Reason: "Polling", Message: "call " + strconv.Itoa(state.Calls),
 		ExtraFields: extra, RequeueAfter: hostabi.Duration{Duration: d}}, nil
+}
+
+func cleanup(req *hostabi.Request) (*hostabi.Response, error) {
+	if req.Cleanup == nil {
+		every, _ := guest.Params(req).OptionalString("every", "1h")
+		d, err := time.ParseDuration(every)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "started job-%d\n", req.Attempt)
+		return &hostabi.Response{Status: hostabi.StatusRunning, Reason: "JobRunning",
+			ExtraFields: json.RawMessage(`{"started":"job-` + strconv.Itoa(req.Attempt) + `"}`), RequeueAfter: hostabi.Duration{Duration: d}}, nil
+	}
+	fmt.Fprintf(os.Stderr, "clean-up %s %s\n", req.Cleanup.Reason, req.ExtraFields)
+	if hang, _ := guest.Params(req).OptionalString("hangInCleanup", "false"); hang == "true" {
+		time.Sleep(time.Hour)
+	}
+	return succeeded("cleaned", "true"), nil
 }
