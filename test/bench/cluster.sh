@@ -64,8 +64,8 @@ say "building the plugins, tkn-wasm, the baseline and the driver"
 GOOS=wasip1 GOARCH=wasm nice go build -trimpath -buildmode=c-shared -o "$work/noop.wasm" ./test/bench/plugins/noop
 GOOS=wasip1 GOARCH=wasm nice go build -trimpath -o "$work/sleep.wasm" ./test/bench/plugins/sleep
 GOOS=wasip1 GOARCH=wasm nice go build -trimpath -o "$work/wait.wasm" ./plugins/wait
-# shellcheck disable=SC2046 # CFLAGS holds several flags
-clang --target=wasm32-wasi --sysroot=/usr -O2 $(cat plugins/semver/CFLAGS 2>/dev/null) -o "$work/semver.wasm" plugins/semver/*.c
+# The C plugin as the Makefile builds it (with the C SDK, sdk/c).
+make -s "$work/semver.wasm" PLUGINS_OUT="$work"
 nice go build -o "$work/tkn-wasm" ./cmd/tkn-wasm
 nice go build -o "$work/baseline" ./test/bench/baseline
 nice go build -o "$work/bench-cluster" ./test/bench/cmd/bench-cluster
