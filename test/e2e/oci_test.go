@@ -106,12 +106,7 @@ func registerRegistryPlugin(t *testing.T, p manifest.Manifest) *corev1.ConfigMap
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		err := kube.CoreV1().ConfigMaps(controllerNamespace).Delete(context.Background(), cm.Name, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("unregistering plugin %s: %v", cm.Name, err)
-		}
-	})
+	unregisterAtEnd(t, cm)
 	return cm
 }
 

@@ -141,13 +141,18 @@ func registerTestManifest(t *testing.T, dir, ns string, p manifest.Manifest) (st
 	if err != nil {
 		t.Fatal(err)
 	}
+	unregisterAtEnd(t, cm)
+	return p.APIVersion, cm
+}
+
+// unregisterAtEnd deletes the plugin ConfigMap cm when t ends.
+func unregisterAtEnd(t *testing.T, cm *corev1.ConfigMap) {
 	t.Cleanup(func() {
 		err := kube.CoreV1().ConfigMaps(controllerNamespace).Delete(context.Background(), cm.Name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("unregistering plugin %s: %v", cm.Name, err)
 		}
 	})
-	return p.APIVersion, cm
 }
 
 // createCustomRun creates cr in ns and returns it.
