@@ -156,7 +156,9 @@ func TestRegistryPluginInPipeline(t *testing.T) {
 	reg.pullSecret(t, ns+"-pull")
 	p.Module, p.PullSecrets = manifest.ModuleScheme+ref, []string{ns + "-pull"}
 	cm := registerRegistryPlugin(t, p)
-	waitEvent(t, cm, "PluginLoaded", fmt.Sprintf("Plugin %q serves", p.Name))
+	// Pulling and compiling a module of this size cold takes seconds; the
+	// other tests share the machine's cores.
+	waitEventWithin(t, cm, "PluginLoaded", fmt.Sprintf("Plugin %q serves", p.Name), 2*time.Minute)
 
 	str := func(s string) pipelinev1.ParamValue { return *pipelinev1.NewStructuredValues(s) }
 	ref2 := &pipelinev1.TaskRef{APIVersion: p.APIVersion, Kind: "Template"}
