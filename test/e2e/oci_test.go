@@ -230,7 +230,7 @@ func TestRegistryPluginFailures(t *testing.T) {
 
 	// The absent Secret appears: the next retry reads it and pulls.
 	reg.pullSecret(t, ns+"-absent")
-	waitRegistryHealed(t, ns, templatePlugin(ns, "nosecret"), "healed", 60*time.Second)
+	waitRegistryHealed(t, ns, templatePlugin(ns, "nosecret"), "healed", 2*time.Minute)
 }
 
 // waitRegistryHealed waits until a run of the Template plugin p in ns,
@@ -299,5 +299,5 @@ func TestRegistryStopped(t *testing.T) {
 
 	rig(t, "start-registry")
 	t.Logf("registry down for %s", time.Since(stopped).Round(time.Millisecond))
-	waitRegistryHealed(t, ns, p, "up", 90*time.Second)
+	waitRegistryHealed(t, ns, p, "up", 2*time.Minute)
 }
