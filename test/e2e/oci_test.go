@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	corev1 "k8s.io/api/core/v1"
@@ -58,8 +59,11 @@ func (r ociRegistry) push(t *testing.T, module, ref string, p manifest.Manifest)
 		t.Fatalf("tkn-wasm push %s %s: %v: %s (run `make build`)", module, ref, err, stderr.String())
 	}
 	pushed := strings.TrimSpace(string(out))
-	repo, _, _ := strings.Cut(ref, ":")
-	if !strings.HasPrefix(pushed, repo+"@sha256:") {
+	parsed, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if repo := parsed.Context().Name(); !strings.HasPrefix(pushed, repo+"@sha256:") {
 		t.Fatalf("tkn-wasm push printed %q, want %s@sha256:…", pushed, repo)
 	}
 	return pushed
