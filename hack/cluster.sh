@@ -4,7 +4,7 @@
 # (no Docker, no kubelet: custom tasks need no pods). See docs/e2e.md.
 #
 #   hack/cluster.sh up                  build what is missing, start everything
-#                                       not yet running, print `export KUBECONFIG=…`
+#                                       not yet running, print the export lines of `env`
 #   hack/cluster.sh down                stop what `up` started, delete the cluster's data
 #   hack/cluster.sh status              one line per component: pid, RSS, log
 #   hack/cluster.sh env                 print `export KUBECONFIG=…` and the
@@ -44,7 +44,7 @@
 # Binaries are built by hack/tools/build.sh into $TEKTON_WASM_CACHE/bin
 # (default ~/.cache/tekton-wasm/bin), shared by all working trees.
 #
-# Progress goes to stderr, the export line alone to stdout, so
+# Progress goes to stderr, the export lines alone to stdout, so
 # `eval "$(hack/cluster.sh up)"` works.
 set -euo pipefail
 
