@@ -160,8 +160,10 @@ ready_log() {
 
 # ---- configuration ---------------------------------------------------------
 
-# load_env reads the ports and token of the current cluster, choosing them at
-# the first `up`.
+random_hex() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# load_env reads the ports and secrets of the current cluster, choosing them
+# at the first `up`.
 load_env() {
   if [[ ! -f $state/env ]]; then
     local p
@@ -176,15 +178,15 @@ tekton_profiling_port=${p[5]}
 controller_probes_port=${p[6]}
 controller_metrics_port=${p[7]}
 controller_profiling_port=${p[8]}
-token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+token=$(random_hex)
 EOF
   fi
   # shellcheck disable=SC1091
   source "$state/env"
   # Added after the first nine: an env written before the registry lacks it.
   if [[ -z ${registry_port:-} ]]; then
-    printf 'registry_port=%s\nregistry_password=%s\n' "$("$bin/rig" ports 1)" \
-      "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$state/env"
+    printf 'registry_port=%s\nregistry_password=%s\nregistry_secret=%s\n' \
+      "$("$bin/rig" ports 1)" "$(random_hex)" "$(random_hex)" >>"$state/env"
     # shellcheck disable=SC1091
     source "$state/env"
   fi
@@ -250,7 +252,7 @@ storage:
     enabled: true
 http:
   addr: $(registry_host)
-  secret: $token
+  secret: $registry_secret
   tls:
     certificate: $state/pki/registry.crt
     key: $state/pki/registry.key
