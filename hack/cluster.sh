@@ -587,7 +587,12 @@ cmd_up() {
   local t0; t0=$(now)
   mkdir -p "$logs" "$pids"
   "$repo/hack/tools/build.sh" >&2
-  pid_of etcd >/dev/null || rm -f "$state/env" "$logs"/*.log
+  if ! pid_of etcd >/dev/null; then
+    # A new cluster: new ports and secrets, so a registry left running
+    # on the old ones goes.
+    stop registry
+    rm -f "$state/env" "$logs"/*.log
+  fi
   load_env
   "$bin/rig" pki "$state/pki"
   write_kubeconfig
