@@ -112,7 +112,7 @@ func TestCapabilityGrantedAtCompile(t *testing.T) {
 		t.Fatalf("a module importing buffer_read only: %v", err)
 	}
 	for name, want := range map[string]string{
-		"import_tekton":        "the plugin imports tekton.http_get, a host capability ABI tekton-wasm/v1 does not provide (it provides buffer_close, buffer_read, http_request, last_error)",
+		"import_tekton":        "the plugin imports tekton.http_get, a host capability ABI tekton-wasm/v1 does not provide (it provides buffer_close, buffer_read, http_request, kubernetes_request, last_error)",
 		"import_tekton_badsig": "the plugin imports tekton.http_request as (i32, i32) -> (i32), but its signature is (i32, i32, i32, i32, i32) -> (i32)",
 	} {
 		if _, err := e.Compile(context.Background(), wat(t, name), Limits{Grants: Grants{HTTP: true}}); err == nil || err.Error() != want {

@@ -136,12 +136,7 @@ func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // Error is a failed request, with the errno the plugin receives and a
 // message for it.
-type Error struct {
-	Errno   hostabi.Errno
-	Message string
-}
-
-func (e *Error) Error() string { return e.Message }
+type Error = hostabi.Error
 
 func errorf(errno hostabi.Errno, format string, args ...any) *Error {
 	return &Error{Errno: errno, Message: fmt.Sprintf(format, args...)}
@@ -175,7 +170,7 @@ func (c *Client) Session() *Session { return &Session{c: c} }
 func (s *Session) Do(ctx context.Context, doc, body []byte) (resp *Response, err error) {
 	defer func() {
 		if s.c.observe != nil {
-			s.c.observe(Errno(err))
+			s.c.observe(hostabi.ErrnoOf(err))
 		}
 	}()
 	req, err := s.c.newRequest(ctx, doc, body)
@@ -202,19 +197,6 @@ func (s *Session) Do(ctx context.Context, doc, body []byte) (resp *Response, err
 		return nil, errorf(hostabi.ErrnoTooLarge, "the response body of %s is over %d bytes (MaxHTTPResponseBodyBytes)", origin(req.URL), hostabi.MaxHTTPResponseBodyBytes)
 	}
 	return &Response{Status: r.StatusCode, Header: r.Header, Body: b}, nil
-}
-
-// Errno is the errno of an error Do returned: ErrnoSuccess for nil,
-// ErrnoIO for an error that is no *Error.
-func Errno(err error) hostabi.Errno {
-	var e *Error
-	switch {
-	case err == nil:
-		return hostabi.ErrnoSuccess
-	case errors.As(err, &e):
-		return e.Errno
-	}
-	return hostabi.ErrnoIO
 }
 
 // forbiddenHeaders are set by the host's transport; a plugin setting them
