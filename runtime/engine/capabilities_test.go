@@ -121,6 +121,24 @@ func TestCapabilityGrantedAtCompile(t *testing.T) {
 	}
 }
 
+// TestKubernetesGrant: kubernetes_request needs capabilities.kubernetes
+// to load, and a call the host serves no session gets ENOTCAPABLE (8).
+// What a session does is runtime/capability/kubecap's, and on a real
+// apiserver test/e2e's.
+func TestKubernetesGrant(t *testing.T) {
+	e := sharedEngine(t)
+	want := "the plugin imports tekton.kubernetes_request, which needs the kubernetes capability, and its manifest does not grant it: grant it with capabilities.kubernetes"
+	if _, err := e.Compile(context.Background(), wat(t, "import_kubernetes"), Limits{Grants: Grants{HTTP: true}}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Compile without the grant = %v, want %q", err, want)
+	}
+	p, err := e.Compile(context.Background(), wat(t, "import_kubernetes"), Limits{Grants: Grants{Kubernetes: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	wantFailed(t, invoke(t, p, request(), Invocation{}), hostabi.ReasonExited, "exited with code 8", "the host serves no Kubernetes to this call")
+}
+
 func TestHTTPCapability(t *testing.T) {
 	s := httptest.NewServer(responder)
 	defer s.Close()

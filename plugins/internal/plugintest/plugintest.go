@@ -81,7 +81,7 @@ func (p *Harness) compile(t testing.TB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close(ctx) })
-	limits := engine.Limits{MemoryBytes: p.Manifest.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Manifest.Capabilities.HTTP != nil}}
+	limits := engine.Limits{MemoryBytes: p.Manifest.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Manifest.Capabilities.HTTP != nil, Kubernetes: p.Manifest.Capabilities.GrantsKubernetes()}}
 	if p.compiled, err = e.Compile(ctx, p.Wasm, limits); err != nil {
 		t.Fatalf("compiling %s: %v", p.Manifest.Module, err)
 	}

@@ -75,7 +75,11 @@ func New(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{server: server, http: hc, mapper: kindmap.New(dc, clock.RealClock{})}, nil
+	return newClient(server, hc, dc), nil
+}
+
+func newClient(server *url.URL, hc *http.Client, d discovery.DiscoveryInterface) *Client {
+	return &Client{server: server, http: hc, mapper: kindmap.New(d, clock.RealClock{})}
 }
 
 // Identity is who a Session's requests act as, and where.
