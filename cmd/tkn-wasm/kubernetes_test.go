@@ -16,8 +16,6 @@ import (
 
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	"knative.dev/pkg/apis"
-
-	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 )
 
 // apiserver is the little of a kube-apiserver that tkn-wasm run's
@@ -65,18 +63,7 @@ func (a *apiserver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // impersonated) in the run's namespace; a kubeconfig that cannot be read
 // is a usage error.
 func TestRunKubeconfig(t *testing.T) {
-	plugins, cache := t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(plugins, "pipeline.wasm"), wasmtest.GoPlugin(t, "../../plugins/pipeline"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	manifest, err := os.ReadFile("../../plugins/pipeline/plugin.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	index := "plugins:\n- " + strings.ReplaceAll(strings.TrimSpace(string(manifest)), "\n", "\n  ") + "\n"
-	if err := os.WriteFile(filepath.Join(plugins, "index.yaml"), []byte(index), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	plugins, cache := firstPartyDir(t, "pipeline"), t.TempDir()
 	api := &apiserver{created: map[string]json.RawMessage{}}
 	s := httptest.NewServer(api)
 	defer s.Close()

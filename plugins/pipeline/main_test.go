@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -87,19 +86,6 @@ func request(params ...hostabi.Param) *hostabi.Request {
 	}
 }
 
-func wantFail(t *testing.T, err error, reason string, parts ...string) {
-	t.Helper()
-	var e *guest.Error
-	if !errors.As(err, &e) || e.Reason != reason {
-		t.Fatalf("error %v, want reason %s", err, reason)
-	}
-	for _, p := range parts {
-		if !strings.Contains(e.Message, p) {
-			t.Errorf("message %q does not say %q", e.Message, p)
-		}
-	}
-}
-
 // next is the request of the call after resp (a Running answer).
 func next(t *testing.T, req *hostabi.Request, resp *hostabi.Response, err error) *hostabi.Request {
 	t.Helper()
@@ -160,7 +146,7 @@ func TestRepeatedCall(t *testing.T) {
 	}
 	c.finish("outer-inner", "False", "Failed", "Tasks Completed: 1 (Failed: 1, Cancelled 0), Skipped: 0")
 	_, err := run(request(), c.do)
-	wantFail(t, err, "PipelineRunFailed", "PipelineRun ns/outer-inner failed: Failed: Tasks Completed: 1 (Failed: 1")
+	plugintest.WantFail(t, err, "PipelineRunFailed", "PipelineRun ns/outer-inner failed: Failed: Tasks Completed: 1 (Failed: 1")
 	if len(c.runs) != 1 || fmt.Sprint(c.requests) != "[create  create  get outer-inner]" {
 		t.Errorf("runs %d, requests %v", len(c.runs), c.requests)
 	}
@@ -168,7 +154,7 @@ func TestRepeatedCall(t *testing.T) {
 	other := request()
 	other.Run.UID = "uid-2"
 	_, err = run(other, c.do)
-	wantFail(t, err, "PipelineRunNotOwned", "PipelineRun ns/outer-inner exists and is not this run's")
+	plugintest.WantFail(t, err, "PipelineRunNotOwned", "PipelineRun ns/outer-inner exists and is not this run's")
 	// A retry makes a child of its own.
 	retry := request()
 	retry.Attempt = 2
@@ -198,7 +184,7 @@ func TestCleanup(t *testing.T) {
 func TestFailures(t *testing.T) {
 	c := &cluster{runs: map[string]map[string]any{}, forbidden: "create"}
 	_, err := run(request(), c.do)
-	wantFail(t, err, "PipelineRunForbidden", `the run's service account "builder" may not create pipelineruns (API group tekton.dev) in namespace "ns": grant it create on pipelineruns`,
+	plugintest.WantFail(t, err, "PipelineRunForbidden", `the run's service account "builder" may not create pipelineruns (API group tekton.dev) in namespace "ns": grant it create on pipelineruns`,
 		`cannot create resource "pipelineruns"`)
 
 	// The apiserver unavailable: try again later.
@@ -212,13 +198,13 @@ func TestFailures(t *testing.T) {
 	req := next(t, request(), resp, err)
 	delete(c.runs, "outer-inner")
 	_, err = run(req, c.do)
-	wantFail(t, err, "PipelineRunNotFound", "was deleted while the run waited")
+	plugintest.WantFail(t, err, "PipelineRunNotFound", "was deleted while the run waited")
 
 	// The host refused (no Kubernetes served, or outside the manifest).
 	_, err = run(request(), func(*hostabi.KubernetesRequest, []byte) (*guest.KubernetesResponse, error) {
 		return nil, &hostabi.Error{Errno: hostabi.ErrnoNotCapable, Message: "the host serves no Kubernetes to this call"}
 	})
-	wantFail(t, err, "RequestFailed", "create PipelineRun ns/outer-inner: the host serves no Kubernetes")
+	plugintest.WantFail(t, err, "RequestFailed", "create PipelineRun ns/outer-inner: the host serves no Kubernetes")
 
 	for _, tc := range []struct {
 		req    *hostabi.Request
@@ -229,7 +215,7 @@ func TestFailures(t *testing.T) {
 		{&hostabi.Request{Run: hostabi.RunIdentity{Name: "r"}, Spec: json.RawMessage(`{}`)}, "UnexpectedSpec"},
 	} {
 		_, err := run(tc.req, c.do)
-		wantFail(t, err, tc.reason)
+		plugintest.WantFail(t, err, tc.reason)
 	}
 }
 

@@ -200,12 +200,8 @@ func httpRequest(ctx context.Context, mod api.Module, s *callState, stack []uint
 		return s.fail(hostabi.ErrnoNotCapable, "the host serves no HTTP to this call")
 	}
 	m := mod.Memory()
-	// Views of the guest's memory, valid while the guest is blocked in
-	// this call: Do copies what it keeps.
-	doc, ok1 := m.Read(uint32(stack[0]), uint32(stack[1]))
-	body, ok2 := m.Read(uint32(stack[2]), uint32(stack[3]))
-	out := uint32(stack[4])
-	if _, ok3 := m.Read(out, hostabi.HTTPResponseSize); !ok1 || !ok2 || !ok3 {
+	doc, body, out, ok := requestArgs(m, stack, hostabi.HTTPResponseSize)
+	if !ok {
 		return s.fail(hostabi.ErrnoFault, "http_request: a pointer and length lie outside the plugin's memory")
 	}
 	resp, err := s.http.Do(ctx, doc, body)
@@ -217,10 +213,29 @@ func httpRequest(ctx context.Context, mod api.Module, s *callState, stack []uint
 		return s.fail(hostabi.ErrnoIO, "encoding the response headers: "+err.Error())
 	}
 	hh, bh := s.keep(header), s.keep(resp.Body)
-	for i, v := range []uint32{uint32(resp.Status), hh, uint32(len(header)), bh, uint32(len(resp.Body))} {
+	writeOut(m, out, uint32(resp.Status), hh, uint32(len(header)), bh, uint32(len(resp.Body)))
+	return hostabi.ErrnoSuccess
+}
+
+// requestArgs reads the arguments (req_ptr, req_len, body_ptr, body_len,
+// out_ptr) of a request function: views of the guest's memory, valid
+// while the guest is blocked in the call (the capabilities copy what
+// they keep), and out_ptr, checked to hold outSize bytes. ok is false if
+// any lies outside the memory.
+func requestArgs(m api.Memory, stack []uint64, outSize uint32) (doc, body []byte, out uint32, ok bool) {
+	doc, ok1 := m.Read(uint32(stack[0]), uint32(stack[1]))
+	body, ok2 := m.Read(uint32(stack[2]), uint32(stack[3]))
+	out = uint32(stack[4])
+	_, ok3 := m.Read(out, outSize)
+	return doc, body, out, ok1 && ok2 && ok3
+}
+
+// writeOut writes vs as little-endian u32s at out, which requestArgs
+// checked.
+func writeOut(m api.Memory, out uint32, vs ...uint32) {
+	for i, v := range vs {
 		m.WriteUint32Le(out+uint32(4*i), v)
 	}
-	return hostabi.ErrnoSuccess
 }
 
 // kubernetesRequest is kubernetes_request(req_ptr, req_len, body_ptr,
@@ -230,20 +245,15 @@ func kubernetesRequest(ctx context.Context, mod api.Module, s *callState, stack 
 		return s.fail(hostabi.ErrnoNotCapable, "the host serves no Kubernetes to this call (tkn-wasm run serves it with --kubeconfig)")
 	}
 	m := mod.Memory()
-	doc, ok1 := m.Read(uint32(stack[0]), uint32(stack[1]))
-	body, ok2 := m.Read(uint32(stack[2]), uint32(stack[3]))
-	out := uint32(stack[4])
-	if _, ok3 := m.Read(out, hostabi.KubernetesResponseSize); !ok1 || !ok2 || !ok3 {
+	doc, body, out, ok := requestArgs(m, stack, hostabi.KubernetesResponseSize)
+	if !ok {
 		return s.fail(hostabi.ErrnoFault, "kubernetes_request: a pointer and length lie outside the plugin's memory")
 	}
 	resp, err := s.kube.Do(ctx, doc, body)
 	if err != nil {
 		return s.fail(hostabi.ErrnoOf(err), err.Error())
 	}
-	bh := s.keep(resp.Body)
-	for i, v := range []uint32{uint32(resp.Status), bh, uint32(len(resp.Body))} {
-		m.WriteUint32Le(out+uint32(4*i), v)
-	}
+	writeOut(m, out, uint32(resp.Status), s.keep(resp.Body), uint32(len(resp.Body)))
 	return hostabi.ErrnoSuccess
 }
 

@@ -16,7 +16,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +31,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability"
 )
 
 // DefaultSetting is what a denial tells the user to change.
@@ -206,22 +206,17 @@ var forbiddenHeaders = map[string]bool{
 	"Upgrade": true, "Keep-Alive": true, "Te": true, "Trailer": true,
 }
 
+// limits bound a request document and body.
+var limits = capability.Limits{
+	Doc: hostabi.MaxHTTPRequestJSONBytes, DocName: "MaxHTTPRequestJSONBytes",
+	Body: hostabi.MaxHTTPRequestBodyBytes, BodyName: "MaxHTTPRequestBodyBytes",
+}
+
 // newRequest decodes and checks a request document.
 func (c *Client) newRequest(ctx context.Context, doc, body []byte) (*http.Request, error) {
-	if len(doc) > hostabi.MaxHTTPRequestJSONBytes {
-		return nil, errorf(hostabi.ErrnoTooLarge, "the request document is %d bytes, over %d (MaxHTTPRequestJSONBytes)", len(doc), hostabi.MaxHTTPRequestJSONBytes)
-	}
-	if len(body) > hostabi.MaxHTTPRequestBodyBytes {
-		return nil, errorf(hostabi.ErrnoTooLarge, "the request body is %d bytes, over %d (MaxHTTPRequestBodyBytes)", len(body), hostabi.MaxHTTPRequestBodyBytes)
-	}
 	var hr hostabi.HTTPRequest
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&hr); err != nil {
-		return nil, errorf(hostabi.ErrnoInval, "the request document is not an HTTP request: %v", err)
-	}
-	if dec.More() {
-		return nil, errorf(hostabi.ErrnoInval, "the request document has data after its JSON object")
+	if err := capability.Decode(doc, body, limits, "an HTTP request", &hr); err != nil {
+		return nil, err
 	}
 	if len(hr.URL) > hostabi.MaxHTTPURLBytes {
 		return nil, errorf(hostabi.ErrnoTooLarge, "the URL is %d bytes, over %d (MaxHTTPURLBytes)", len(hr.URL), hostabi.MaxHTTPURLBytes)

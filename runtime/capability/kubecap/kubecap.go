@@ -24,7 +24,6 @@ package kubecap
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +43,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability"
 	"github.com/tekton-wasm/tekton-wasm/runtime/kindmap"
 )
 
@@ -201,23 +201,18 @@ func (s *Session) Do(ctx context.Context, doc, body []byte) (resp *Response, err
 	return &Response{Status: hr.StatusCode, Body: b}, nil
 }
 
+// limits bound a request document and body.
+var limits = capability.Limits{
+	Doc: hostabi.MaxKubernetesRequestJSONBytes, DocName: "MaxKubernetesRequestJSONBytes",
+	Body: hostabi.MaxKubernetesBodyBytes, BodyName: "MaxKubernetesBodyBytes",
+}
+
 // parse decodes and checks a request document and its body, before
 // anything is asked of the cluster.
 func parse(doc, body []byte) (*hostabi.KubernetesRequest, error) {
-	if len(doc) > hostabi.MaxKubernetesRequestJSONBytes {
-		return nil, errorf(hostabi.ErrnoTooLarge, "the request document is %d bytes, over %d (MaxKubernetesRequestJSONBytes)", len(doc), hostabi.MaxKubernetesRequestJSONBytes)
-	}
-	if len(body) > hostabi.MaxKubernetesBodyBytes {
-		return nil, errorf(hostabi.ErrnoTooLarge, "the request body is %d bytes, over %d (MaxKubernetesBodyBytes)", len(body), hostabi.MaxKubernetesBodyBytes)
-	}
 	var r hostabi.KubernetesRequest
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return nil, errorf(hostabi.ErrnoInval, "the request document is not a Kubernetes request: %v", err)
-	}
-	if dec.More() {
-		return nil, errorf(hostabi.ErrnoInval, "the request document has data after its JSON object")
+	if err := capability.Decode(doc, body, limits, "a Kubernetes request", &r); err != nil {
+		return nil, err
 	}
 	hasBody := r.Verb == hostabi.KubernetesCreate || r.Verb == hostabi.KubernetesPatch
 	switch {
