@@ -227,13 +227,15 @@ const KubernetesResponseSize = 12
 // Limits of the Kubernetes capability, per call.
 const (
 	// MaxKubernetesRequests is how many requests one call may send.
-	MaxKubernetesRequests = 32
+	MaxKubernetesRequests = 16
 	// MaxKubernetesRequestJSONBytes caps the request document.
 	MaxKubernetesRequestJSONBytes = 16 << 10
 	// MaxKubernetesBodyBytes caps a request body (the object to create,
 	// the patch), the apiserver's own limit for an object.
 	MaxKubernetesBodyBytes = 3 << 20 / 2
-	// MaxKubernetesResponseBytes caps the body of an answer (a list is
-	// paged with Limit to stay below it).
-	MaxKubernetesResponseBytes = 4 << 20
+	// MaxKubernetesResponseBytes caps the body of an answer: above the
+	// largest object the apiserver stores, as JSON; a list is paged with
+	// Limit to stay below it. A call's unread answers are held by the
+	// host: at most MaxKubernetesRequests of this size.
+	MaxKubernetesResponseBytes = 2 << 20
 )
