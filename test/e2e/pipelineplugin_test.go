@@ -13,6 +13,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"knative.dev/pkg/apis"
 )
 
@@ -168,7 +169,7 @@ func TestPipelineInPipeline(t *testing.T) {
 	}
 	c := cr.Status.GetCondition(apis.ConditionSucceeded)
 	for _, want := range []string{`the run's service account "builder" may not create pipelineruns (API group tekton.dev) in namespace "` + ns + `"`,
-		"grant it create on pipelineruns", `cannot create resource \"pipelineruns\"`} {
+		"grant it create on pipelineruns", `cannot create resource "pipelineruns"`} {
 		if c == nil || !strings.Contains(c.Message, want) {
 			t.Errorf("the forbidden run's message %q does not say %q", c.Message, want)
 		}
@@ -239,8 +240,13 @@ func TestPipelineInPipelineControllerKilled(t *testing.T) {
 	nestedPipelines(t, ns)
 	grantRole(t, ns, "builder", pipelineRunRule)
 	startOuter(t, ns, "survivor", "v2.7.1", "4s")
+	var before types.UID
 	eventually(t, 60*time.Second, "the child PipelineRun to start", func(ctx context.Context) (bool, error) {
-		return len(children(t, ns)) == 1, nil
+		kids := children(t, ns)
+		if len(kids) == 1 {
+			before = kids[0].UID
+		}
+		return len(kids) == 1, nil
 	})
 	rig(t, "kill-controller")
 	killed := time.Now()
@@ -248,11 +254,11 @@ func TestPipelineInPipelineControllerKilled(t *testing.T) {
 	rig(t, "start-controller")
 	t.Logf("controller down for %s", time.Since(killed).Round(time.Millisecond))
 	wantOuterSucceeded(t, ns, "survivor", "2.7")
-	if kids := children(t, ns); len(kids) != 1 {
+	if kids := children(t, ns); len(kids) != 1 || kids[0].UID != before {
 		names := []string{}
 		for _, k := range kids {
-			names = append(names, k.Name)
+			names = append(names, k.Name+" "+string(k.UID))
 		}
-		t.Errorf("children %v, want exactly one", names)
+		t.Errorf("children %v, want exactly the one made before the kill (%s)", names, before)
 	}
 }
