@@ -7,49 +7,28 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	"knative.dev/pkg/apis"
+
+	"github.com/tekton-wasm/tekton-wasm/internal/apiservertest"
 )
 
-// apiserver is the little of a kube-apiserver that tkn-wasm run's
-// --kubeconfig wiring needs to show: discovery of tekton.dev/v1
-// PipelineRuns, and PipelineRuns created and read back, succeeded with
-// a result. It records the requests. What a real apiserver does with
-// them (RBAC, impersonation) is test/e2e's.
-type apiserver struct {
-	mu       sync.Mutex
-	requests []string
-	created  map[string]json.RawMessage
-}
-
-func (a *apiserver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.requests = append(a.requests, fmt.Sprintf("%s %s user=%q", r.Method, r.URL.Path, r.Header.Get("Impersonate-User")))
-	w.Header().Set("Content-Type", "application/json")
+// pipelineRuns answers the pipeline plugin's requests in namespace
+// team: a PipelineRun created, then read back succeeded with a result.
+func pipelineRuns(w http.ResponseWriter, r *http.Request) {
 	const prs = "/apis/tekton.dev/v1/namespaces/team/pipelineruns"
 	switch {
-	case r.URL.Path == "/api":
-		fmt.Fprint(w, `{"kind":"APIVersions","versions":["v1"]}`)
-	case r.URL.Path == "/apis":
-		fmt.Fprint(w, `{"kind":"APIGroupList","groups":[{"name":"tekton.dev","versions":[{"groupVersion":"tekton.dev/v1","version":"v1"}],"preferredVersion":{"groupVersion":"tekton.dev/v1","version":"v1"}}]}`)
-	case r.URL.Path == "/api/v1":
-		fmt.Fprint(w, `{"kind":"APIResourceList","groupVersion":"v1","resources":[]}`)
-	case r.URL.Path == "/apis/tekton.dev/v1":
-		fmt.Fprint(w, `{"kind":"APIResourceList","groupVersion":"tekton.dev/v1","resources":[{"name":"pipelineruns","namespaced":true,"kind":"PipelineRun","verbs":["get","create","patch"]}]}`)
 	case r.Method == http.MethodPost && r.URL.Path == prs:
 		body, _ := io.ReadAll(r.Body)
-		a.created["nested"] = body
 		w.WriteHeader(http.StatusCreated)
 		w.Write(body)
-	case r.Method == http.MethodGet && r.URL.Path == prs+"/nested" && a.created["nested"] != nil:
+	case r.Method == http.MethodGet && r.URL.Path == prs+"/nested":
 		fmt.Fprint(w, `{"metadata":{"name":"nested"},"status":{"conditions":[{"type":"Succeeded","status":"True","reason":"Succeeded"}],"results":[{"name":"major","value":"2"}]}}`)
 	default:
 		w.WriteHeader(http.StatusNotFound)
@@ -64,9 +43,7 @@ func (a *apiserver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // is a usage error.
 func TestRunKubeconfig(t *testing.T) {
 	plugins, cache := firstPartyDir(t, "pipeline"), t.TempDir()
-	api := &apiserver{created: map[string]json.RawMessage{}}
-	s := httptest.NewServer(api)
-	defer s.Close()
+	s := apiservertest.New(t, []apiservertest.Resource{{GroupVersion: "tekton.dev/v1", Name: "pipelineruns", Kind: "PipelineRun", Namespaced: true}}, pipelineRuns)
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
 kind: Config
@@ -108,16 +85,15 @@ current-context: x
 	if code != 0 || results["major"] != "2" {
 		t.Errorf("with --kubeconfig: exit code %d, %s %q, results %v\n%s", code, reason, msg, results, errOut)
 	}
-	api.mu.Lock()
-	for _, r := range api.requests {
-		if !strings.HasSuffix(r, `user=""`) {
-			t.Errorf("request %s impersonates someone", r)
+	requests := s.Requests()
+	for _, r := range requests {
+		if r.User != "" {
+			t.Errorf("request %+v impersonates someone", r)
 		}
 	}
-	if !strings.Contains(fmt.Sprint(api.requests), "POST /apis/tekton.dev/v1/namespaces/team/pipelineruns") {
-		t.Errorf("requests %v: no PipelineRun created in the kubeconfig's namespace", api.requests)
+	if !slices.Contains(requests, apiservertest.Request{Method: "POST", Path: "/apis/tekton.dev/v1/namespaces/team/pipelineruns"}) {
+		t.Errorf("requests %v: no PipelineRun created in the kubeconfig's namespace", requests)
 	}
-	api.mu.Unlock()
 	code, _, _, _, errOut = runNested("--kubeconfig", filepath.Join(t.TempDir(), "missing"))
 	if code != 2 || !strings.Contains(errOut, "--kubeconfig") {
 		t.Errorf("a missing kubeconfig: exit code %d, want 2:\n%s", code, errOut)
