@@ -1,12 +1,16 @@
 // Package capability holds what the host capabilities (httpcap, kubecap)
 // share: reading a plugin's request document and body under the ABI's
-// limits, with the errnos and messages the ABI gives for them.
+// limits, and making the HTTP request from them, with the errnos and
+// messages the ABI gives for them.
 package capability
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 )
@@ -40,4 +44,20 @@ func Decode(doc, body []byte, l Limits, what string, v any) error {
 		return &hostabi.Error{Errno: hostabi.ErrnoInval, Message: "the request document has data after its JSON object"}
 	}
 	return nil
+}
+
+// NewRequest is the HTTP request for method, url and body, bound to ctx
+// (the call's). It holds a copy of body: the caller's is a view of the
+// plugin's memory, which is reused after the call while the transport
+// may still be writing a cancelled request. An error is EINVAL.
+func NewRequest(ctx context.Context, method, url string, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if len(body) > 0 {
+		rd = bytes.NewReader(bytes.Clone(body))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, &hostabi.Error{Errno: hostabi.ErrnoInval, Message: fmt.Sprintf("the request is invalid: %v", err)}
+	}
+	return req, nil
 }

@@ -12,7 +12,6 @@
 package httpcap
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -229,13 +228,9 @@ func (c *Client) newRequest(ctx context.Context, doc, body []byte) (*http.Reques
 	if method == "" {
 		method = http.MethodGet
 	}
-	var rd io.Reader
-	if len(body) > 0 {
-		rd = bytes.NewReader(bytes.Clone(body))
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := capability.NewRequest(ctx, method, u.String(), body)
 	if err != nil {
-		return nil, errorf(hostabi.ErrnoInval, "the request is invalid: %v", err)
+		return nil, err
 	}
 	n, size := 0, 0
 	for name, values := range hr.Headers {

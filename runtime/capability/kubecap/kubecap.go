@@ -22,7 +22,6 @@
 package kubecap
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -333,13 +332,9 @@ func (s *Session) newRequest(ctx context.Context, r *hostabi.KubernetesRequest, 
 		q.Set("fieldManager", r.FieldManager)
 	}
 	u.RawQuery = q.Encode()
-	var rd io.Reader
-	if len(body) > 0 {
-		rd = bytes.NewReader(bytes.Clone(body))
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := capability.NewRequest(ctx, method, u.String(), body)
 	if err != nil {
-		return nil, errorf(hostabi.ErrnoInval, "the request is invalid: %v", err)
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	if contentType != "" {
