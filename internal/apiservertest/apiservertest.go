@@ -1,11 +1,10 @@
 // Package apiservertest serves the little of a kube-apiserver that the
 // tests of the Kubernetes capability's wiring need (tkn-wasm run
 // --kubeconfig, the reconciler's sessions, the engine's host function):
-// discovery of the resources
-// it is given, and a handler of the test's for everything else. It
-// records each request's method, path and impersonated user. What a real
-// apiserver does with the requests (RBAC, impersonation, apply) is
-// tested on the rig (test/e2e).
+// discovery of the resources it is given, and a handler of the test's
+// for everything else. It records each request's method, path and
+// impersonated user. What a real apiserver does with the requests (RBAC,
+// impersonation, apply) is tested on the rig (test/e2e).
 package apiservertest
 
 import (
