@@ -189,3 +189,34 @@ func TestValidateRules(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: any document and body either fail with EINVAL or ETOOLARGE
+// or make a request that names a verb the host serves, with the name,
+// body and list options that verb takes.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"verb":"get","apiVersion":"v1","kind":"ConfigMap","name":"c"}`), []byte(nil))
+	f.Add([]byte(`{"verb":"patch","apiVersion":"tekton.dev/v1","kind":"PipelineRun","name":"x","patchType":"apply","force":true}`), []byte(`{}`))
+	f.Add([]byte(`{"verb":"list","apiVersion":"v1","kind":"Pod","labelSelector":"a in (b)","limit":3}`), []byte(nil))
+	f.Add([]byte(`{"verb":"create","apiVersion":"v1","kind":"ConfigMap"} x`), []byte(`{}`))
+	f.Fuzz(func(t *testing.T, doc, body []byte) {
+		r, err := parse(doc, body)
+		if err != nil {
+			if e := hostabi.ErrnoOf(err); e != hostabi.ErrnoInval && e != hostabi.ErrnoTooLarge {
+				t.Fatalf("%q: errno %v", doc, e)
+			}
+			return
+		}
+		named := r.Verb == hostabi.KubernetesGet || r.Verb == hostabi.KubernetesPatch || r.Verb == hostabi.KubernetesDelete
+		withBody := r.Verb == hostabi.KubernetesCreate || r.Verb == hostabi.KubernetesPatch
+		switch {
+		case !named && !withBody && r.Verb != hostabi.KubernetesList:
+			t.Fatalf("%q: verb %q accepted", doc, r.Verb)
+		case named && r.Name == "", r.Verb == hostabi.KubernetesList && r.Name != "":
+			t.Fatalf("%q: name %q accepted for %s", doc, r.Name, r.Verb)
+		case withBody != (len(body) > 0):
+			t.Fatalf("%q: a body of %d bytes accepted for %s", doc, len(body), r.Verb)
+		case strings.ContainsAny(r.Name+r.Namespace, "/%") || r.Name == ".." || r.Namespace == "..":
+			t.Fatalf("%q: a name or namespace that leaves its path segment accepted", doc)
+		}
+	})
+}
