@@ -178,9 +178,8 @@ type KubernetesRequest struct {
 	// Namespace of a namespaced kind; "" means the run's namespace, the
 	// only one the host allows. Must be "" for a cluster-scoped kind.
 	Namespace string `json:"namespace,omitempty"`
-	// Name of the object; required for get, patch and delete, and for
-	// create when the body has no metadata.name or generateName;
-	// refused for list.
+	// Name of the object; required for get, patch and delete; refused
+	// for create (the body's metadata names the object) and list.
 	Name string `json:"name,omitempty"`
 	// LabelSelector filters list ("app=x,tier!=db").
 	LabelSelector string `json:"labelSelector,omitempty"`

@@ -223,6 +223,8 @@ func parse(doc, body []byte) (*hostabi.KubernetesRequest, error) {
 		return nil, errorf(hostabi.ErrnoInval, "%s needs the object's name", r.Verb)
 	case r.Verb == hostabi.KubernetesList && r.Name != "":
 		return nil, errorf(hostabi.ErrnoInval, "list takes no name: select with labelSelector")
+	case r.Verb == hostabi.KubernetesCreate && r.Name != "":
+		return nil, errorf(hostabi.ErrnoInval, "create takes no name: the body's metadata.name (or generateName) names the object")
 	case hasBody && len(body) == 0:
 		return nil, errorf(hostabi.ErrnoInval, "%s needs a body: the object, or the patch", r.Verb)
 	case !hasBody && len(body) > 0:
@@ -294,7 +296,7 @@ func (s *Session) newRequest(ctx context.Context, r *hostabi.KubernetesRequest, 
 		return nil, errorf(hostabi.ErrnoInval, "%s is cluster-scoped: the request may name no namespace", res.GroupResource())
 	}
 	segments = append(segments, res.Resource)
-	if r.Name != "" && r.Verb != hostabi.KubernetesCreate {
+	if r.Name != "" {
 		segments = append(segments, r.Name)
 	}
 	u := *s.c.server

@@ -120,6 +120,7 @@ func TestRefused(t *testing.T) {
 		{`{"verb":"get","apiVersion":"tekton.dev/v1","kind":"Task","name":"x"}`, "", hostabi.ErrnoInval, `the cluster serves no kind Task in tekton.dev/v1`},
 		{`{"verb":"watch","apiVersion":"tekton.dev/v1","kind":"PipelineRun"}`, "", hostabi.ErrnoInval, `verb "watch" is not one the host serves`},
 		{`{"verb":"get","apiVersion":"tekton.dev/v1","kind":"PipelineRun"}`, "", hostabi.ErrnoInval, `get needs the object's name`},
+		{`{"verb":"create","apiVersion":"tekton.dev/v1","kind":"PipelineRun","name":"x"}`, `{}`, hostabi.ErrnoInval, `create takes no name`},
 		{`{"verb":"get","apiVersion":"tekton.dev/v1","kind":"PipelineRun","name":"../x"}`, "", hostabi.ErrnoInval, `name "../x" is not valid`},
 		{`{"verb":"create","apiVersion":"tekton.dev/v1","kind":"PipelineRun"}`, "", hostabi.ErrnoInval, `create needs a body`},
 		{`{"verb":"get","apiVersion":"tekton.dev/v1","kind":"PipelineRun","name":"x"}`, `{}`, hostabi.ErrnoInval, `get takes no body`},
@@ -211,7 +212,7 @@ func FuzzParse(f *testing.F) {
 		switch {
 		case !named && !withBody && r.Verb != hostabi.KubernetesList:
 			t.Fatalf("%q: verb %q accepted", doc, r.Verb)
-		case named && r.Name == "", r.Verb == hostabi.KubernetesList && r.Name != "":
+		case named && r.Name == "", !named && r.Name != "":
 			t.Fatalf("%q: name %q accepted for %s", doc, r.Name, r.Verb)
 		case withBody != (len(body) > 0):
 			t.Fatalf("%q: a body of %d bytes accepted for %s", doc, len(body), r.Verb)
