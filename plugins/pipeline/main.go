@@ -184,6 +184,10 @@ func (c *child) create(ref string) (*pipelineRun, error) {
 	switch {
 	case err != nil:
 		return nil, err
+	case resp.Status == 409 && c.req.Run.UID == "":
+		// A run outside the cluster (tkn-wasm run) has no uid to own its
+		// child by, so it cannot tell its own child from another's.
+		return nil, guest.Fail(reasonNotOurs, "%s exists already, and a run outside the cluster cannot tell whether it is its own; delete it or rename the run", c.where())
 	case resp.Status == 409: // made by an earlier call of this attempt
 		return c.get(false)
 	case transient(resp):

@@ -155,6 +155,12 @@ func TestRepeatedCall(t *testing.T) {
 	other.Run.UID = "uid-2"
 	_, err = run(other, c.do)
 	plugintest.WantFail(t, err, "PipelineRunNotOwned", "PipelineRun ns/outer-inner exists and is not this run's")
+	// Outside the cluster (no uid), an existing child is not taken
+	// either.
+	local := request()
+	local.Run.UID = ""
+	_, err = run(local, c.do)
+	plugintest.WantFail(t, err, "PipelineRunNotOwned", "a run outside the cluster cannot tell")
 	// A retry makes a child of its own.
 	retry := request()
 	retry.Attempt = 2
