@@ -119,7 +119,8 @@ func pipelineRunGiven(inputs []input) bool {
 // pipelineFlags are the flags of run that apply to a PipelineRun.
 type pipelineFlags struct {
 	pluginPath, pluginsDir, pipelinesDir, output, cacheDir string
-	params, workspaces, allowHosts                         []string
+	params, workspaces                                     []string
+	caps                                                   capabilityFlags
 	all                                                    bool
 }
 
@@ -160,7 +161,7 @@ func runPipelineRun(ctx context.Context, inputs []input, f pipelineFlags, stdout
 
 	progress := &progressPrinter{w: stderr}
 	r := &pipelinerun.Runner{
-		Plugins:   pluginRunners(eng, idx, f.pluginsDir, f.allowHosts, stderr),
+		Plugins:   pluginRunners(eng, idx, f.pluginsDir, f.caps, stderr),
 		Pipelines: pipelines,
 		Progress:  progress.print,
 	}
@@ -192,9 +193,9 @@ func runPipelineRun(ctx context.Context, inputs []input, f pipelineFlags, stdout
 }
 
 // pluginRunners compiles, on first use, the plugin the index names for
-// a kind, with its HTTP capability as for a CustomRun (--allow-host
-// applies to every plugin of the PipelineRun).
-func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, allowHosts []string, log io.Writer) func(apiVersion, kind string) (*local.Runner, error) {
+// a kind, with its capabilities as for a CustomRun (--allow-host and
+// --kubeconfig apply to every plugin of the PipelineRun).
+func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, caps capabilityFlags, log io.Writer) func(apiVersion, kind string) (*local.Runner, error) {
 	runners := map[*manifest.Manifest]*local.Runner{}
 	return func(apiVersion, kind string) (*local.Runner, error) {
 		p := idx.Find(apiVersion, kind)
@@ -208,20 +209,17 @@ func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, allowHos
 		if err != nil {
 			return nil, err
 		}
-		grants, httpClient, err := httpCapability(p, allowHosts, log)
+		r := &local.Runner{
+			Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
+			Log:        log,
+			Workspaces: &workspace.Local{},
+		}
+		grants, err := caps.grant(p, r, log)
 		if err != nil {
 			return nil, err
 		}
-		compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants})
-		if err != nil {
+		if r.Plugin, err = eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants}); err != nil {
 			return nil, fmt.Errorf("%s: %v", p.Module, err)
-		}
-		r := &local.Runner{
-			Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
-			Plugin:     compiled,
-			Log:        log,
-			Workspaces: &workspace.Local{},
-			HTTP:       httpClient,
 		}
 		runners[p] = r
 		return r, nil

@@ -376,7 +376,7 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 			return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
 		}
 		start := time.Now()
-		h, err = r.opts.Engine.Compile(ctx, module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Capabilities.HTTP != nil}})
+		h, err = r.opts.Engine.Compile(ctx, module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Capabilities.HTTP != nil, Kubernetes: p.Capabilities.GrantsKubernetes()}})
 		elapsed = time.Since(start)
 		if err != nil {
 			return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
