@@ -93,13 +93,21 @@ demo: deps build plugins hostile
 RACE_PKGS := ./runtime/dispatch ./runtime/registry ./runtime/reconciler ./runtime/pipelinerun
 # The guest SDK is a module of its own, which ./... at the root does not
 # reach: it is vetted and tested from its directory.
-test: deps
+test: deps test-plugins
 	$(GO) vet ./...
 	cd $(SDK_DIR) && $(GO) vet ./...
 	$(GO) test -count=1 ./...
 	cd $(SDK_DIR) && $(GO) test -count=1 ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -race -count=1 -run 'Concurrent|SingleUse' ./runtime/engine
+
+# Every first-party plugin's test cases (plugins/*/tests/*.yaml) through
+# tkn-wasm test, against the module make plugins built (docs/plugins.md).
+PLUGIN_TESTS := $(patsubst plugins/%/tests/,%,$(sort $(dir $(wildcard plugins/*/tests/*.yaml))))
+.PHONY: test-plugins
+test-plugins: build plugins
+	@status=0; for p in $(PLUGIN_TESTS); do echo "tkn-wasm test plugins/$$p"; \
+	  $(BIN)/tkn-wasm test plugins/$$p --plugin $(PLUGINS_OUT)/$$p.wasm || status=1; done; exit $$status
 
 # Every Go fuzz target in the repo (found by go test -list, see
 # hack/fuzz.sh), each for FUZZTIME; fails on a crasher, which go test

@@ -75,6 +75,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		code, err = pullCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "inspect":
 		code, err = inspectCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "test":
+		code, err = testCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "embed":
 		code, err = embedCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":

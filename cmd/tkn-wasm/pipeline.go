@@ -15,7 +15,6 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
-	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/local"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/pipelinerun"
@@ -24,7 +23,6 @@ import (
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
 )
 
@@ -208,21 +206,15 @@ func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, allowHos
 		if err != nil {
 			return nil, err
 		}
-		grants, httpClient, err := httpCapability(p, allowHosts, log)
+		grants, httpClient, err := local.HTTPCapability(p, allowHosts, log)
 		if err != nil {
-			return nil, err
+			return nil, usagef("%v", err)
 		}
 		compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", p.Module, err)
 		}
-		r := &local.Runner{
-			Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
-			Plugin:     compiled,
-			Log:        log,
-			Workspaces: &workspace.Local{},
-			HTTP:       httpClient,
-		}
+		r := local.NewRunner(p, compiled, httpClient, log, &workspace.Local{})
 		runners[p] = r
 		return r, nil
 	}

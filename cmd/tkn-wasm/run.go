@@ -19,7 +19,6 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
-	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
 )
 
@@ -109,21 +108,15 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, fmt.Errorf("starting the engine: %w", err)
 	}
 	defer eng.Close(context.Background())
-	grants, httpClient, err := httpCapability(p, allowHosts, stderr)
+	grants, httpClient, err := local.HTTPCapability(p, allowHosts, stderr)
 	if err != nil {
-		return 0, err
+		return 0, usagef("%v", err)
 	}
 	compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants})
 	if err != nil {
 		return 0, usagef("%s: %v", p.Module, err)
 	}
-	runner := &local.Runner{
-		Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
-		Plugin:     compiled,
-		Log:        stderr,
-		Workspaces: &workspace.Local{Bindings: bindings},
-		HTTP:       httpClient,
-	}
+	runner := local.NewRunner(p, compiled, httpClient, stderr, &workspace.Local{Bindings: bindings})
 	if err := runner.Run(ctx, cr); err != nil {
 		return 0, usagef("%v", err)
 	}
@@ -138,20 +131,11 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 
 // parseCustomRun checks the CustomRun document b read from file.
 func parseCustomRun(file string, b []byte) (*v1beta1.CustomRun, error) {
-	var cr v1beta1.CustomRun
-	if err := yaml.UnmarshalStrict(b, &cr); err != nil {
-		return nil, usagef("%s is not a valid CustomRun: %v", file, err)
+	cr, err := local.ParseCustomRun(file, b)
+	if err != nil {
+		return nil, usagef("%v", err)
 	}
-	if cr.APIVersion != "tekton.dev/v1beta1" || cr.Kind != "CustomRun" {
-		return nil, usagef("%s is a %q %q, not a CustomRun; it needs apiVersion: tekton.dev/v1beta1 and kind: CustomRun", file, cr.APIVersion, cr.Kind)
-	}
-	if cr.Name == "" {
-		cr.Name = strings.TrimSuffix(cr.GenerateName, "-")
-	}
-	if cr.Name == "" {
-		return nil, usagef("%s: the CustomRun has no metadata.name", file)
-	}
-	return &cr, nil
+	return cr, nil
 }
 
 // setParams applies --param name=value overrides.
@@ -161,12 +145,7 @@ func setParams(cr *v1beta1.CustomRun, params []string) error {
 		if err != nil {
 			return err
 		}
-		p := v1beta1.Param{Name: name, Value: *v1beta1.NewStructuredValues(value)}
-		if i := paramIndex(cr.Spec.Params, name); i >= 0 {
-			cr.Spec.Params[i] = p
-		} else {
-			cr.Spec.Params = append(cr.Spec.Params, p)
-		}
+		local.SetParam(cr, name, value)
 	}
 	return nil
 }
@@ -178,15 +157,6 @@ func splitParam(kv string) (name, value string, err error) {
 		return "", "", usagef("--param %q is not name=value", kv)
 	}
 	return name, value, nil
-}
-
-func paramIndex(ps v1beta1.Params, name string) int {
-	for i, p := range ps {
-		if p.Name == name {
-			return i
-		}
-	}
-	return -1
 }
 
 func parseBindings(ws []string) (map[string]string, error) {
