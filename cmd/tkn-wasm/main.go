@@ -77,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		code, err = inspectCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "test":
 		code, err = testCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "init":
+		code, err = initCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "embed":
 		code, err = embedCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
