@@ -14,7 +14,7 @@ PLUGIN_WASM := $(foreach p,$(GO_PLUGINS) $(C_PLUGINS) $(RUST_PLUGINS),$(PLUGINS_
 SDK_DIR     := hostabi
 SDK_SOURCES := $(wildcard $(SDK_DIR)/go.mod $(SDK_DIR)/*.go $(SDK_DIR)/guest/*.go)
 
-.PHONY: all deps build plugins hostile demo test bench clean
+.PHONY: all deps build generate plugins hostile demo test bench clean
 all: build plugins
 
 deps:
@@ -22,6 +22,11 @@ deps:
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The templates and SDKs tkn-wasm init embeds (internal/scaffold), from
+# sdk/ and hostabi/: run it after changing either (a test fails until then).
+generate:
+	$(GO) generate ./internal/scaffold
 
 # Every first-party plugin into bin/plugins/<name>.wasm, plus the index that
 # `tkn-wasm run --plugins bin/plugins` reads.

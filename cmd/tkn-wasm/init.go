@@ -1,11 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tekton-wasm/tekton-wasm/internal/scaffold"
 )
@@ -39,23 +40,34 @@ func initPlugin(path string, o initOptions, stdout io.Writer) error {
 	return nil
 }
 
-func initCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("tkn-wasm init", initUsage, stderr)
+func newInitCmd() *cobra.Command {
 	var o initOptions
-	fs.StringVar(&o.lang, "lang", "", "the plugin's language: "+strings.Join(scaffold.Languages(), ", "))
+	langs := scaffold.Languages()
+	cmd := &cobra.Command{
+		Use:   "init NAME --lang " + strings.Join(langs, "|") + " [flags]",
+		Short: "Start a plugin: a directory that builds, runs and passes its tests at once",
+		Long: "Writes a new plugin into the directory NAME: its manifest (plugin.yaml), a plugin\n" +
+			"that greets its name param, a sample CustomRun (examples/), test cases (tests/),\n" +
+			"a Makefile and the language's SDK (sdk/), the one this tkn-wasm ships. make\n" +
+			"builds NAME.wasm; tkn-wasm test and tkn-wasm run work with it at once\n" +
+			"(docs/plugins.md#starting-a-plugin-tkn-wasm-init).",
+		Example: "  tkn-wasm init demo --lang go && cd demo && make && tkn-wasm test\n" +
+			"  tkn-wasm init semver-gate --lang rust --kind SemVerGate --api-version gates.example.com/v1\n" +
+			"  tkn-wasm run -f demo/examples/greet.yaml --plugin demo/demo.wasm --param name=you",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("init takes the new plugin's name (its directory); run \"tkn-wasm init --help\"")
+			}
+			if o.lang == "" {
+				return usagef("init needs --lang %s", strings.Join(langs, "|"))
+			}
+			return initPlugin(args[0], o, cmd.OutOrStdout())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.lang, "lang", "", "the plugin's language: "+strings.Join(langs, ", "))
 	fs.StringVar(&o.kind, "kind", "", "the custom task kind it serves (default: NAME in CamelCase)")
 	fs.StringVar(&o.apiVersion, "api-version", "", "the custom task apiVersion it serves (default: NAME.example.com/v1alpha1)")
-	positional, help, err := parseCommand(fs, args)
-	if help || err != nil {
-		return 0, err
-	}
-	if len(positional) != 1 || o.lang == "" {
-		return 0, usagef("init takes a name and --lang %s; run \"tkn-wasm init -h\"", strings.Join(scaffold.Languages(), "|"))
-	}
-	return 0, initPlugin(positional[0], o, stdout)
+	cmd.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions(langs, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
 }
-
-const initUsage = "Usage: tkn-wasm init NAME --lang LANG [flags]\n\n" +
-	"Writes a new plugin into the directory NAME: its manifest, a sample CustomRun,\n" +
-	"test cases, a Makefile and its SDK, as this tkn-wasm ships it. It builds with\n" +
-	"make and passes tkn-wasm test at once.\n"

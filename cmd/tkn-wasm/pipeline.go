@@ -114,16 +114,9 @@ func pipelineRunGiven(inputs []input) bool {
 	return false
 }
 
-// pipelineFlags are the flags of run that apply to a PipelineRun.
-type pipelineFlags struct {
-	pluginPath, pluginsDir, pipelinesDir, output, cacheDir string
-	params, workspaces, allowHosts                         []string
-	all                                                    bool
-}
-
 // runPipelineRun is `tkn-wasm run` for a PipelineRun: it prints a line on
 // stderr per task state change and the PipelineRun at the end.
-func runPipelineRun(ctx context.Context, inputs []input, f pipelineFlags, stdout, stderr io.Writer) (int, error) {
+func runPipelineRun(ctx context.Context, inputs []input, f runOptions, stdout, stderr io.Writer) (int, error) {
 	switch {
 	case f.pluginPath != "":
 		return 0, usagef("a PipelineRun runs with --plugins DIR, whose index picks each task's plugin by kind, not with --plugin")

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tekton-wasm/tekton-wasm/runtime/plugintest"
 )
 
@@ -76,34 +78,41 @@ func indent(s, prefix string) string {
 	return b.String()
 }
 
-func testCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("tkn-wasm test", testUsage, stderr)
-	var (
-		o          testOptions
-		allowHosts multiFlag
-	)
+func newTestCmd(code *int) *cobra.Command {
+	var o testOptions
+	cmd := &cobra.Command{
+		Use:   "test [DIR] [--plugin MODULE.wasm] [flags]",
+		Short: "Run a plugin directory's test cases",
+		Long: "Runs every test case of the plugin directory DIR (default: .), the files\n" +
+			"DIR/tests/*.yaml, with the plugin DIR/plugin.yaml describes, through the\n" +
+			"runner of tkn-wasm run, and prints a line per case and a count. Each case is a\n" +
+			"CustomRun (run: FILE or customRun: {…}), params and workspaces as run's flags\n" +
+			"give them, and the outcome it expects (expect: status, reason, results,\n" +
+			"message); docs/plugins.md#testing-a-plugin has the format.\n\n" +
+			"Exit code: 0 every case passed, 1 one failed, 2 usage or input error.",
+		Example: "  tkn-wasm test                     # the plugin in this directory, its module as plugin.yaml names it\n" +
+			"  tkn-wasm test demo -v             # every case's plugin log, too\n" +
+			"  tkn-wasm test plugins/wait --plugin bin/plugins/wait.wasm",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch len(args) {
+			case 0:
+				o.dir = "."
+			case 1:
+				o.dir = args[0]
+			default:
+				return usagef("test takes one plugin directory; run \"tkn-wasm test --help\"")
+			}
+			c, err := testPlugin(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			*code = c
+			return err
+		},
+	}
+	fs := cmd.Flags()
 	fs.StringVar(&o.module, "plugin", "", "the module to test (.wasm, .wasm.gz or .wasm.zst); default: the module plugin.yaml names, relative to DIR")
 	fs.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "compilation cache directory; empty disables it")
-	fs.Var(&allowHosts, "allow-host", "`HOST[:PORT]`: let the plugin reach this host over HTTP, besides its manifest's capabilities.http.allow (repeatable)")
-	fs.BoolVar(&o.verbose, "v", false, "print the plugin's log of every case, not only of failed ones")
-	positional, help, err := parseCommand(fs, args)
-	if help || err != nil {
-		return 0, err
-	}
-	switch len(positional) {
-	case 0:
-		o.dir = "."
-	case 1:
-		o.dir = positional[0]
-	default:
-		return 0, usagef("test takes one plugin directory; run \"tkn-wasm test -h\"")
-	}
-	o.allowHosts = allowHosts
-	return testPlugin(ctx, o, stdout, stderr)
+	fs.StringArrayVar(&o.allowHosts, "allow-host", nil, "`HOST[:PORT]`: let the plugin reach this host over HTTP, besides its manifest's capabilities.http.allow (repeatable)")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print the plugin's log of every case, not only of failed ones")
+	cmd.MarkFlagFilename("plugin", "wasm", "gz", "zst")
+	cmd.MarkFlagDirname("cache-dir")
+	return cmd
 }
-
-const testUsage = "Usage: tkn-wasm test [DIR] [--plugin MODULE.wasm] [flags]\n\n" +
-	"Runs every test case of the plugin directory DIR (default: .), the files\n" +
-	"DIR/tests/*.yaml, with the plugin DIR/plugin.yaml describes, through the\n" +
-	"runner of tkn-wasm run, and prints a line per case and a count.\n" +
-	"Exit code: 0 every case passed, 1 one failed, 2 usage or input error.\n"

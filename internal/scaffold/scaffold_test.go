@@ -24,7 +24,7 @@ func TestArchivesFresh(t *testing.T) {
 		case want == nil && err == nil:
 			t.Errorf("%s is embedded but %s is gone; run go generate ./internal/scaffold", source.ArchiveFile(l.Name), source.TemplateDir(l.Name))
 		case want != nil && !bytes.Equal(got, want):
-			t.Errorf("%s is stale (or missing): run go generate ./internal/scaffold", source.ArchiveFile(l.Name))
+			t.Errorf("%s is stale (or missing): run make generate (go generate ./internal/scaffold)", source.ArchiveFile(l.Name))
 		}
 	}
 	if langs := Languages(); !slices.Contains(langs, "go") || !slices.Contains(langs, "c") || !slices.Contains(langs, "rust") {
