@@ -20,8 +20,10 @@ all: build plugins
 deps:
 	@hack/deps.sh
 
+# tkn-wasm's version (tkn-wasm version; the SDKs init writes carry it).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/...
 
 # The templates and SDKs tkn-wasm init embeds (internal/scaffold), from
 # sdk/ and hostabi/: run it after changing either (a test fails until then).
