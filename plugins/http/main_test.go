@@ -177,7 +177,7 @@ func TestHeadersWorkspace(t *testing.T) {
 // server, with the HTTP capability as tkn-wasm and the controller give
 // it.
 func TestPlugin(t *testing.T) {
-	p := plugintest.Load(t, ".", wasmtest.GoPlugin(t, "."))
+	p := plugintest.Load(t, ".", wasmtest.Plugin(t, "."))
 	other := httptest.NewServer(http.NotFoundHandler())
 	defer other.Close()
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -109,7 +109,7 @@ func TestModule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the wasm module")
 	}
-	p := plugintest.Load(t, ".", wasmtest.GoPlugin(t, "."))
+	p := plugintest.Load(t, ".", wasmtest.Plugin(t, "."))
 
 	req := request(duration("1h"))
 	req.StartTime = time.Now()
