@@ -20,9 +20,6 @@ type initOptions struct {
 // and says how to build and test it.
 func initPlugin(path string, o initOptions, stdout io.Writer) error {
 	name := filepath.Base(path)
-	if err := scaffold.CheckName(name); err != nil {
-		return usagef("%v", err)
-	}
 	d := scaffold.Data{Name: name, Kind: o.kind, APIVersion: o.apiVersion, Version: versionString()}
 	if d.Kind == "" {
 		d.Kind = scaffold.Kind(name)

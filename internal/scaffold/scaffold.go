@@ -57,11 +57,33 @@ func Languages() []string {
 // npm package.
 var namePattern = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
-// CheckName says why name cannot name a plugin, if it cannot.
-func CheckName(name string) error {
+// checkName says why name cannot name a plugin, if it cannot.
+func checkName(name string) error {
 	if !namePattern.MatchString(name) {
 		return fmt.Errorf("plugin name %q is not lower-case letters, digits and '-', starting with a letter and at most 63 long (it names the module, the ConfigMap and the package); try %q",
 			name, suggest(name))
+	}
+	return nil
+}
+
+// kindPattern and apiVersionPattern are what a custom task's kind and
+// apiVersion (GROUP/VERSION, the group a DNS subdomain) look like; the
+// templates put them in YAML and source code as they are.
+var (
+	kindPattern       = regexp.MustCompile(`^[A-Z][A-Za-z0-9]{0,62}$`)
+	apiVersionPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/v[0-9]+((alpha|beta)[0-9]+)?$`)
+)
+
+// check says what is wrong with d, if anything.
+func (d Data) check() error {
+	if err := checkName(d.Name); err != nil {
+		return err
+	}
+	if !kindPattern.MatchString(d.Kind) {
+		return fmt.Errorf("kind %q is not a Kubernetes kind: a capital letter, then letters and digits, such as MyTask", d.Kind)
+	}
+	if !apiVersionPattern.MatchString(d.APIVersion) || !strings.Contains(strings.Split(d.APIVersion, "/")[0], ".") {
+		return fmt.Errorf("apiVersion %q is not GROUP/VERSION with a domain as the group, such as my-task.example.com/v1alpha1", d.APIVersion)
 	}
 	return nil
 }
@@ -96,7 +118,7 @@ func Write(dir, lang string, d Data) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no language %q; use one of %s", lang, strings.Join(Languages(), ", "))
 	}
-	if err := CheckName(d.Name); err != nil {
+	if err := d.check(); err != nil {
 		return nil, err
 	}
 	switch entries, err := os.ReadDir(dir); {

@@ -67,13 +67,24 @@ func TestWrite(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	d := Data{Name: "Demo_1", Kind: "Demo", APIVersion: "x/v1"}
+	d := Data{Name: "Demo_1", Kind: "Demo", APIVersion: "demo.example.com/v1"}
 	if _, err := Write(t.TempDir(), "go", d); err == nil || !strings.Contains(err.Error(), `try "demo-1"`) {
 		t.Errorf("a bad name: error %v", err)
 	}
 	d.Name = "demo"
 	if _, err := Write(t.TempDir(), "cobol", d); err == nil || !strings.Contains(err.Error(), "no language \"cobol\"; use one of go, rust, c") {
 		t.Errorf("an unknown language: error %v", err)
+	}
+	for _, bad := range []struct{ kind, apiVersion, want string }{
+		{"my task", "demo.example.com/v1", `kind "my task" is not a Kubernetes kind`},
+		{"Demo", "v1", `apiVersion "v1" is not GROUP/VERSION`},
+		{"Demo", "demo/v1", `apiVersion "demo/v1" is not GROUP/VERSION with a domain`},
+		{"Demo", "demo.example.com/one", `apiVersion "demo.example.com/one" is not`},
+	} {
+		d := Data{Name: "demo", Kind: bad.kind, APIVersion: bad.apiVersion}
+		if _, err := Write(t.TempDir(), "go", d); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("kind %q, apiVersion %q: error %v", bad.kind, bad.apiVersion, err)
+		}
 	}
 	for name, want := range map[string]string{"demo": "Demo", "my-task": "MyTask", "a-b-c": "ABC"} {
 		if got := Kind(name); got != want {
