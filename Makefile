@@ -14,14 +14,21 @@ PLUGIN_WASM := $(foreach p,$(GO_PLUGINS) $(C_PLUGINS) $(RUST_PLUGINS),$(PLUGINS_
 SDK_DIR     := hostabi
 SDK_SOURCES := $(wildcard $(SDK_DIR)/go.mod $(SDK_DIR)/*.go $(SDK_DIR)/guest/*.go)
 
-.PHONY: all deps build plugins hostile demo test bench clean
+.PHONY: all deps build generate plugins hostile demo test bench clean
 all: build plugins
 
 deps:
 	@hack/deps.sh
 
+# tkn-wasm's version (tkn-wasm version; the SDKs init writes carry it).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/...
+
+# The templates and SDKs tkn-wasm init embeds (internal/scaffold), from
+# sdk/ and hostabi/: run it after changing either (a test fails until then).
+generate:
+	$(GO) generate ./internal/scaffold
 
 # Every first-party plugin into bin/plugins/<name>.wasm, plus the index that
 # `tkn-wasm run --plugins bin/plugins` reads. Each module carries its
@@ -103,13 +110,21 @@ demo: deps build plugins hostile
 RACE_PKGS := ./runtime/dispatch ./runtime/registry ./runtime/reconciler ./runtime/pipelinerun
 # The guest SDK is a module of its own, which ./... at the root does not
 # reach: it is vetted and tested from its directory.
-test: deps
+test: deps test-plugins
 	$(GO) vet ./...
 	cd $(SDK_DIR) && $(GO) vet ./...
 	$(GO) test -count=1 ./...
 	cd $(SDK_DIR) && $(GO) test -count=1 ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -race -count=1 -run 'Concurrent|SingleUse' ./runtime/engine
+
+# Every first-party plugin's test cases (plugins/*/tests/*.yaml) through
+# tkn-wasm test, against the module make plugins built (docs/plugins.md).
+PLUGIN_TESTS := $(patsubst plugins/%/tests/,%,$(sort $(dir $(wildcard plugins/*/tests/*.yaml))))
+.PHONY: test-plugins
+test-plugins: build plugins
+	@status=0; for p in $(PLUGIN_TESTS); do echo "tkn-wasm test plugins/$$p"; \
+	  $(BIN)/tkn-wasm test plugins/$$p --plugin $(PLUGINS_OUT)/$$p.wasm || status=1; done; exit $$status
 
 # Every Go fuzz target in the repo (found by go test -list, see
 # hack/fuzz.sh), each for FUZZTIME; fails on a crasher, which go test

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"errors"
-	"flag"
-	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -19,45 +17,23 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
-// newFlagSet returns the flag set of a command whose usage, printed on
-// -h, is usage followed by the flags.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage+"\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseCommand parses a command's arguments, flags anywhere among them,
-// and returns the others; help is true when -h printed the usage.
-func parseCommand(fs *flag.FlagSet, args []string) (positional []string, help bool, err error) {
-	positional, err = parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil, true, nil
-	}
-	if err != nil {
-		return nil, false, usagef("%v", err)
-	}
-	return positional, false, nil
-}
-
 // pluginFlags are the flags describing a plugin, shared by pack and push:
 // a manifest file, the manifest the module carries, or flags, each
 // overriding the one before.
 type pluginFlags struct {
-	fs           *flag.FlagSet
+	command      string
+	fs           *pflag.FlagSet
 	p            manifest.Manifest
 	memory       string
 	timeout      time.Duration
-	allow        multiFlag
+	allow        []string
 	manifestFile string
 }
 
-func newPluginFlags(fs *flag.FlagSet) *pluginFlags {
-	f := &pluginFlags{fs: fs}
+// newPluginFlags adds the flags to the command's.
+func newPluginFlags(cmd *cobra.Command) *pluginFlags {
+	fs := cmd.Flags()
+	f := &pluginFlags{command: cmd.Name(), fs: fs}
 	fs.StringVar(&f.manifestFile, "manifest", "", "a plugin manifest (plugin.yaml, as in a plugin ConfigMap) to start from; flags override its fields")
 	fs.StringVar(&f.p.APIVersion, "api-version", "", "the custom task apiVersion the plugin serves (required unless a manifest gives it)")
 	fs.StringVar(&f.p.Kind, "kind", "", "the custom task kind the plugin serves (required unless a manifest gives it)")
@@ -65,7 +41,8 @@ func newPluginFlags(fs *flag.FlagSet) *pluginFlags {
 	fs.StringVar(&f.memory, "memory", "", "memory limit per instance in bytes, from 64Ki to 4Gi, e.g. 128Mi (default 64Mi)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "per-attempt timeout for runs without spec.timeout (default: Tekton's 60m)")
 	fs.IntVar(&f.p.Limits.Concurrency, "concurrency", 0, "most concurrent invocations of this plugin (default: the controller's global limit only)")
-	fs.Var(&f.allow, "allow-host", "`HOST[:PORT]`: grant the HTTP capability and let the plugin reach this host, besides those the manifest allows (repeatable; capabilities.http.allow, see docs/plugins.md)")
+	fs.StringArrayVar(&f.allow, "allow-host", nil, "`HOST[:PORT]`: grant the HTTP capability and let the plugin reach this host, besides those the manifest allows (repeatable; capabilities.http.allow, see docs/plugins.md)")
+	cmd.MarkFlagFilename("manifest", "yaml", "yml")
 	return f
 }
 
@@ -103,7 +80,7 @@ func (f *pluginFlags) load(path string) (*manifest.Manifest, []byte, error) {
 		p = *embedded
 	}
 	var bad error
-	f.fs.Visit(func(fl *flag.Flag) {
+	f.fs.Visit(func(fl *pflag.Flag) {
 		switch fl.Name {
 		case "api-version":
 			p.APIVersion = f.p.APIVersion
@@ -135,7 +112,7 @@ func (f *pluginFlags) load(path string) (*manifest.Manifest, []byte, error) {
 		return nil, nil, bad
 	}
 	if p.APIVersion == "" || p.Kind == "" {
-		return nil, nil, usagef("%s needs --api-version and --kind (the custom task the plugin serves), or a manifest that gives them (--manifest, or one the module carries)", f.fs.Name())
+		return nil, nil, usagef("%s needs --api-version and --kind (the custom task the plugin serves), or a manifest that gives them (--manifest, or one the module carries)", f.command)
 	}
 	if p.Name == "" {
 		p.Name = defaultName
@@ -149,12 +126,14 @@ func (f *pluginFlags) load(path string) (*manifest.Manifest, []byte, error) {
 
 // registryFlags are the flags of the commands that talk to a registry.
 type registryFlags struct {
-	caFiles multiFlag
+	caFiles []string
 }
 
-func newRegistryFlags(fs *flag.FlagSet) *registryFlags {
+// newRegistryFlags adds the flags to the command's.
+func newRegistryFlags(cmd *cobra.Command) *registryFlags {
 	f := &registryFlags{}
-	fs.Var(&f.caFiles, "ca-file", "`PEM` file of CA certificates to trust besides the system's and $SSL_CERT_FILE (repeatable)")
+	cmd.Flags().StringArrayVar(&f.caFiles, "ca-file", nil, "`PEM` file of CA certificates to trust besides the system's and $SSL_CERT_FILE (repeatable)")
+	cmd.MarkFlagFilename("ca-file", "pem", "crt")
 	return f
 }
 

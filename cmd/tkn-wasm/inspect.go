@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"sigs.k8s.io/yaml"
 
 	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
@@ -41,38 +43,56 @@ type memoryNeeds struct {
 	Max string `json:"max,omitempty"`
 }
 
-func inspectCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("tkn-wasm inspect", inspectUsage, stderr)
-	var output string
-	fs.StringVar(&output, "o", "yaml", "output format: yaml or json")
-	reg := newRegistryFlags(fs)
-	positional, help, err := parseCommand(fs, args)
-	if help || err != nil {
-		return 0, err
+func newInspectCmd() *cobra.Command {
+	var (
+		output string
+		reg    *registryFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "inspect (MODULE.wasm | [oci://]HOST/REPO(:TAG|@sha256:DIGEST)) [flags]",
+		Short: "Say what a module is and what it asks of the host",
+		Long: "Prints what a module says it is and what it asks of the host: the manifest it\n" +
+			"carries, its digest and size, whether it is a command or a reactor, its imports\n" +
+			"(WASI and host capabilities), its exported functions and its memory needs.\n" +
+			"An argument that is not a file and starts with a registry host is pulled.\n" + registryHelp,
+		Example: "  tkn-wasm inspect bin/plugins/wait.wasm\n" +
+			"  tkn-wasm inspect registry.example/plugins/wait@sha256:5d0e… -o json",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return inspect(cmd.Context(), args, output, reg, cmd.OutOrStdout())
+		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
+	reg = newRegistryFlags(cmd)
+	return cmd
+}
+
+func inspect(ctx context.Context, positional []string, output string, reg *registryFlags, stdout io.Writer) error {
 	if len(positional) != 1 || (output != "yaml" && output != "json") {
-		return 0, usagef("inspect takes a module file or a reference, and -o yaml or json; run \"tkn-wasm inspect -h\"")
+		return usagef("inspect takes a module file or a reference, and -o yaml or json; run \"tkn-wasm inspect --help\"")
 	}
 	arg := positional[0]
-	var in inspection
-	var module []byte
+	var (
+		in     inspection
+		module []byte
+		err    error
+	)
 	if isReference(arg) {
 		client, err := reg.client()
 		if err != nil {
-			return 0, err
+			return err
 		}
 		a, err := client.Pull(ctx, trimOCI(arg))
 		if err != nil {
-			return 0, err
+			return err
 		}
 		in.Source, module = a.Ref.String(), a.Module
 	} else {
 		stored, err := boundedread.Open(arg, wasmmodule.MaxBytes)
 		if err != nil {
-			return 0, usagef("reading the module: %v", tooLarge(err, arg, "a module"))
+			return usagef("reading the module: %v", tooLarge(err, arg, "a module"))
 		}
 		if module, err = (&manifest.Manifest{Name: filepath.Base(arg), Module: filepath.Base(arg)}).Decode(stored); err != nil {
-			return 0, usagef("%v", err)
+			return usagef("%v", err)
 		}
 		in.Source = arg
 	}
@@ -98,14 +118,14 @@ func inspectCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false) // "->" in signatures
 		enc.SetIndent("", "  ")
-		return 0, enc.Encode(&in)
+		return enc.Encode(&in)
 	}
 	b, err := yaml.Marshal(&in)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	_, err = stdout.Write(b)
-	return 0, err
+	return err
 }
 
 // pages renders a number of wasm pages as a quantity of bytes, like 128Ki.
@@ -133,9 +153,3 @@ func isReference(arg string) bool {
 const ociScheme = "oci://"
 
 func trimOCI(ref string) string { return strings.TrimPrefix(ref, ociScheme) }
-
-const inspectUsage = "Usage: tkn-wasm inspect (MODULE.wasm | [oci://]HOST/REPO(:TAG|@sha256:DIGEST)) [flags]\n\n" +
-	"Prints what a module says it is and what it asks of the host: the manifest it\n" +
-	"carries, its digest and size, whether it is a command or a reactor, its imports\n" +
-	"(WASI and host capabilities), its exported functions and its memory needs.\n" +
-	"An argument that is not a file and starts with a registry host is pulled.\n" + registryHelp

@@ -15,7 +15,6 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
-	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/local"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/pipelinerun"
@@ -24,7 +23,6 @@ import (
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
 )
 
@@ -116,17 +114,9 @@ func pipelineRunGiven(inputs []input) bool {
 	return false
 }
 
-// pipelineFlags are the flags of run that apply to a PipelineRun.
-type pipelineFlags struct {
-	pluginPath, pluginsDir, pipelinesDir, output, cacheDir string
-	params, workspaces                                     []string
-	caps                                                   capabilityFlags
-	all                                                    bool
-}
-
 // runPipelineRun is `tkn-wasm run` for a PipelineRun: it prints a line on
 // stderr per task state change and the PipelineRun at the end.
-func runPipelineRun(ctx context.Context, inputs []input, f pipelineFlags, stdout, stderr io.Writer) (int, error) {
+func runPipelineRun(ctx context.Context, inputs []input, f runOptions, caps local.Capabilities, stdout, stderr io.Writer) (int, error) {
 	switch {
 	case f.pluginPath != "":
 		return 0, usagef("a PipelineRun runs with --plugins DIR, whose index picks each task's plugin by kind, not with --plugin")
@@ -161,7 +151,7 @@ func runPipelineRun(ctx context.Context, inputs []input, f pipelineFlags, stdout
 
 	progress := &progressPrinter{w: stderr}
 	r := &pipelinerun.Runner{
-		Plugins:   pluginRunners(eng, idx, f.pluginsDir, f.caps, stderr),
+		Plugins:   pluginRunners(eng, idx, f.pluginsDir, caps, stderr),
 		Pipelines: pipelines,
 		Progress:  progress.print,
 	}
@@ -195,7 +185,7 @@ func runPipelineRun(ctx context.Context, inputs []input, f pipelineFlags, stdout
 // pluginRunners compiles, on first use, the plugin the index names for
 // a kind, with its capabilities as for a CustomRun (--allow-host and
 // --kubeconfig apply to every plugin of the PipelineRun).
-func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, caps capabilityFlags, log io.Writer) func(apiVersion, kind string) (*local.Runner, error) {
+func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, caps local.Capabilities, log io.Writer) func(apiVersion, kind string) (*local.Runner, error) {
 	runners := map[*manifest.Manifest]*local.Runner{}
 	return func(apiVersion, kind string) (*local.Runner, error) {
 		p := idx.Find(apiVersion, kind)
@@ -209,18 +199,15 @@ func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, caps cap
 		if err != nil {
 			return nil, err
 		}
-		r := &local.Runner{
-			Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
-			Log:        log,
-			Workspaces: &workspace.Local{},
-		}
-		grants, err := caps.grant(p, r, log)
+		grants, served, err := caps.Grant(p, log)
 		if err != nil {
-			return nil, err
+			return nil, usagef("%v", err)
 		}
-		if r.Plugin, err = eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants}); err != nil {
+		compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants})
+		if err != nil {
 			return nil, fmt.Errorf("%s: %v", p.Module, err)
 		}
+		r := local.NewRunner(p, compiled, served, log, &workspace.Local{})
 		runners[p] = r
 		return r, nil
 	}

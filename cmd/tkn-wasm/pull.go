@@ -7,37 +7,52 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
+
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/ociplugin"
 )
 
-func pullCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("tkn-wasm pull", pullUsage, stderr)
-	var output string
-	fs.StringVar(&output, "o", "", "the file to write the module to (required)")
-	reg := newRegistryFlags(fs)
-	positional, help, err := parseCommand(fs, args)
-	if help || err != nil {
-		return 0, err
+func newPullCmd() *cobra.Command {
+	var (
+		output string
+		reg    *registryFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "pull [oci://]HOST/REPO(:TAG|@sha256:DIGEST) -o FILE [flags]",
+		Short: "Fetch a plugin's module from an OCI registry",
+		Long: "Fetches a plugin artifact, checks its digests and that it is a module of at most\n" +
+			"64 MiB, writes the module to FILE and prints the artifact by digest.\n" + registryHelp,
+		Example: "  tkn-wasm pull registry.example/plugins/wait@sha256:5d0e… -o wait.wasm\n" +
+			"  tkn-wasm pull localhost:5000/plugins/wait:v1 -o wait.wasm",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return pull(cmd.Context(), args, output, reg, cmd.OutOrStdout())
+		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "the file to write the module to (required)")
+	reg = newRegistryFlags(cmd)
+	return cmd
+}
+
+func pull(ctx context.Context, positional []string, output string, reg *registryFlags, stdout io.Writer) error {
 	if len(positional) != 1 || output == "" {
-		return 0, usagef("pull takes a reference and -o FILE; run \"tkn-wasm pull -h\"")
+		return usagef("pull takes a reference and -o FILE; run \"tkn-wasm pull --help\"")
 	}
 	client, err := reg.client()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	a, err := client.Pull(ctx, trimOCI(positional[0]))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if err := writeFile(output, a.Module); err != nil {
-		return 0, err
+		return err
 	}
 	_, err = fmt.Fprintln(stdout, a.Ref)
-	return 0, err
+	return err
 }
 
 // pullPlugin fetches the module `run --plugin oci://HOST/REPO@sha256:…`
@@ -109,7 +124,3 @@ func writeFile(name string, b []byte) error {
 	}
 	return os.Rename(f.Name(), name)
 }
-
-const pullUsage = "Usage: tkn-wasm pull HOST/REPO(:TAG|@sha256:DIGEST) -o FILE [flags]\n\n" +
-	"Fetches a plugin artifact, checks its digests and that it is a module of at most\n" +
-	"64 MiB, writes the module to FILE and prints the artifact by digest.\n" + registryHelp

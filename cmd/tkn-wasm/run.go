@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
@@ -19,7 +20,6 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
-	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
 )
 
@@ -28,68 +28,79 @@ import (
 // rarely much larger than its stored form; the rest is headroom.
 const MaxCustomRunBytes = 4 << 20
 
-// multiFlag collects a repeatable flag.
-type multiFlag []string
+// runOptions are run's flags.
+type runOptions struct {
+	pluginPath, pluginsDir, output, cacheDir, pipelinesDir string
+	kubeconfig                                             string
+	files, params, workspaces, allowHosts                  []string
+	all                                                    bool
+}
 
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+func newRunCmd(code *int) *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]",
+		Short: "Run a CustomRun, or a PipelineRun of plugin tasks, to its end on this machine",
+		Long: "Runs the CustomRun to its end with the plugin and prints it, with its status, as\n" +
+			"the controller would run it: the same state machine, timeout, retries,\n" +
+			"cancellation, workspaces and capabilities. A PipelineRun whose tasks are all\n" +
+			"plugin kinds runs the same way, task by task (docs/pipelines.md).\n" +
+			"The plugin's log goes to stderr. Ctrl-C cancels the run.\n\n" +
+			"Exit code: 0 Succeeded, 1 ended False, 2 usage or input error.",
+		Example: "  tkn-wasm run -f examples/wait/wait-1s.yaml --plugins bin/plugins\n" +
+			"  tkn-wasm run -f examples/wait/wait-1s.yaml --plugin bin/plugins/wait.wasm --param duration=3s -o json\n" +
+			"  kubectl get customrun my-run -o yaml | tkn-wasm run -f - --plugins bin/plugins\n" +
+			"  tkn-wasm run -f cr.yaml --plugin plugin.wasm --workspace source=. --allow-host api.example.com\n" +
+			"  tkn-wasm run -f pipelinerun.yaml -f pipeline.yaml --plugins bin/plugins",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := runCmd(cmd.Context(), args, o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			*code = c
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringArrayVarP(&o.files, "file", "f", nil, "the CustomRun or PipelineRun YAML or JSON file (at most 4 MiB); - reads stdin; repeat it to give a PipelineRun's Pipelines")
+	fs.StringVar(&o.pipelinesDir, "pipelines", "", "a directory of Pipeline YAML files that a PipelineRun's pipelineRef may name")
+	fs.BoolVar(&o.all, "all", false, "with a PipelineRun: print a List of it and of each CustomRun it made, as they ended")
+	fs.StringVar(&o.pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run, or oci://HOST/REPO@sha256:… to pull it")
+	fs.StringVar(&o.pluginsDir, "plugins", "", "a plugin directory with an index.yaml; the run's apiVersion/kind picks the plugin")
+	fs.StringVarP(&o.output, "output", "o", "yaml", "output format of the final CustomRun: yaml or json")
+	fs.StringArrayVar(&o.params, "param", nil, "`name=value`: set a string param, replacing one of that name (repeatable)")
+	fs.StringArrayVar(&o.workspaces, "workspace", nil, "`name=DIR`: bind a workspace to a local directory (repeatable)")
+	fs.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "compilation cache directory; empty disables it")
+	fs.StringArrayVar(&o.allowHosts, "allow-host", nil, "`HOST[:PORT]`: let the plugin reach this host over HTTP, besides its manifest's capabilities.http.allow (repeatable; see docs/plugins.md)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", kubeconfigUsage)
+	cmd.MarkFlagFilename("file", "yaml", "yml", "json")
+	cmd.MarkFlagFilename("plugin", "wasm", "gz", "zst")
+	cmd.MarkFlagDirname("plugins")
+	cmd.MarkFlagDirname("pipelines")
+	cmd.MarkFlagDirname("cache-dir")
+	cmd.MarkFlagFilename("kubeconfig")
+	return cmd
+}
 
-func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("tkn-wasm run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		pluginPath, pluginsDir, output, cacheDir, pipelinesDir string
-		kubeconfig                                             string
-		files, params, workspaces, allowHosts                  multiFlag
-	)
-	fs.Var(&files, "f", "the CustomRun or PipelineRun YAML or JSON file (at most 4 MiB); - reads stdin; repeat it to give a PipelineRun's Pipelines")
-	fs.StringVar(&pipelinesDir, "pipelines", "", "a directory of Pipeline YAML files that a PipelineRun's pipelineRef may name")
-	all := fs.Bool("all", false, "with a PipelineRun: print a List of it and of each CustomRun it made, as they ended")
-	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run, or oci://HOST/REPO@sha256:… to pull it")
-	fs.StringVar(&pluginsDir, "plugins", "", "a plugin directory with an index.yaml; the run's apiVersion/kind picks the plugin")
-	fs.StringVar(&output, "o", "yaml", "output format of the final CustomRun: yaml or json")
-	fs.Var(&params, "param", "`name=value`: set a string param, replacing one of that name (repeatable)")
-	fs.Var(&workspaces, "workspace", "`name=DIR`: bind a workspace to a local directory (repeatable)")
-	fs.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "compilation cache directory; empty disables it")
-	fs.Var(&allowHosts, "allow-host", "`HOST[:PORT]`: let the plugin reach this host over HTTP, besides its manifest's capabilities.http.allow (repeatable; see docs/plugins.md)")
-	fs.StringVar(&kubeconfig, "kubeconfig", "", kubeconfigUsage)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: tkn-wasm run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]\n"+
-			"       tkn-wasm run -f PIPELINERUN.yaml [-f PIPELINE.yaml…] [--pipelines DIR] --plugins DIR [flags]\n\n"+
-			"Runs the CustomRun to its end with the plugin and prints it, with its status.\n"+
-			"A PipelineRun whose tasks are all plugin kinds runs the same way, task by task (docs/pipelines.md).\n"+
-			"The plugin's log goes to stderr. Ctrl-C cancels the run.\n"+
-			"Exit code: 0 Succeeded, 1 ended False, 2 usage or input error.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 0, usagef("%v", err)
-	}
+func runCmd(ctx context.Context, args []string, o runOptions, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	switch {
-	case fs.NArg() > 0:
-		return 0, usagef("unexpected argument %q; the CustomRun is given with -f", fs.Arg(0))
-	case len(files) == 0:
+	case len(args) > 0:
+		return 0, usagef("unexpected argument %q; the CustomRun is given with -f", args[0])
+	case len(o.files) == 0:
 		return 0, usagef("no CustomRun given; use -f customrun.yaml (or -f - for stdin)")
-	case (pluginPath == "") == (pluginsDir == ""):
+	case (o.pluginPath == "") == (o.pluginsDir == ""):
 		return 0, usagef("give exactly one of --plugin MODULE.wasm and --plugins DIR")
-	case output != "yaml" && output != "json":
-		return 0, usagef("-o %q is not a format; use yaml or json", output)
+	case o.output != "yaml" && o.output != "json":
+		return 0, usagef("-o %q is not a format; use yaml or json", o.output)
 	}
 
-	inputs, err := readInputs(files, stdin)
+	inputs, err := readInputs(o.files, stdin)
 	if err != nil {
 		return 0, err
 	}
-	caps := capabilityFlags{allowHosts: allowHosts}
-	if caps.kube, caps.namespace, err = loadKubeconfig(kubeconfig); err != nil {
+	caps, err := capabilities(o.allowHosts, o.kubeconfig)
+	if err != nil {
 		return 0, err
 	}
 	if pipelineRunGiven(inputs) {
-		return runPipelineRun(ctx, inputs, pipelineFlags{pluginPath: pluginPath, pluginsDir: pluginsDir, pipelinesDir: pipelinesDir,
-			output: output, cacheDir: cacheDir, params: params, workspaces: workspaces, caps: caps, all: *all}, stdout, stderr)
+		return runPipelineRun(ctx, inputs, o, caps, stdout, stderr)
 	}
 	if len(inputs) > 1 {
 		return 0, usagef("-f is given %d times; more than one file is for a PipelineRun and its Pipelines", len(inputs))
@@ -98,39 +109,36 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return 0, err
 	}
-	if err := setParams(cr, params); err != nil {
+	if err := setParams(cr, o.params); err != nil {
 		return 0, err
 	}
-	bindings, err := parseBindings(workspaces)
+	bindings, err := parseBindings(o.workspaces)
 	if err != nil {
 		return 0, err
 	}
-	p, module, err := loadPlugin(ctx, cr, pluginPath, pluginsDir)
+	p, module, err := loadPlugin(ctx, cr, o.pluginPath, o.pluginsDir)
 	if err != nil {
 		return 0, err
 	}
 
-	eng, err := engine.New(ctx, engine.Config{CacheDir: cacheDir})
+	eng, err := engine.New(ctx, engine.Config{CacheDir: o.cacheDir})
 	if err != nil {
 		return 0, fmt.Errorf("starting the engine: %w", err)
 	}
 	defer eng.Close(context.Background())
-	runner := &local.Runner{
-		Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
-		Log:        stderr,
-		Workspaces: &workspace.Local{Bindings: bindings},
-	}
-	grants, err := caps.grant(p, runner, stderr)
+	grants, served, err := caps.Grant(p, stderr)
 	if err != nil {
-		return 0, err
+		return 0, usagef("%v", err)
 	}
-	if runner.Plugin, err = eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants}); err != nil {
+	compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants})
+	if err != nil {
 		return 0, usagef("%s: %v", p.Module, err)
 	}
+	runner := local.NewRunner(p, compiled, served, stderr, &workspace.Local{Bindings: bindings})
 	if err := runner.Run(ctx, cr); err != nil {
 		return 0, usagef("%v", err)
 	}
-	if err := printRun(stdout, cr, output); err != nil {
+	if err := printRun(stdout, cr, o.output); err != nil {
 		return 0, err
 	}
 	if cr.IsSuccessful() {
@@ -141,20 +149,11 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 
 // parseCustomRun checks the CustomRun document b read from file.
 func parseCustomRun(file string, b []byte) (*v1beta1.CustomRun, error) {
-	var cr v1beta1.CustomRun
-	if err := yaml.UnmarshalStrict(b, &cr); err != nil {
-		return nil, usagef("%s is not a valid CustomRun: %v", file, err)
+	cr, err := local.ParseCustomRun(file, b)
+	if err != nil {
+		return nil, usagef("%v", err)
 	}
-	if cr.APIVersion != "tekton.dev/v1beta1" || cr.Kind != "CustomRun" {
-		return nil, usagef("%s is a %q %q, not a CustomRun; it needs apiVersion: tekton.dev/v1beta1 and kind: CustomRun", file, cr.APIVersion, cr.Kind)
-	}
-	if cr.Name == "" {
-		cr.Name = strings.TrimSuffix(cr.GenerateName, "-")
-	}
-	if cr.Name == "" {
-		return nil, usagef("%s: the CustomRun has no metadata.name", file)
-	}
-	return &cr, nil
+	return cr, nil
 }
 
 // setParams applies --param name=value overrides.
@@ -164,12 +163,7 @@ func setParams(cr *v1beta1.CustomRun, params []string) error {
 		if err != nil {
 			return err
 		}
-		p := v1beta1.Param{Name: name, Value: *v1beta1.NewStructuredValues(value)}
-		if i := paramIndex(cr.Spec.Params, name); i >= 0 {
-			cr.Spec.Params[i] = p
-		} else {
-			cr.Spec.Params = append(cr.Spec.Params, p)
-		}
+		local.SetParam(cr, name, value)
 	}
 	return nil
 }
@@ -181,15 +175,6 @@ func splitParam(kv string) (name, value string, err error) {
 		return "", "", usagef("--param %q is not name=value", kv)
 	}
 	return name, value, nil
-}
-
-func paramIndex(ps v1beta1.Params, name string) int {
-	for i, p := range ps {
-		if p.Name == name {
-			return i
-		}
-	}
-	return -1
 }
 
 func parseBindings(ws []string) (map[string]string, error) {

@@ -26,6 +26,19 @@ var (
 	built = map[string][]byte{} // by kind and absolute source path
 )
 
+// Plugin builds the first-party plugin in pluginDir as `make plugins`
+// does, by its language: C (*.c files), Rust (a Cargo.toml) or Go.
+func Plugin(tb testing.TB, pluginDir string) []byte {
+	tb.Helper()
+	if sources, _ := filepath.Glob(filepath.Join(pluginDir, "*.c")); len(sources) > 0 {
+		return CPlugin(tb, pluginDir)
+	}
+	if _, err := os.Stat(filepath.Join(pluginDir, "Cargo.toml")); err == nil {
+		return RustPlugin(tb, pluginDir)
+	}
+	return GoPlugin(tb, pluginDir)
+}
+
 // GoPlugin builds the Go package in directory pkgDir as `make plugins`
 // does: a WASI reactor (GOOS=wasip1 GOARCH=wasm go build
 // -buildmode=c-shared), which the engine can prepare ahead of demand.

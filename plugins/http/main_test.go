@@ -14,9 +14,10 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/hostabi/guest"
-	"github.com/tekton-wasm/tekton-wasm/plugins/internal/plugintest"
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
+	"github.com/tekton-wasm/tekton-wasm/runtime/plugintest"
 )
 
 func request(params ...hostabi.Param) *hostabi.Request {
@@ -162,7 +163,7 @@ func TestHeadersWorkspace(t *testing.T) {
 // server, with the HTTP capability as tkn-wasm and the controller give
 // it.
 func TestPlugin(t *testing.T) {
-	p := plugintest.Load(t, ".")
+	p := plugintest.Load(t, ".", wasmtest.Plugin(t, "."))
 	other := httptest.NewServer(http.NotFoundHandler())
 	defer other.Close()
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

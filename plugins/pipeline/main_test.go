@@ -8,8 +8,9 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/hostabi/guest"
-	"github.com/tekton-wasm/tekton-wasm/plugins/internal/plugintest"
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
+	"github.com/tekton-wasm/tekton-wasm/runtime/plugintest"
 )
 
 // cluster is the apiserver as the plugin sees it through the host: the
@@ -249,7 +250,7 @@ func TestChildName(t *testing.T) {
 // the kubernetes capability it imports) and calls it where the host
 // serves no Kubernetes (tkn-wasm run without --kubeconfig).
 func TestPlugin(t *testing.T) {
-	p := plugintest.Load(t, ".")
+	p := plugintest.Load(t, ".", wasmtest.Plugin(t, "."))
 	resp := p.InvokeWith(t, request(), engine.Invocation{})
 	if resp.Status != hostabi.StatusFailed || resp.Reason != "RequestFailed" || !strings.Contains(resp.Message, "the host serves no Kubernetes to this call") {
 		t.Errorf("%s %s %q", resp.Status, resp.Reason, resp.Message)

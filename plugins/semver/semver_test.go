@@ -10,7 +10,8 @@ import (
 	"testing"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
-	"github.com/tekton-wasm/tekton-wasm/plugins/internal/plugintest"
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/plugintest"
 )
 
 // request builds a request with string params given as name, value pairs.
@@ -52,7 +53,7 @@ func check(t *testing.T, got, want *hostabi.Response) {
 }
 
 func TestSemVer(t *testing.T) {
-	p := plugintest.Load(t, ".")
+	p := plugintest.Load(t, ".", wasmtest.Plugin(t, "."))
 	t.Run("versions", func(t *testing.T) { testVersions(t, p) })
 	t.Run("constraints", func(t *testing.T) { testConstraints(t, p) })
 	t.Run("precedence", func(t *testing.T) { testPrecedence(t, p) })
@@ -389,7 +390,7 @@ func testJSONStrings(t *testing.T, p *plugintest.Harness) {
 // instance, the request written and parsed, the constraint checked, the
 // response written and parsed.
 func BenchmarkInvoke(b *testing.B) {
-	p := plugintest.Load(b, ".")
+	p := plugintest.Load(b, ".", wasmtest.Plugin(b, "."))
 	req := request("version", "1.4.2-rc.1+build.7", "constraint", ">=1.4.2-rc.1 <2.0.0 || ^3", "require", "true")
 	for b.Loop() {
 		if got := p.Invoke(b, req); got.Status != hostabi.StatusSucceeded {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
-	"github.com/tekton-wasm/tekton-wasm/plugins/internal/plugintest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/plugintest"
 )
 
 func request(start time.Time, params ...hostabi.Param) *hostabi.Request {
@@ -41,11 +41,11 @@ var elapsed = &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.Sta
 
 // twins loads the Rust reactor, the Rust command and the Go plugin.
 func twins(t testing.TB) map[string]*plugintest.Harness {
-	rust := plugintest.Load(t, ".")
+	rust := plugintest.Load(t, ".", wasmtest.Plugin(t, "."))
 	return map[string]*plugintest.Harness{
 		"rust reactor": rust,
 		"rust command": rust.Variant(t, wasmtest.RustCommand(t, ".")),
-		"go":           plugintest.Load(t, "../wait"),
+		"go":           plugintest.Load(t, "../wait", wasmtest.Plugin(t, "../wait")),
 	}
 }
 
@@ -143,7 +143,7 @@ func TestTwins(t *testing.T) {
 // the host's engine: a fresh instance, the request written and parsed,
 // the response written and parsed.
 func BenchmarkInvoke(b *testing.B) {
-	p := plugintest.Load(b, ".")
+	p := plugintest.Load(b, ".", wasmtest.Plugin(b, "."))
 	req := request(time.Now().Add(-time.Hour), duration("1s"))
 	for b.Loop() {
 		if got := p.Invoke(b, req); got.Status != hostabi.StatusSucceeded {

@@ -9,7 +9,8 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/hostabi/guest"
-	"github.com/tekton-wasm/tekton-wasm/plugins/internal/plugintest"
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/plugintest"
 )
 
 var start = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -108,7 +109,7 @@ func TestModule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the wasm module")
 	}
-	p := plugintest.Load(t, ".")
+	p := plugintest.Load(t, ".", wasmtest.Plugin(t, "."))
 
 	req := request(duration("1h"))
 	req.StartTime = time.Now()

@@ -51,15 +51,9 @@ type Runner struct {
 	// tkn-wasm's is a workspace.Local with its --workspace bindings. Nil
 	// means a workspace.Local without bindings.
 	Workspaces workspace.Source
-	// HTTP serves the plugin's HTTP capability; nil: none.
-	HTTP *httpcap.Client
-	// Kubernetes serves the plugin's Kubernetes capability under
-	// KubernetesRules (its manifest's), as the client's own user (no
-	// ServiceAccount is impersonated), in the run's namespace or, for a
-	// run that names none, KubernetesNamespace; nil: none.
-	Kubernetes          *kubecap.Client
-	KubernetesRules     []kubecap.Rule
-	KubernetesNamespace string
+	// Served are the host capabilities the plugin's calls get
+	// (Capabilities.Grant sets them).
+	Served
 	// Slot, when set, is called before each invocation and returns once
 	// the invocation may start, with the function that ends it, or ctx's
 	// error (the invocation is then interrupted, as by ctx): a caller
@@ -71,6 +65,20 @@ type Runner struct {
 	// condition changes status or reason (started, running, retrying,
 	// ended), on Run's goroutine. It must not keep or modify the run.
 	Changed func(run *v1beta1.CustomRun)
+}
+
+// Served are the host capabilities a Runner serves its plugin's calls;
+// the zero value serves none.
+type Served struct {
+	// HTTP serves the HTTP capability; nil: none.
+	HTTP *httpcap.Client
+	// Kubernetes serves the Kubernetes capability under KubernetesRules
+	// (the plugin manifest's), as the client's own user (no
+	// ServiceAccount is impersonated), in the run's namespace or, for a
+	// run that names none, KubernetesNamespace; nil: none.
+	Kubernetes          *kubecap.Client
+	KubernetesRules     []kubecap.Rule
+	KubernetesNamespace string
 }
 
 // Run drives run to its end and leaves the final status in run.Status.
