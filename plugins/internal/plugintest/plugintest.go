@@ -1,8 +1,9 @@
 // Package plugintest loads a first-party plugin for its tests the way it
 // ships: it reads and validates the plugin's plugin.yaml, builds the
-// module with the Makefile's command (Go, C or Rust, through internal/wasmtest),
-// and compiles it in the host's engine (runtime/engine) under the
-// manifest's limits and capability grants. Tests then invoke it exactly
+// module with the Makefile's command (Go, C, Rust or AssemblyScript,
+// through internal/wasmtest), and compiles it in the host's engine
+// (runtime/engine) under the manifest's limits and capability grants.
+// Tests then invoke it exactly
 // as the controller does, commands and reactors alike, so they check the
 // shipped module and its manifest, not only the plugin's logic; malformed
 // input goes through the same engine (engine.CompiledPlugin.InvokeRaw).
@@ -55,6 +56,8 @@ func Load(t testing.TB, dir string) *Harness {
 		p.Wasm = wasmtest.CPlugin(t, abs)
 	} else if _, err := os.Stat(filepath.Join(abs, "Cargo.toml")); err == nil {
 		p.Wasm = wasmtest.RustPlugin(t, abs)
+	} else if _, err := os.Stat(filepath.Join(abs, "asconfig.json")); err == nil {
+		p.Wasm = wasmtest.AssemblyScriptPlugin(t, abs)
 	} else {
 		p.Wasm = wasmtest.GoPlugin(t, abs)
 	}
