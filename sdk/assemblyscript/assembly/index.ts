@@ -6,6 +6,21 @@
 // Go SDK (hostabi/guest), reason for reason. See README.md.
 
 export { Kind, parse, Parsed, Value, Writer } from "./json";
+export {
+  ERRNO_CANCELED,
+  ERRNO_DENIED,
+  ERRNO_FAULT,
+  ERRNO_INVAL,
+  ERRNO_IO,
+  ERRNO_LIMIT,
+  ERRNO_NOT_CAPABLE,
+  ERRNO_RANGE,
+  ERRNO_TOO_LARGE,
+  HttpRequest,
+  httpRequest,
+  HttpResponse,
+  HttpResult,
+} from "./http";
 export { formatDuration, HOUR, MICROSECOND, MILLISECOND, MINUTE, NANOSECOND, ParsedDuration, parseDuration, roundDuration, SECOND } from "./duration";
 export { Time } from "./time";
 export { Metadata, Param, ParamType, ParamValue, Request, RunIdentity, Workspace } from "./request";

@@ -133,3 +133,25 @@ function readStdin(): string {
   writeAll(1, r.toJSON());
   proc_exit(0);
 }
+
+/** console for plugins (the SDK's asconfig.json: "console=tekton_console"):
+ * every level writes a line to stderr, the plugin's log, because stdout is
+ * the response, which a console.log there would corrupt. */
+// @ts-ignore: decorator
+@global export namespace tekton_console {
+  export function log(message: string = ""): void {
+    writeAll(2, message + "\n");
+  }
+  export function debug(message: string = ""): void {
+    writeAll(2, "Debug: " + message + "\n");
+  }
+  export function info(message: string = ""): void {
+    writeAll(2, "Info: " + message + "\n");
+  }
+  export function warn(message: string = ""): void {
+    writeAll(2, "Warning: " + message + "\n");
+  }
+  export function error(message: string = ""): void {
+    writeAll(2, "Error: " + message + "\n");
+  }
+}

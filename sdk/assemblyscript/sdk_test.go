@@ -1,0 +1,194 @@
+// Package guestas tests the AssemblyScript SDK from `go test ./...`, so
+// that `make test` covers it: its probe plugin (test/probe), built as the
+// Makefile builds plugins and run in the host's engine, granted the HTTP
+// capability as the controller grants it. The AssemblyScript example
+// plugin (plugins/wait-as) runs the rest of the SDK through the engine
+// beside its Go twin.
+package guestas
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
+	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
+	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
+)
+
+type probe struct {
+	t    *testing.T
+	p    *engine.CompiledPlugin
+	http *httpcap.Client
+}
+
+func loadProbe(t *testing.T) *probe {
+	wasm := wasmtest.AssemblyScriptPlugin(t, "test/probe")
+	ctx := context.Background()
+	e, err := engine.New(ctx, engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(ctx) })
+	p, err := e.Compile(ctx, wasm, engine.Limits{Grants: engine.Grants{HTTP: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &probe{t: t, p: p}
+}
+
+func request(name, value string) *hostabi.Request {
+	return &hostabi.Request{ABIVersion: hostabi.Version, Attempt: 1, Params: []hostabi.Param{{Name: name, Value: hostabi.StringValue(value)}}}
+}
+
+// invoke runs req and returns the response and the plugin's log.
+func (p *probe) invoke(req *hostabi.Request) (*hostabi.Response, string) {
+	p.t.Helper()
+	var log bytes.Buffer
+	resp, err := p.p.Invoke(context.Background(), req, engine.Invocation{Log: &log, HTTP: p.http})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return resp, log.String()
+}
+
+// raw runs the probe with stdin as its input.
+func (p *probe) raw(stdin string) *hostabi.Response {
+	p.t.Helper()
+	var log bytes.Buffer
+	resp, err := p.p.InvokeRaw(context.Background(), []byte(stdin), engine.Invocation{Log: &log})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return resp
+}
+
+func failed(reason, message string) *hostabi.Response {
+	return &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.StatusFailed, Reason: reason, Message: message}
+}
+
+func TestProbe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the probe with npm and asc")
+	}
+	p := loadProbe(t)
+
+	t.Run("request fields", func(t *testing.T) {
+		req := request("echo", "é \"q\" \\ \n \u2028 😀")
+		req.Run = hostabi.RunIdentity{Name: "r", Namespace: "ns"}
+		req.Attempt = 3
+		req.StartTime = time.Date(2026, 3, 4, 5, 6, 7, 500, time.UTC)
+		req.ExtraFields = json.RawMessage(`{"n":1.5e3,"a":[true,null,"x"],"o":{}}`)
+		req.Cleanup = &hostabi.Cleanup{Reason: hostabi.CleanupCancelled}
+		got, log := p.invoke(req)
+		want := &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.StatusSucceeded,
+			Results: []hostabi.Result{{Name: "echo", Value: "é \"q\" \\ \n \u2028 😀"}, {Name: "run", Value: "ns/r"}, {Name: "attempt", Value: "3"},
+				{Name: "start", Value: fmt.Sprintf("%d.500", req.StartTime.Unix())}, {Name: "cleanup", Value: "Cancelled"}},
+			ExtraFields: json.RawMessage(`{"n":1.5e3,"a":[true,null,"x"],"o":{}}`)}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got %+v\nwant %+v\nlog:\n%s", got, want, log)
+		}
+	})
+
+	t.Run("panic", func(t *testing.T) {
+		got, log := p.invoke(request("panic", "boom"))
+		if got.Status != hostabi.StatusFailed || got.Reason != "Panicked" || !strings.HasPrefix(got.Message, "the plugin panicked: boom at assembly/index.ts(") ||
+			!strings.Contains(log, "panic: boom") {
+			t.Errorf("a throw answered %+v with log %q; want Failed, Panicked, the message and the place, and the panic in the log", got, log)
+		}
+	})
+
+	t.Run("console.log goes to the log", func(t *testing.T) {
+		got, log := p.invoke(request("console", "hello log"))
+		if got.Status != hostabi.StatusSucceeded || log != "hello log\n" {
+			t.Errorf("got %+v with log %q; want Succeeded and the line in the log", got, log)
+		}
+	})
+
+	t.Run("invalid responses", func(t *testing.T) {
+		for _, tt := range []struct {
+			name, value string
+			want        *hostabi.Response
+		}{
+			{"reason", "PluginFailed", failed("InvalidResponse", `the plugin returned an invalid response: response reason "PluginFailed" is reserved for the host, which sets it itself; choose a reason of the plugin's own`)},
+			{"reason", "not-camel", failed("InvalidResponse", `the plugin returned an invalid response: response reason "not-camel" is not a CamelCase word of at most 64 bytes`)},
+			{"results", "65", failed("ResultsTooLarge", "the plugin returned an invalid response: the plugin returned 65 results; the limit is 64")},
+			{"running", "-1s", failed("InvalidResponse", "the plugin returned an invalid response: response requeueAfter -1s is negative")},
+		} {
+			if got, log := p.invoke(request(tt.name, tt.value)); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("%s %s: got %+v\nwant %+v\nlog:\n%s", tt.name, tt.value, got, tt.want, log)
+			}
+		}
+	})
+
+	t.Run("running", func(t *testing.T) {
+		got, _ := p.invoke(request("running", "1m30.5s"))
+		if got.Status != hostabi.StatusRunning || got.Reason != "Waiting" || got.RequeueAfter.Duration != 90500*time.Millisecond {
+			t.Errorf("got %+v; want Running, Waiting, requeueAfter 1m30.5s", got)
+		}
+	})
+
+	t.Run("long message", func(t *testing.T) {
+		got, _ := p.invoke(request("message", "ééé"))
+		if len(got.Message) > hostabi.MaxMessageBytes || !strings.HasSuffix(got.Message, "é…") || len(got.Message) < hostabi.MaxMessageBytes-4 {
+			t.Errorf("a 6000-byte message came back as %d bytes ending %q; want it cut to at most %d, at a character, marked with …",
+				len(got.Message), got.Message[len(got.Message)-8:], hostabi.MaxMessageBytes)
+		}
+	})
+
+	t.Run("malformed requests", func(t *testing.T) {
+		for _, tt := range []struct{ stdin, reason, message string }{
+			{"{not json", "InvalidRequest", "stdin is not a JSON request: invalid character 'n' looking for the beginning of an object key (at offset 1)"},
+			{"", "InvalidRequest", "stdin is not a JSON request: unexpected end of JSON input (at offset 0)"},
+			{`{"abiVersion":"tekton-wasm/v1"} {}`, "InvalidRequest", "stdin is not a JSON request: invalid character '{' after the JSON value (at offset 32)"},
+			{`{"abiVersion":"tekton-wasm/v1","attempt":"1"}`, "InvalidRequest", "stdin is not a JSON request: field attempt must be an integer, not a string"},
+			{`{"abiVersion":"tekton-wasm/v1","attempt":1.5}`, "InvalidRequest", "stdin is not a JSON request: field attempt must be an integer, not 1.5"},
+			{`{"abiVersion":"tekton-wasm/v1","params":[{"name":"x","value":["a",1]}]}`, "InvalidRequest", "stdin is not a JSON request: field params[0].value[1] must be a string, not a number"},
+			{`{"abiVersion":"tekton-wasm/v1","startTime":"yesterday"}`, "InvalidRequest", `stdin is not a JSON request: field startTime is not an RFC 3339 time: "yesterday"`},
+			{`{"abiVersion":"tekton-wasm/v1","x":"\u00"}`, "InvalidRequest", `stdin is not a JSON request: invalid \u escape in string literal (at offset 38)`},
+			{`{"abiVersion":"tekton-wasm/v2"}`, "UnsupportedABIVersion", `the host speaks ABI "tekton-wasm/v2" but this plugin was built for "tekton-wasm/v1"; rebuild it against the host's tekton-wasm-guest`},
+			{strings.Repeat("[", 10001) + strings.Repeat("]", 10001), "InvalidRequest", "stdin is not a JSON request: arrays and objects nest deeper than 10000 levels (at offset 10000)"},
+		} {
+			if got, want := p.raw(tt.stdin), failed(tt.reason, tt.message); !reflect.DeepEqual(got, want) {
+				t.Errorf("stdin %.40q: got %+v\nwant %+v", tt.stdin, got, want)
+			}
+		}
+	})
+
+	t.Run("http", func(t *testing.T) {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			w.Header().Set("Content-Type", "text/x-probe")
+			w.WriteHeader(http.StatusTeapot)
+			fmt.Fprintf(w, "%s %s %s", r.Method, r.Header.Get("X-Probe"), body)
+		}))
+		defer s.Close()
+		pol, err := (&manifest.HTTPCapability{Allow: []string{strings.TrimPrefix(s.URL, "http://")}}).Policy(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.http, err = httpcap.New(pol, httpcap.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		got, log := p.invoke(request("url", s.URL+"/x"))
+		want := &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.StatusSucceeded,
+			Results: []hostabi.Result{{Name: "status", Value: "418"}, {Name: "type", Value: "text/x-probe"}, {Name: "body", Value: "POST 1 ping"}}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("an allowed request answered %+v, want %+v; log:\n%s", got, want, log)
+		}
+		got, log = p.invoke(request("url", "http://denied.example/"))
+		if got.Status != hostabi.StatusFailed || got.Reason != "HTTPErrno3" || !strings.Contains(got.Message, "denied.example") {
+			t.Errorf("a request to a host not allowed answered %+v; want Failed, HTTPErrno3 (EDENIED), the host's message; log:\n%s", got, log)
+		}
+	})
+}
