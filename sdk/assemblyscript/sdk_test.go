@@ -11,19 +11,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/probetest"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
-	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 )
 
 type probe struct {
@@ -33,18 +30,7 @@ type probe struct {
 }
 
 func loadProbe(t *testing.T) *probe {
-	wasm := wasmtest.AssemblyScriptPlugin(t, "test/probe")
-	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close(ctx) })
-	p, err := e.Compile(ctx, wasm, engine.Limits{Grants: engine.Grants{HTTP: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &probe{t: t, p: p}
+	return &probe{t: t, p: probetest.Compile(t, wasmtest.AssemblyScriptPlugin(t, "test/probe"))}
 }
 
 func request(name, value string) *hostabi.Request {
@@ -166,21 +152,9 @@ func TestProbe(t *testing.T) {
 	})
 
 	t.Run("http", func(t *testing.T) {
-		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			w.Header().Set("Content-Type", "text/x-probe")
-			w.WriteHeader(http.StatusTeapot)
-			fmt.Fprintf(w, "%s %s %s", r.Method, r.Header.Get("X-Probe"), body)
-		}))
-		defer s.Close()
-		pol, err := (&manifest.HTTPCapability{Allow: []string{strings.TrimPrefix(s.URL, "http://")}}).Policy(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.http, err = httpcap.New(pol, httpcap.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		got, log := p.invoke(request("url", s.URL+"/x"))
+		var url string
+		url, p.http = probetest.Server(t)
+		got, log := p.invoke(request("url", url+"/x"))
 		want := &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.StatusSucceeded,
 			Results: []hostabi.Result{{Name: "status", Value: "418"}, {Name: "type", Value: "text/x-probe"}, {Name: "body", Value: "POST 1 ping"}}}
 		if !reflect.DeepEqual(got, want) {

@@ -13,6 +13,7 @@ import (
 	"text/template"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/probetest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 )
 
@@ -48,16 +49,7 @@ func TestTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(ctx)
-	p, err := e.Compile(ctx, wasm, engine.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := probetest.Compile(t, wasm)
 	for _, tt := range []struct {
 		name string
 		want *hostabi.Response
@@ -67,7 +59,7 @@ func TestTemplate(t *testing.T) {
 		{"", failed("MissingName", "the name param is empty; pass someone to greet")},
 	} {
 		var log bytes.Buffer
-		got, err := p.Invoke(ctx, request("name", tt.name), engine.Invocation{Log: &log})
+		got, err := p.Invoke(context.Background(), request("name", tt.name), engine.Invocation{Log: &log})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +93,9 @@ func render(t *testing.T, from, to string, data any) {
 // installed packages or Go files.
 func copySDK(t *testing.T, from, to string) {
 	t.Helper()
-	skipDir := func(rel string) bool { return rel == "template" || rel == "test" || filepath.Base(rel) == "node_modules" }
+	skipDir := func(rel string) bool {
+		return rel == "template" || rel == "test" || filepath.Base(rel) == "node_modules"
+	}
 	walk(t, from, to, skipDir, func(rel string, b []byte) (string, []byte) {
 		if strings.HasSuffix(rel, ".go") || filepath.Base(rel) == ".gitignore" {
 			return "", nil

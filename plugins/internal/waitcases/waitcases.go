@@ -6,6 +6,7 @@ package waitcases
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"testing"
@@ -38,6 +39,22 @@ func failed(reason, message string) *hostabi.Response {
 }
 
 var elapsed = &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.StatusSucceeded, Reason: "DurationElapsed", Message: "The wait duration has elapsed"}
+
+// Twins runs every case through the port of plugins/wait to language lang
+// in the test's directory: its reactor (what `make plugins` ships), the
+// same handler built as a command (by command, from the directory), and
+// the Go plugin; all must answer alike.
+func Twins(t *testing.T, lang string, command func(testing.TB, string) []byte) {
+	if testing.Short() {
+		t.Skip("builds the wasm modules")
+	}
+	reactor := plugintest.Load(t, ".")
+	Run(t, map[string]*plugintest.Harness{
+		lang + " reactor": reactor,
+		lang + " command": reactor.Variant(t, command(t, ".")),
+		"go":              plugintest.Load(t, filepath.Join("..", "wait")),
+	})
+}
 
 // Run invokes every case in every plugin, by name.
 func Run(t *testing.T, plugins map[string]*plugintest.Harness) {
@@ -103,7 +120,10 @@ func Run(t *testing.T, plugins map[string]*plugintest.Harness) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				start := time.Now().Add(tt.start)
+				// The plugin reads the wall clock: so does the bound
+				// (Round(0) drops the monotonic reading, which may drift
+				// from it by more than the call takes).
+				start := time.Now().Round(0).Add(tt.start)
 				got := p.Invoke(t, Request(start, Duration(tt.duration)))
 				left := time.Until(start.Add(d))
 				m := waiting.FindStringSubmatch(got.Message)
