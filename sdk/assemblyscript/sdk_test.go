@@ -117,10 +117,53 @@ func TestProbe(t *testing.T) {
 		}
 	})
 
-	t.Run("running", func(t *testing.T) {
-		got, _ := p.invoke(request("running", "1m30.5s"))
-		if got.Status != hostabi.StatusRunning || got.Reason != "Waiting" || got.RequeueAfter.Duration != 90500*time.Millisecond {
-			t.Errorf("got %+v; want Running, Waiting, requeueAfter 1m30.5s", got)
+	// Durations as Go reads and writes them: the probe parses its param
+	// with parseDuration and answers it as requeueAfter, which the host
+	// reads with time.ParseDuration; a duration Go refuses is refused with
+	// Go's error text.
+	t.Run("durations", func(t *testing.T) {
+		for _, s := range []string{"1m30.5s", "1ns", "1.5us", "1µs", "1μs", "999ms", ".5h", "1.h", "+3s", "1h2m3.004005006s", "0", "0s",
+			"2562047h47m16.854775807s", "1.0000000001s", "0.000000001s", "100000000000000000000ns"} {
+			want, err := time.ParseDuration(s)
+			got, log := p.invoke(request("running", s))
+			if err != nil {
+				if g := failed("InvalidDuration", err.Error()); !reflect.DeepEqual(got, g) {
+					t.Errorf("%q: got %+v, want %+v; log:\n%s", s, got, g, log)
+				}
+				continue
+			}
+			if got.Status != hostabi.StatusRunning || got.Reason != "Waiting" || got.RequeueAfter.Duration != want {
+				t.Errorf("%q: got %+v; want Running, Waiting, requeueAfter %s; log:\n%s", s, got, want, log)
+			}
+		}
+		for _, s := range []string{"", "-", "1", "1x", "1..5s", "9223372036854775808ns", "2562047h47m16.854775808s", "1e3s", "1s2", "é"} {
+			_, err := time.ParseDuration(s)
+			if err == nil {
+				t.Fatalf("Go parses %q", s)
+			}
+			got, _ := p.invoke(request("running", s))
+			if want := failed("InvalidDuration", err.Error()); !reflect.DeepEqual(got, want) {
+				t.Errorf("%q: got %+v, want %+v", s, got, want)
+			}
+		}
+	})
+
+	t.Run("times", func(t *testing.T) {
+		for _, start := range []string{"2026-03-04T07:06:07.5+02:00", "2026-03-04T05:06:07Z", "1970-01-01T00:00:00.000000001Z", "1969-12-31T23:59:59-00:30", "2000-02-29T12:00:00z"} {
+			want, err := time.Parse(time.RFC3339Nano, strings.ToUpper(start))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := p.raw(`{"abiVersion":"tekton-wasm/v1","params":[{"name":"echo","value":""}],"startTime":"` + start + `"}`)
+			if len(got.Results) < 4 || got.Results[3].Value != fmt.Sprintf("%d.%d", want.Unix(), want.Nanosecond()) {
+				t.Errorf("startTime %s: got %+v; want start %d.%d", start, got.Results, want.Unix(), want.Nanosecond())
+			}
+		}
+		for _, start := range []string{"2026-02-29T00:00:00Z", "2026-03-04 05:06:07Z", "2026-03-04T05:06:07", "2026-03-04T24:00:00Z", "2026-03-04T05:06:07.Z", "2026-03-04T05:06:07+0200"} {
+			got := p.raw(`{"abiVersion":"tekton-wasm/v1","startTime":"` + start + `"}`)
+			if want := failed("InvalidRequest", `stdin is not a JSON request: field startTime is not an RFC 3339 time: "`+start+`"`); !reflect.DeepEqual(got, want) {
+				t.Errorf("startTime %s: got %+v, want %+v", start, got, want)
+			}
 		}
 	})
 
