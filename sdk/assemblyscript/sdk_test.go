@@ -148,6 +148,13 @@ func TestProbe(t *testing.T) {
 		}
 	})
 
+	t.Run("invalid UTF-8 reads as U+FFFD", func(t *testing.T) {
+		got := p.raw("{\"abiVersion\":\"tekton-wasm/v1\",\"params\":[{\"name\":\"echo\",\"value\":\"a\xffb\xc3\"}]}")
+		if len(got.Results) == 0 || got.Results[0].Value != "a\ufffdb\ufffd" {
+			t.Errorf("got %+v; want the echo a\ufffdb\ufffd", got)
+		}
+	})
+
 	t.Run("times", func(t *testing.T) {
 		for _, start := range []string{"2026-03-04T07:06:07.5+02:00", "2026-03-04T05:06:07Z", "1970-01-01T00:00:00.000000001Z", "1969-12-31T23:59:59-00:30", "2000-02-29T12:00:00z"} {
 			want, err := time.Parse(time.RFC3339Nano, strings.ToUpper(start))

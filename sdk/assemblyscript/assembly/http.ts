@@ -5,6 +5,7 @@
 // compiler drops unused imports), so it needs no grant.
 
 import { Kind, parse, Writer } from "./json";
+import { decodeUTF8 } from "./utf8";
 
 // @ts-ignore: decorator
 @external("tekton", "http_request")
@@ -71,9 +72,9 @@ export class HttpResponse {
   headers: Map<string, string[]> = new Map();
   body: Uint8Array = new Uint8Array(0);
 
-  /** The body as UTF-8 text. */
+  /** The body as UTF-8 text (an invalid byte reads as U+FFFD). */
   text(): string {
-    return String.UTF8.decodeUnsafe(this.body.dataStart, <usize>this.body.length);
+    return decodeUTF8(this.body, this.body.length);
   }
 }
 
@@ -134,7 +135,7 @@ export function httpRequest(req: HttpRequest): HttpResult {
   if (body == null) return hostError(lastErrno);
   resp.body = body;
   if (headers.length > 0) {
-    const parsed = parse(String.UTF8.decodeUnsafe(headers.dataStart, <usize>headers.length));
+    const parsed = parse(decodeUTF8(headers, headers.length));
     const v = parsed.value;
     if (v == null || v.kind != Kind.Object) return new HttpResult(null, ERRNO_IO, "the host's response headers are not a JSON object: " + parsed.error);
     for (let i = 0; i < v.keys.length; i++) {
@@ -168,7 +169,7 @@ function hostError(errno: u32): HttpResult {
   let n = last_error(buf.dataStart, <u32>buf.length);
   if (n < 0) n = 0;
   if (n > MAX_ERROR_BYTES) n = MAX_ERROR_BYTES;
-  let message = String.UTF8.decodeUnsafe(buf.dataStart, <usize>n);
+  let message = decodeUTF8(buf, n);
   if (message.length == 0) message = "the host function failed with errno " + errno.toString();
   return new HttpResult(null, errno, message);
 }

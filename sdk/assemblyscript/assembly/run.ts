@@ -5,6 +5,7 @@
 
 import { fd_read, fd_write, proc_exit } from "@assemblyscript/wasi-shim/assembly/bindings/wasi_snapshot_preview1";
 import { parse } from "./json";
+import { decodeUTF8 } from "./utf8";
 import { decodeRequest, Request } from "./request";
 import { Response, validate, VERSION } from "./response";
 
@@ -114,8 +115,9 @@ function readStdin(): string {
     if (n == 0) break;
     used += n;
   }
-  return String.UTF8.decodeUnsafe(buf.dataStart, <usize>used);
+  return decodeUTF8(buf, used);
 }
+
 
 /** The abort handler (the SDK's asconfig.json: "use": ["abort=tekton_abort"]):
  * an abort in the handler is a Failed answer with reason Panicked, its
