@@ -26,9 +26,16 @@ export const REASON_RESULTS_TOO_LARGE = "ResultsTooLarge";
  * Response.failed(...) (or a param getter's fail()) to fail. */
 export type Handler = (req: Request) => Response;
 
+/** Set once run starts: an abort before (in a reactor's _initialize, or
+ * before a command calls run) is no call's answer. */
+let serving = false;
+
 /** Set once the response is written (or being written): an abort after
  * it writes no second one. */
 let responded = false;
+
+/** Set while the abort handler runs: an abort inside it just exits. */
+let aborting = false;
 
 /** Serves one call with handler: reads the request from stdin, calls the
  * handler, validates its response and writes it to stdout, then returns.
@@ -36,6 +43,7 @@ let responded = false;
  * the entry file (a command; asconfig "exportStart": "_start"). If stdout
  * cannot be written it exits with code 1. */
 export function run(handler: Handler): void {
+  serving = true;
   const resp = handle(readStdin(), handler);
   respond(resp);
 }
@@ -122,15 +130,22 @@ function readStdin(): string {
 /** The abort handler (the SDK's asconfig.json: "use": ["abort=tekton_abort"]):
  * an abort in the handler is a Failed answer with reason Panicked, its
  * message in the answer and the log, and the call ends with exit code 0,
- * as the Go SDK answers for a panic. */
+ * as the Go SDK answers for a panic. An abort outside run (a global's
+ * initializer) is logged and exits with code 70. */
 // @ts-ignore: decorator
 @global export function tekton_abort(message: string | null, fileName: string | null, line: u32, column: u32): void {
-  if (responded) proc_exit(70); // aborted while answering: the host reports PluginExited
+  // Aborted while answering, or outside a call (initialization): no
+  // answer, a non-zero exit, which the host reports as PluginExited with
+  // the log.
+  if (aborting) proc_exit(70);
+  aborting = true;
+  const answer = serving && !responded;
   responded = true;
   let where = "";
   if (fileName != null) where = " at " + fileName + "(" + line.toString() + ":" + column.toString() + ")";
   const what = (message != null ? message : "abort") + where;
   log("panic: " + what);
+  if (!answer) proc_exit(70);
   const r = Response.failed(REASON_PANICKED, "the plugin panicked: " + what);
   writeAll(1, r.toJSON());
   proc_exit(0);
