@@ -8,7 +8,8 @@ PLUGINS_OUT := $(BIN)/plugins
 GO_PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 C_PLUGINS  := $(patsubst plugins/%/,%,$(sort $(dir $(wildcard plugins/*/*.c))))
 RUST_PLUGINS := $(patsubst plugins/%/Cargo.toml,%,$(wildcard plugins/*/Cargo.toml))
-PLUGIN_WASM := $(foreach p,$(GO_PLUGINS) $(C_PLUGINS) $(RUST_PLUGINS),$(PLUGINS_OUT)/$(p).wasm)
+AS_PLUGINS := $(patsubst plugins/%/asconfig.json,%,$(wildcard plugins/*/asconfig.json))
+PLUGIN_WASM := $(foreach p,$(GO_PLUGINS) $(C_PLUGINS) $(RUST_PLUGINS) $(AS_PLUGINS),$(PLUGINS_OUT)/$(p).wasm)
 # The guest SDK, a module of its own (hostabi/go.mod), which every Go plugin
 # is built against.
 SDK_DIR     := hostabi
@@ -74,6 +75,15 @@ $(foreach p,$(RUST_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$
 	cd plugins/$* && RUSTC=/usr/bin/rustc /usr/bin/cargo build --offline --release --target wasm32-wasi --lib
 	cp plugins/$*/target/wasm32-wasi/release/$(subst -,_,$*).wasm $@
 	$(EMBED_MANIFEST)
+
+# AssemblyScript plugins are npm packages built against the AssemblyScript
+# SDK (sdk/assemblyscript, a file: dependency) with the compiler their
+# package-lock.json pins: hack/asbuild.sh runs npm ci (from the npm cache
+# in ~/.cache/tekton-wasm/npm) and the package's build script, whose
+# asconfig.json makes a WASI reactor exporting tekton_run.
+AS_SDK_SOURCES := $(wildcard sdk/assemblyscript/package.json sdk/assemblyscript/asconfig.json sdk/assemblyscript/index.ts sdk/assemblyscript/assembly/*.ts)
+$(foreach p,$(AS_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/package.json plugins/%/package-lock.json plugins/%/asconfig.json plugins/%/assembly/*.ts) $(AS_SDK_SOURCES) | deps $(PLUGINS_OUT)
+	hack/asbuild.sh plugins/$* $@
 
 # Misbehaving modules for the demo, from their sources in
 # examples/hostile/src (the engine's tests run them too), with the index in

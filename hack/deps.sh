@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh installs the Debian packages the build and tests need (the C
 # plugin toolchain, wabt for hand-written test modules, Debian's rustc with
-# its wasm32-wasi std for Rust test plugins), and only those
+# its wasm32-wasi std for Rust test plugins, Node.js and npm for
+# AssemblyScript plugins, whose npm packages hack/asbuild.sh installs from
+# each plugin's package-lock.json), and only those
 # that are missing, so running it again costs a fraction of a second.
 set -euo pipefail
 
@@ -20,6 +22,10 @@ needs=(
   "/usr/share/doc/librust-serde-dev:librust-serde-dev"
   "/usr/share/doc/librust-serde-derive-dev:librust-serde-derive-dev"
   "/usr/share/doc/librust-serde-json-dev:librust-serde-json-dev"
+  # AssemblyScript plugins (sdk/assemblyscript): the compiler runs on
+  # Node.js (20 or later; the machine's own when it has one).
+  "node:nodejs"
+  "npm:npm"
 )
 
 missing=()

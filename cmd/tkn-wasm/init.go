@@ -31,7 +31,7 @@ func initPlugin(path string, o initOptions, stdout io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	fmt.Fprintf(stdout, "Wrote %s: a %s plugin serving %s %s (%d files, the SDK in %s).\n"+
+	fmt.Fprintf(stdout, "Wrote %s: a plugin in %s serving %s %s (%d files, the SDK in %s).\n"+
 		"Build and test it:\n  cd %s && make && tkn-wasm test\n",
 		path, o.lang, d.APIVersion, d.Kind, len(files), filepath.Join(path, "sdk"), path)
 	return nil

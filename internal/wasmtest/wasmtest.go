@@ -15,11 +15,14 @@ import (
 	"testing"
 )
 
-// cSDKDir is the C SDK's directory, sdk/c, found from this file's.
-var cSDKDir = func() string {
+// repoDir is the repository's top directory, found from this file's.
+var repoDir = func() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "sdk", "c")
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }()
+
+// cSDKDir is the C SDK's directory, sdk/c.
+var cSDKDir = filepath.Join(repoDir, "sdk", "c")
 
 var (
 	mu    sync.Mutex
@@ -27,7 +30,8 @@ var (
 )
 
 // Plugin builds the first-party plugin in pluginDir as `make plugins`
-// does, by its language: C (*.c files), Rust (a Cargo.toml) or Go.
+// does, by its language: C (*.c files), Rust (a Cargo.toml),
+// AssemblyScript (an asconfig.json) or Go.
 func Plugin(tb testing.TB, pluginDir string) []byte {
 	tb.Helper()
 	if sources, _ := filepath.Glob(filepath.Join(pluginDir, "*.c")); len(sources) > 0 {
@@ -35,6 +39,9 @@ func Plugin(tb testing.TB, pluginDir string) []byte {
 	}
 	if _, err := os.Stat(filepath.Join(pluginDir, "Cargo.toml")); err == nil {
 		return RustPlugin(tb, pluginDir)
+	}
+	if _, err := os.Stat(filepath.Join(pluginDir, "asconfig.json")); err == nil {
+		return AssemblyScriptPlugin(tb, pluginDir)
 	}
 	return GoPlugin(tb, pluginDir)
 }
@@ -147,6 +154,29 @@ func RustModuleName(pluginDir string, lib bool) string {
 		name = strings.ReplaceAll(name, "-", "_")
 	}
 	return name + ".wasm"
+}
+
+// AssemblyScriptPlugin builds the AssemblyScript plugin (an npm package)
+// in pluginDir as `make plugins` does, with hack/asbuild.sh: npm ci from
+// the lock file, then its build script, a WASI reactor.
+func AssemblyScriptPlugin(tb testing.TB, pluginDir string) []byte {
+	tb.Helper()
+	return asBuild(tb, pluginDir, "build")
+}
+
+// AssemblyScriptCommand builds the AssemblyScript plugin in pluginDir as
+// a WASI command; see AssemblyScriptPlugin.
+func AssemblyScriptCommand(tb testing.TB, pluginDir string) []byte {
+	tb.Helper()
+	return asBuild(tb, pluginDir, "build:command")
+}
+
+func asBuild(tb testing.TB, pluginDir, script string) []byte {
+	tb.Helper()
+	need(tb, "npm", "npm")
+	return once(tb, "asc"+script, pluginDir, func(out string) *exec.Cmd {
+		return exec.Command(filepath.Join(repoDir, "hack", "asbuild.sh"), pluginDir, out, script)
+	})
 }
 
 // WAT compiles a WebAssembly text file with wabt's wat2wasm.

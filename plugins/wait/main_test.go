@@ -10,26 +10,15 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/hostabi/guest"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
+	"github.com/tekton-wasm/tekton-wasm/plugins/internal/waitcases"
 	"github.com/tekton-wasm/tekton-wasm/runtime/plugintest"
 )
 
 var start = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-func request(params ...hostabi.Param) *hostabi.Request {
-	return &hostabi.Request{
-		ABIVersion: hostabi.Version,
-		Run:        hostabi.RunIdentity{Name: "wait-run", Namespace: "default"},
-		APIVersion: "wait.tekton-wasm.dev/v1alpha1",
-		Kind:       "Wait",
-		Params:     params,
-		Attempt:    1,
-		StartTime:  start,
-	}
-}
+func request(params ...hostabi.Param) *hostabi.Request { return waitcases.Request(start, params...) }
 
-func duration(s string) hostabi.Param {
-	return hostabi.Param{Name: "duration", Value: hostabi.StringValue(s)}
-}
+var duration = waitcases.Duration
 
 func running(left time.Duration, msg string) *hostabi.Response {
 	return &hostabi.Response{Status: hostabi.StatusRunning, Reason: "Running", Message: msg, RequeueAfter: hostabi.Duration{Duration: left}}

@@ -21,7 +21,8 @@ import (
 // The benchmarks run the first-party plugins, built as the Makefile builds
 // them: plugins/wait (Go, with the guest SDK) as a command and as a
 // reactor, plugins/semver (C, a command), plugins/wait-rust (Rust, with
-// the Rust SDK, a reactor), plus the C reactor test plugin and the WAT
+// the Rust SDK, a reactor), plugins/wait-as (AssemblyScript, with its
+// SDK, a reactor), plus the C reactor test plugin and the WAT
 // module testdata/ok.wat. docs/performance.md quotes them.
 // They read the process's CPU time and resident set the Linux way.
 
@@ -45,6 +46,9 @@ func benchPlugins() []benchPlugin {
 		{"c-reactor", cReactor, request()},
 		{"rust-reactor", func(tb testing.TB) []byte {
 			return wasmtest.RustPlugin(tb, filepath.Join("..", "..", "plugins", "wait-rust"))
+		}, waitReq},
+		{"as-reactor", func(tb testing.TB) []byte {
+			return wasmtest.AssemblyScriptPlugin(tb, filepath.Join("..", "..", "plugins", "wait-as"))
 		}, waitReq},
 		{"wat-command", func(tb testing.TB) []byte { return wat(tb, "ok") }, request()},
 	}

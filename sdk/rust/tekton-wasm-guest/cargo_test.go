@@ -8,10 +8,6 @@ package guestrs
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,9 +16,8 @@ import (
 	"testing"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
-	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
+	"github.com/tekton-wasm/tekton-wasm/internal/probetest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
-	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 )
 
 // cargo runs Debian's cargo (not a rustup one earlier on PATH) in this
@@ -62,30 +57,8 @@ func TestProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(ctx)
-	p, err := e.Compile(ctx, wasm, engine.Limits{Grants: engine.Grants{HTTP: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		w.Header().Set("Content-Type", "text/x-probe")
-		w.WriteHeader(http.StatusTeapot)
-		fmt.Fprintf(w, "%s %s %s", r.Method, r.Header.Get("X-Probe"), body)
-	}))
-	defer s.Close()
-	pol, err := (&manifest.HTTPCapability{Allow: []string{strings.TrimPrefix(s.URL, "http://")}}).Policy(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := httpcap.New(pol, httpcap.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := probetest.Compile(t, wasm)
+	url, client := probetest.Server(t)
 	invoke := func(name, value string) (*hostabi.Response, string) {
 		var log bytes.Buffer
 		req := &hostabi.Request{ABIVersion: hostabi.Version, Attempt: 1, Params: []hostabi.Param{{Name: name, Value: hostabi.StringValue(value)}}}
@@ -104,7 +77,7 @@ func TestProbe(t *testing.T) {
 		t.Errorf("a panic answered %+v with log %q; want %+v and the panic in the log", got, log, want)
 	}
 
-	got, log = invoke("url", s.URL+"/x")
+	got, log = invoke("url", url+"/x")
 	want = &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.StatusSucceeded,
 		Results: []hostabi.Result{{Name: "status", Value: "418"}, {Name: "type", Value: "text/x-probe"}, {Name: "body", Value: "POST 1 ping"}}}
 	if !reflect.DeepEqual(got, want) {

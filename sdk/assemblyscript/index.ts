@@ -1,0 +1,3 @@
+// The package entry AssemblyScript resolves ("tekton-wasm-guest" is
+// node_modules/tekton-wasm-guest/index.ts).
+export * from "./assembly/index";
