@@ -189,7 +189,9 @@ func TestKubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules := []kubecap.Rule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "patch"}}}
-	invoke := load(t, func() *kubecap.Session { return client.Session(rules, kubecap.Identity{Namespace: "ns"}, kubecap.Options{}) })
+	invoke := load(t, func() *kubecap.Session {
+		return client.Session(rules, kubecap.Identity{Namespace: "ns"}, kubecap.Options{})
+	})
 	for verb, answer := range map[string]string{
 		"get":    "GET /api/v1/namespaces/ns/configmaps/cm?  ",
 		"list":   "GET /api/v1/namespaces/ns/configmaps?continue=c1&labelSelector=app%3Dprobe&limit=2  ",
