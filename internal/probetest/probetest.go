@@ -1,6 +1,6 @@
 // Package probetest serves the SDKs' probe plugins in their tests: it
-// compiles a module in an engine of the test's own, granted the HTTP
-// capability as the controller grants it, and runs a local HTTP server
+// compiles a module in an engine of the test's own, granted the HTTP and
+// Kubernetes capabilities as the controller grants them, and runs a local HTTP server
 // whose answer shows what the plugin sent.
 package probetest
 
@@ -18,8 +18,8 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 )
 
-// Compile compiles wasm in an engine of its own, granted the HTTP
-// capability; the test's Cleanup closes the engine.
+// Compile compiles wasm in an engine of its own, granted the HTTP and
+// Kubernetes capabilities; the test's Cleanup closes the engine.
 func Compile(tb testing.TB, wasm []byte) *engine.CompiledPlugin {
 	tb.Helper()
 	ctx := context.Background()
@@ -28,7 +28,7 @@ func Compile(tb testing.TB, wasm []byte) *engine.CompiledPlugin {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { e.Close(ctx) })
-	p, err := e.Compile(ctx, wasm, engine.Limits{Grants: engine.Grants{HTTP: true}})
+	p, err := e.Compile(ctx, wasm, engine.Limits{Grants: engine.Grants{HTTP: true, Kubernetes: true}})
 	if err != nil {
 		tb.Fatal(err)
 	}

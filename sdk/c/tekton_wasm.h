@@ -193,4 +193,58 @@ int tw_http_request(const char *method, const char *url, const char *headers_jso
 		    tw_http_response *resp, char *err, size_t err_len);
 void tw_http_free(tw_http_response *resp);
 
+/* The Kubernetes capability (hostabi/README.md, "Kubernetes"), as the Go
+ * SDK's guest.DoKubernetes. The plugin's manifest must grant it
+ * (capabilities.kubernetes, RBAC-shaped rules), else the plugin does not
+ * load; a plugin that never calls tw_kubernetes_request does not import
+ * it. The host makes each request as the run's ServiceAccount, in the
+ * run's namespace. */
+
+/* tw_kubernetes_req is one request, the fields of the request document
+ * (hostabi.KubernetesRequest): NULL or "" leaves a string out, 0 limit
+ * and force. verb is get, list, create, patch or delete; api_version and
+ * kind name the resource as in an object ("tekton.dev/v1",
+ * "PipelineRun"); namespace is the run's or NULL; name is required for
+ * get, patch and delete, and left out for create and list;
+ * label_selector, limit and continue_ are for list; patch_type
+ * ("merge", the default, or "apply") for patch; field_manager for create
+ * and patch; force for an apply patch. */
+typedef struct {
+	const char *verb;
+	const char *api_version;
+	const char *kind;
+	const char *namespace_;
+	const char *name;
+	const char *label_selector;
+	int64_t limit;
+	const char *continue_;
+	const char *patch_type;
+	const char *field_manager;
+	int force;
+} tw_kubernetes_req;
+
+/* tw_kubernetes_response is the apiserver's answer: any status is an
+ * answer (200 or 201 success, 403 a request the run's ServiceAccount may
+ * not make, 404 no such object, 409 already exists...). body is the
+ * object, the list or (for an error) a Status object whose "message"
+ * says why, as JSON (read it with json_parse), NUL-terminated;
+ * tw_kubernetes_free releases it. */
+typedef struct {
+	uint32_t status;
+	char *body;
+	size_t body_len;
+} tw_kubernetes_response;
+
+/* tw_kubernetes_request sends *req with body (the object to create, or
+ * the patch; NULL when body_len is 0, for get, list and delete) and reads
+ * the whole answer into *resp. It returns 0, or an errno with the host's
+ * message, which says what to change, in err[0..err_len) (NUL-terminated,
+ * cut to fit): TW_ERRNO_DENIED for a request outside the manifest's rules
+ * or the run's namespace, TW_ERRNO_INVAL for a bad request or a kind the
+ * cluster does not serve, TW_ERRNO_NOT_CAPABLE when the host serves no
+ * Kubernetes (tkn-wasm run without --kubeconfig). */
+int tw_kubernetes_request(const tw_kubernetes_req *req, const void *body, size_t body_len,
+			  tw_kubernetes_response *resp, char *err, size_t err_len);
+void tw_kubernetes_free(tw_kubernetes_response *resp);
+
 #endif

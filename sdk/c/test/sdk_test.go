@@ -16,24 +16,35 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/apiservertest"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 )
 
-// load builds the probe with the SDK, as the Makefile builds a C plugin,
-// and compiles it in an engine of the test's own, granted the HTTP
-// capability; each invocation's HTTP client may reach allow.
-func load(t *testing.T, allow ...string) func(*hostabi.Request) *hostabi.Response {
+// compile builds the probe with the SDK, as the Makefile builds a C
+// plugin, and compiles it under grants in an engine of the test's own.
+func compile(t *testing.T, grants engine.Grants) (*engine.CompiledPlugin, error) {
 	ctx := context.Background()
 	e, err := engine.New(ctx, engine.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close(ctx) })
-	p, err := e.Compile(ctx, wasmtest.CPlugin(t, "probe"), engine.Limits{Grants: engine.Grants{HTTP: true}})
+	return e.Compile(ctx, wasmtest.CPlugin(t, "probe"), engine.Limits{Grants: grants})
+}
+
+// load compiles the probe granted both capabilities; each invocation's
+// HTTP client may reach allow, and its Kubernetes session is kube's (nil
+// kube: none).
+func load(t *testing.T, kube func() *kubecap.Session, allow ...string) func(*hostabi.Request) *hostabi.Response {
+	ctx := context.Background()
+	p, err := compile(t, engine.Grants{HTTP: true, Kubernetes: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +58,11 @@ func load(t *testing.T, allow ...string) func(*hostabi.Request) *hostabi.Respons
 	}
 	return func(req *hostabi.Request) *hostabi.Response {
 		var log bytes.Buffer
-		resp, err := p.Invoke(ctx, req, engine.Invocation{Log: &log, HTTP: client})
+		inv := engine.Invocation{Log: &log, HTTP: client}
+		if kube != nil {
+			inv.Kubernetes = kube()
+		}
+		resp, err := p.Invoke(ctx, req, inv)
 		if err != nil {
 			t.Fatalf("invoking the probe: %v\nlog:\n%s", err, log.Bytes())
 		}
@@ -72,7 +87,7 @@ func invalid(reason, why string) *hostabi.Response {
 }
 
 func TestResponses(t *testing.T) {
-	invoke := load(t)
+	invoke := load(t, nil)
 	deep := strings.Repeat("[", 99) + strings.Repeat("]", 99)
 	tests := []struct {
 		name string
@@ -95,7 +110,7 @@ func TestResponses(t *testing.T) {
 		{"array, not string", request(hostabi.Param{Name: "reason", Value: hostabi.ArrayValue()}), failed("InvalidParam", `param "reason" must be a string, not an array`)},
 		{"string, not array", request(str("list", "1"), str("items", "x")), failed("InvalidParam", `param "items" must be an array, not a string`)},
 		{"unexpected params", request(str("b", "1"), str("reason", "X"), str("a", "2")),
-			failed("UnexpectedParams", "unexpected params: [b a]; this plugin takes [status reason message requeueMs extra bigResult messageBytes list items results url]")},
+			failed("UnexpectedParams", "unexpected params: [b a]; this plugin takes [status reason message requeueMs extra bigResult messageBytes list items results url kube]")},
 		{"bad reason", request(str("reason", "not camel")), invalid("InvalidResponse", `response reason "not camel" is not a CamelCase word of at most 64 bytes`)},
 		{"reserved reason", request(str("reason", "PluginExited"), str("status", "Failed")),
 			invalid("InvalidResponse", `response reason "PluginExited" is reserved for the host, which sets it itself; choose a reason of the plugin's own`)},
@@ -138,7 +153,7 @@ func TestHTTP(t *testing.T) {
 		fmt.Fprintf(w, "%s %s %s", r.Method, r.Header.Get("X-Probe"), body)
 	}))
 	defer s.Close()
-	invoke := load(t, strings.TrimPrefix(s.URL, "http://"))
+	invoke := load(t, nil, strings.TrimPrefix(s.URL, "http://"))
 	want := &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.StatusSucceeded, Reason: "Fetched", Message: s.URL + "/x",
 		Results: []hostabi.Result{{Name: "status", Value: "418"}, {Name: "type", Value: "text/x-probe"}, {Name: "body", Value: "POST 1 ping"}}}
 	if got := invoke(request(str("url", s.URL+"/x"))); !reflect.DeepEqual(got, want) {
@@ -147,5 +162,55 @@ func TestHTTP(t *testing.T) {
 	got := invoke(request(str("url", "http://denied.example/")))
 	if got.Status != hostabi.StatusFailed || got.Reason != "HTTPErrno3" || !strings.Contains(got.Message, "denied.example") {
 		t.Errorf("a request to a host not allowed answered %+v; want Failed, HTTPErrno3 (EDENIED), the host's message", got)
+	}
+}
+
+// TestKubernetes checks tw_kubernetes_request through the host's
+// Kubernetes capability: a probe importing it does not load without the
+// grant; a call the host serves no session is TW_ERRNO_NOT_CAPABLE; each
+// verb reaches the test apiserver as the request the Go SDK's
+// guest.DoKubernetes makes (method, path, query, content type, body), and
+// the status and body come back; a verb outside the session's rules is
+// TW_ERRNO_DENIED with the host's message.
+func TestKubernetes(t *testing.T) {
+	want := "the plugin imports tekton.kubernetes_request, which needs the kubernetes capability, and its manifest does not grant it"
+	if _, err := compile(t, engine.Grants{HTTP: true}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("compiling the probe without the grant = %v, want %q", err, want)
+	}
+
+	api := apiservertest.New(t, []apiservertest.Resource{{GroupVersion: "v1", Name: "configmaps", Kind: "ConfigMap", Namespaced: true}},
+		func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprintf(w, "%s %s?%s %s %s", r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), body)
+		})
+	client, err := kubecap.New(&rest.Config{Host: api.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := []kubecap.Rule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "patch"}}}
+	invoke := load(t, func() *kubecap.Session {
+		return client.Session(rules, kubecap.Identity{Namespace: "ns"}, kubecap.Options{})
+	})
+	for verb, answer := range map[string]string{
+		"get":    "GET /api/v1/namespaces/ns/configmaps/cm?  ",
+		"list":   "GET /api/v1/namespaces/ns/configmaps?continue=c1&labelSelector=app%3Dprobe&limit=2  ",
+		"create": `POST /api/v1/namespaces/ns/configmaps?fieldManager=probe application/json {"metadata":{"name":"cm"}}`,
+		"patch":  `PATCH /api/v1/namespaces/ns/configmaps/cm?fieldManager=probe&force=true application/apply-patch+yaml {"data":{"a":"b"}}`,
+	} {
+		want := &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.StatusSucceeded, Reason: "Answered", Message: verb,
+			Results: []hostabi.Result{{Name: "status", Value: "201"}, {Name: "body", Value: answer}}}
+		if got := invoke(request(str("kube", verb))); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s answered %+v, want %+v", verb, got, want)
+		}
+	}
+	got := invoke(request(str("kube", "delete")))
+	if got.Status != hostabi.StatusFailed || got.Reason != "KubernetesErrno3" || !strings.Contains(got.Message, "no rule of") {
+		t.Errorf("a delete outside the rules answered %+v; want Failed, KubernetesErrno3 (EDENIED), the host's message", got)
+	}
+
+	got = load(t, nil)(request(str("kube", "get")))
+	if got.Status != hostabi.StatusFailed || got.Reason != "KubernetesErrno8" || !strings.Contains(got.Message, "the host serves no Kubernetes") {
+		t.Errorf("a request without a session answered %+v; want Failed, KubernetesErrno8 (ENOTCAPABLE), the host's message", got)
 	}
 }

@@ -8,6 +8,9 @@ package guestrs
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +18,12 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/apiservertest"
 	"github.com/tekton-wasm/tekton-wasm/internal/probetest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 )
 
@@ -42,11 +49,16 @@ func TestCargo(t *testing.T) {
 }
 
 // TestProbe runs the probe example in the host's engine, granted the
-// HTTP capability as the controller grants it: a panic in the handler is
+// HTTP and Kubernetes capabilities as the controller grants them (without
+// the Kubernetes grant it does not load): a panic in the handler is
 // a Failed response with reason Panicked, and the panic is in the log;
 // http_request reaches an allowed host, sends the method, a header and
 // the body, and reads the status, the headers and the body; a host the
-// manifest does not allow is ERRNO_DENIED with the host's message.
+// manifest does not allow is ERRNO_DENIED with the host's message;
+// kubernetes_request creates an object through the test apiserver with
+// its body and field manager and reads the status and the body, a verb
+// outside the rules is ERRNO_DENIED, and a call the host serves no
+// session is ERRNO_NOT_CAPABLE.
 func TestProbe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the crate with cargo")
@@ -57,16 +69,39 @@ func TestProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	e, err := engine.New(ctx, engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	noGrant := "the plugin imports tekton.kubernetes_request, which needs the kubernetes capability, and its manifest does not grant it"
+	if _, err := e.Compile(ctx, wasm, engine.Limits{Grants: engine.Grants{HTTP: true}}); err == nil || !strings.Contains(err.Error(), noGrant) {
+		t.Errorf("compiling the probe without the Kubernetes grant = %v, want %q", err, noGrant)
+	}
 	p := probetest.Compile(t, wasm)
 	url, client := probetest.Server(t)
-	invoke := func(name, value string) (*hostabi.Response, string) {
+	api := apiservertest.New(t, []apiservertest.Resource{{GroupVersion: "v1", Name: "configmaps", Kind: "ConfigMap", Namespaced: true}},
+		func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprintf(w, "%s %s?%s %s", r.Method, r.URL.Path, r.URL.RawQuery, body)
+		})
+	kube, err := kubecap.New(&rest.Config{Host: api.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := []kubecap.Rule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}}}
+	invokeWith := func(kube *kubecap.Session, name, value string) (*hostabi.Response, string) {
 		var log bytes.Buffer
 		req := &hostabi.Request{ABIVersion: hostabi.Version, Attempt: 1, Params: []hostabi.Param{{Name: name, Value: hostabi.StringValue(value)}}}
-		resp, err := p.Invoke(ctx, req, engine.Invocation{Log: &log, HTTP: client})
+		resp, err := p.Invoke(ctx, req, engine.Invocation{Log: &log, HTTP: client, Kubernetes: kube})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return resp, log.String()
+	}
+	invoke := func(name, value string) (*hostabi.Response, string) {
+		return invokeWith(kube.Session(rules, kubecap.Identity{Namespace: "ns"}, kubecap.Options{}), name, value)
 	}
 	if got, log := invoke("echo", "é"); got.Status != hostabi.StatusSucceeded || len(got.Results) != 1 || got.Results[0].Value != "é" {
 		t.Errorf("echo answered %+v; log:\n%s", got, log)
@@ -86,5 +121,20 @@ func TestProbe(t *testing.T) {
 	got, log = invoke("url", "http://denied.example/")
 	if got.Status != hostabi.StatusFailed || got.Reason != "HTTPErrno3" || !strings.Contains(got.Message, "denied.example") {
 		t.Errorf("a request to a host not allowed answered %+v; want Failed, HTTPErrno3 (EDENIED), the host's message; log:\n%s", got, log)
+	}
+
+	got, log = invoke("kube", "create")
+	want = &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.StatusSucceeded,
+		Results: []hostabi.Result{{Name: "status", Value: "201"}, {Name: "body", Value: `POST /api/v1/namespaces/ns/configmaps?fieldManager=probe {"metadata":{"name":"cm"}}`}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("a create answered %+v, want %+v; log:\n%s", got, want, log)
+	}
+	got, log = invoke("kube", "get")
+	if got.Status != hostabi.StatusFailed || got.Reason != "KubernetesErrno3" || !strings.Contains(got.Message, "no rule of") {
+		t.Errorf("a get outside the rules answered %+v; want Failed, KubernetesErrno3 (EDENIED), the host's message; log:\n%s", got, log)
+	}
+	got, log = invokeWith(nil, "kube", "create")
+	if got.Status != hostabi.StatusFailed || got.Reason != "KubernetesErrno8" || !strings.Contains(got.Message, "the host serves no Kubernetes") {
+		t.Errorf("a request without a session answered %+v; want Failed, KubernetesErrno8 (ENOTCAPABLE), the host's message; log:\n%s", got, log)
 	}
 }

@@ -10,8 +10,11 @@
  * present, an array param "items" is required and its length is the
  * result "items"); url (send a POST there with body "ping" and header
  * X-Probe: 1, and answer results status, type (the Content-Type) and body;
- * a failed request is Failed, reason HTTPErrno<n>); and results, an object
- * param of results to add.
+ * a failed request is Failed, reason HTTPErrno<n>); kube (a verb: send
+ * that Kubernetes request for the ConfigMap "cm", each verb with the
+ * fields it takes, and answer results status and body; a failed request
+ * is Failed, reason KubernetesErrno<n>); and results, an object param of
+ * results to add.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +22,7 @@
 
 #include "tekton_wasm.h"
 
-static const char *const known[] = {"status", "reason", "message", "requeueMs", "extra", "bigResult", "messageBytes", "list", "items", "results", "url"};
+static const char *const known[] = {"status", "reason", "message", "requeueMs", "extra", "bigResult", "messageBytes", "list", "items", "results", "url", "kube"};
 
 static const char *str(const tw_request *req, tw_response *r, const char *name, const char *def, int *bad)
 {
@@ -55,6 +58,48 @@ static void fetch(tw_response *r, const char *url)
 	tw_http_free(&resp);
 }
 
+/* kube sends the request verb for the ConfigMap "cm": get in the
+ * namespace "ns" named explicitly; list selecting app=probe, two at a
+ * time from "c1"; create with a body naming it and a field manager;
+ * patch as a forced server-side apply; delete. */
+static void kube(tw_response *r, const char *verb)
+{
+	tw_kubernetes_req req = {.verb = verb, .api_version = "v1", .kind = "ConfigMap", .name = "cm"};
+	const char *body = NULL;
+	if (strcmp(verb, "get") == 0)
+		req.namespace_ = "ns";
+	if (strcmp(verb, "list") == 0) {
+		req.name = NULL;
+		req.label_selector = "app=probe";
+		req.limit = 2;
+		req.continue_ = "c1";
+	}
+	if (strcmp(verb, "create") == 0) {
+		req.name = NULL;
+		req.field_manager = "probe";
+		body = "{\"metadata\":{\"name\":\"cm\"}}";
+	}
+	if (strcmp(verb, "patch") == 0) {
+		req.patch_type = "apply";
+		req.field_manager = "probe";
+		req.force = 1;
+		body = "{\"data\":{\"a\":\"b\"}}";
+	}
+	tw_kubernetes_response resp;
+	char err[1024];
+	int e = tw_kubernetes_request(&req, body, body ? strlen(body) : 0, &resp, err, sizeof err);
+	if (e != 0) {
+		char reason[32];
+		snprintf(reason, sizeof reason, "KubernetesErrno%d", e);
+		tw_fail(r, reason, "%s", err);
+		return;
+	}
+	tw_resultf(r, "status", "%u", resp.status);
+	tw_result(r, "body", resp.body, resp.body_len);
+	tw_succeed(r, "Answered", "%s", verb);
+	tw_kubernetes_free(&resp);
+}
+
 static void handle(const tw_request *req, tw_response *r)
 {
 	int bad = 0;
@@ -62,7 +107,7 @@ static void handle(const tw_request *req, tw_response *r)
 		   *message = str(req, r, "message", "", &bad), *requeue = str(req, r, "requeueMs", "0", &bad),
 		   *extra = str(req, r, "extra", NULL, &bad), *big = str(req, r, "bigResult", NULL, &bad),
 		   *mbytes = str(req, r, "messageBytes", NULL, &bad), *list = str(req, r, "list", NULL, &bad),
-		   *url = str(req, r, "url", NULL, &bad);
+		   *url = str(req, r, "url", NULL, &bad), *verb = str(req, r, "kube", NULL, &bad);
 	const json_value *results = NULL, *items = NULL;
 	if (bad || tw_only(req, r, known, sizeof known / sizeof *known) < 0 ||
 	    tw_param(req, r, "results", JSON_OBJECT, 0, &results) < 0 ||
@@ -70,6 +115,10 @@ static void handle(const tw_request *req, tw_response *r)
 		return;
 	if (url != NULL) {
 		fetch(r, url);
+		return;
+	}
+	if (verb != NULL) {
+		kube(r, verb);
 		return;
 	}
 	if (strcmp(status, "Running") == 0)

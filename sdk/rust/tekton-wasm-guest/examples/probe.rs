@@ -2,9 +2,15 @@
 //! engine (cargo_test.go): with param `panic` it panics with that message;
 //! with param `url` it sends a POST there with body "ping" and answers the
 //! status, the Content-Type header and the body as results (a failed
-//! request is Failed, reason HTTPErrno<n>); otherwise it succeeds, echoing
-//! param `echo` as result `echo`.
-use tekton_wasm_guest::{fail, http_request, Error, HttpRequest, Request, Response};
+//! request is Failed, reason HTTPErrno<n>); with param `kube`, a verb, it
+//! sends that Kubernetes request for the ConfigMap "cm" (create: with the
+//! object as body and field manager "probe") and answers the status and
+//! the body as results (a failed request is Failed, reason
+//! KubernetesErrno<n>); otherwise it succeeds, echoing param `echo` as
+//! result `echo`.
+use tekton_wasm_guest::{
+    fail, http_request, kubernetes_request, Error, HttpRequest, KubernetesRequest, Request, Response,
+};
 
 fn handle(req: &Request) -> Result<Response, Error> {
     let p = req.params();
@@ -19,6 +25,19 @@ fn handle(req: &Request) -> Result<Response, Error> {
         return Ok(Response::succeeded()
             .result("status", resp.status.to_string())
             .result("type", ctype)
+            .result("body", String::from_utf8_lossy(&resp.body)));
+    }
+    if let Some(verb) = p.optional_string("kube")? {
+        let mut r = KubernetesRequest { verb: verb.into(), api_version: "v1".into(), kind: "ConfigMap".into(), ..Default::default() };
+        if verb == "create" {
+            r.field_manager = "probe".into();
+            r.body = br#"{"metadata":{"name":"cm"}}"#.to_vec();
+        } else {
+            r.name = "cm".into();
+        }
+        let resp = kubernetes_request(&r).map_err(|e| fail!(format!("KubernetesErrno{}", e.errno), "{}", e))?;
+        return Ok(Response::succeeded()
+            .result("status", resp.status.to_string())
             .result("body", String::from_utf8_lossy(&resp.body)));
     }
     let echo = p.optional_string("echo")?.unwrap_or_default();

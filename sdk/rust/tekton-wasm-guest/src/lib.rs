@@ -38,16 +38,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 mod duration;
+mod host;
 mod http;
+mod kubernetes;
 mod params;
 mod time;
 mod validate;
 
 pub use duration::{Duration, ParseDurationError};
-pub use http::{
-    http_request, HttpError, HttpRequest, HttpResponse, ERRNO_CANCELED, ERRNO_DENIED, ERRNO_FAULT, ERRNO_INVAL, ERRNO_IO,
-    ERRNO_LIMIT, ERRNO_NOT_CAPABLE, ERRNO_RANGE, ERRNO_TOO_LARGE,
+pub use host::{
+    HostError, ERRNO_CANCELED, ERRNO_DENIED, ERRNO_FAULT, ERRNO_INVAL, ERRNO_IO, ERRNO_LIMIT, ERRNO_NOT_CAPABLE, ERRNO_RANGE,
+    ERRNO_TOO_LARGE,
 };
+pub use http::{http_request, HttpRequest, HttpResponse};
+pub use kubernetes::{kubernetes_request, KubernetesRequest, KubernetesResponse};
 pub use params::{ParamSet, REASON_INVALID_PARAM, REASON_MISSING_PARAM, REASON_UNEXPECTED_PARAMS};
 pub use time::Time;
 pub use validate::{

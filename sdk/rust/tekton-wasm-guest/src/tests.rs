@@ -204,3 +204,45 @@ fn times() {
     }
     assert_eq!(t.add(Duration::SECOND).sub(t), Duration::SECOND);
 }
+
+#[test]
+fn kubernetes_request_document() {
+    // The document guest.DoKubernetes sends: empty fields left out, the
+    // body apart.
+    let req = KubernetesRequest {
+        verb: "list".into(),
+        api_version: "tekton.dev/v1".into(),
+        kind: "PipelineRun".into(),
+        label_selector: "app=x".into(),
+        limit: 2,
+        continue_: "c1".into(),
+        body: b"{}".to_vec(),
+        ..Default::default()
+    };
+    assert_eq!(
+        serde_json::to_value(&req).unwrap(),
+        json!({"verb": "list", "apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "labelSelector": "app=x", "limit": 2, "continue": "c1"})
+    );
+    let apply = KubernetesRequest { verb: "patch".into(), name: "x".into(), patch_type: "apply".into(), force: true, ..Default::default() };
+    assert_eq!(
+        serde_json::to_value(&apply).unwrap(),
+        json!({"verb": "patch", "apiVersion": "", "kind": "", "name": "x", "patchType": "apply", "force": true})
+    );
+    // Off wasm there is no host.
+    assert_eq!(kubernetes_request(&req).unwrap_err().errno, ERRNO_NOT_CAPABLE);
+}
+
+#[test]
+fn kubernetes_response() {
+    let forbidden = KubernetesResponse { status: 403, body: br#"{"kind":"Status","reason":"Forbidden","message":"no"}"#.to_vec() };
+    assert!(!forbidden.ok());
+    assert_eq!(forbidden.failure(), ("Forbidden".to_string(), "no".to_string()));
+    let bare = KubernetesResponse { status: 502, body: b"bad gateway".to_vec() };
+    assert_eq!(bare.failure(), (String::new(), "the Kubernetes API answered with status 502".to_string()));
+    let e = bare.decode::<serde_json::Value>().unwrap_err();
+    assert_eq!(e.reason, REASON_FAILED);
+    assert!(e.message.starts_with("the Kubernetes API's answer (status 502) is not the JSON expected: "), "{}", e.message);
+    let created = KubernetesResponse { status: 201, body: br#"{"metadata":{"name":"cm"}}"#.to_vec() };
+    assert!(created.ok());
+    assert_eq!(created.decode::<serde_json::Value>().unwrap()["metadata"]["name"], "cm");
+}
