@@ -8,15 +8,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tekton-wasm/tekton-wasm/internal/scaffold"
 )
 
 // For each language, a plugin init writes builds with make, with nothing
 // but its directory, and its sample CustomRun and test cases pass under
 // run and test. Rust builds share a Cargo target directory in the user's
-// cache, so the SDK's dependencies are compiled once.
+// cache, so the SDK's dependencies are compiled once; AssemblyScript's
+// npm ci uses the npm cache hack/asbuild.sh fills.
 func TestInitBuildTest(t *testing.T) {
 	cache := t.TempDir()
-	for _, lang := range []string{"go", "c", "rust"} {
+	for _, lang := range scaffold.Languages() {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join(t.TempDir(), "demo-"+lang)
@@ -29,7 +32,7 @@ func TestInitBuildTest(t *testing.T) {
 			}
 			make := exec.Command("make")
 			make.Dir = dir
-			make.Env = append(os.Environ(), "CARGO_TARGET_DIR="+cargoTargetDir(t))
+			make.Env = append(os.Environ(), "CARGO_TARGET_DIR="+cargoTargetDir(t), "npm_config_cache="+npmCache())
 			if out, err := make.CombinedOutput(); err != nil {
 				t.Fatalf("make: %v\n%s\n(hack/deps.sh installs clang, wasi-libc, cargo and the Rust crates)", err, out)
 			}
@@ -56,4 +59,14 @@ func cargoTargetDir(t *testing.T) string {
 		return t.TempDir()
 	}
 	return filepath.Join(d, "tekton-wasm", "init-test-cargo")
+}
+
+// npmCache is the npm cache hack/asbuild.sh uses ($TEKTON_WASM_NPM_CACHE,
+// default ~/.cache/tekton-wasm/npm).
+func npmCache() string {
+	if d := os.Getenv("TEKTON_WASM_NPM_CACHE"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "tekton-wasm", "npm")
 }
