@@ -173,3 +173,30 @@ func (f *registryFlags) client() (*ociplugin.Client, error) {
 const registryHelp = "Credentials come from the docker config ($DOCKER_CONFIG/config.json, default\n" +
 	"~/.docker/config.json: docker login writes it); a registry with a private CA\n" +
 	"needs --ca-file or SSL_CERT_FILE. Registries on localhost may use plain HTTP.\n"
+
+// progressFlag is --progress: how run shows a PipelineRun's tasks on
+// stderr (live.go): auto, live or plain.
+type progressFlag string
+
+const (
+	progressAuto  progressFlag = "auto"
+	progressLive  progressFlag = "live"
+	progressPlain progressFlag = "plain"
+)
+
+func newProgressFlag(fs *flag.FlagSet) *progressFlag {
+	p := progressAuto
+	fs.Var(&p, "progress", "with a PipelineRun: `auto`, live or plain; live redraws one line per running task in place on a terminal, plain prints a line per change of a task's state; auto is live when stderr is a terminal")
+	return &p
+}
+
+func (p *progressFlag) String() string { return string(*p) }
+
+func (p *progressFlag) Set(v string) error {
+	switch progressFlag(v) {
+	case progressAuto, progressLive, progressPlain:
+		*p = progressFlag(v)
+		return nil
+	}
+	return fmt.Errorf("%q is not auto, live or plain", v)
+}

@@ -43,6 +43,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	)
 	fs.Var(&files, "f", "the CustomRun or PipelineRun YAML or JSON file (at most 4 MiB); - reads stdin; repeat it to give a PipelineRun's Pipelines")
 	fs.StringVar(&pipelinesDir, "pipelines", "", "a directory of Pipeline YAML files that a PipelineRun's pipelineRef may name")
+	progress := newProgressFlag(fs)
 	all := fs.Bool("all", false, "with a PipelineRun: print a List of it and of each CustomRun it made, as they ended")
 	fs.StringVar(&pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run, or oci://HOST/REPO@sha256:… to pull it")
 	fs.StringVar(&pluginsDir, "plugins", "", "a plugin directory with an index.yaml; the run's apiVersion/kind picks the plugin")
@@ -83,7 +84,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if pipelineRunGiven(inputs) {
 		return runPipelineRun(ctx, inputs, pipelineFlags{pluginPath: pluginPath, pluginsDir: pluginsDir, pipelinesDir: pipelinesDir,
-			output: output, cacheDir: cacheDir, params: params, workspaces: workspaces, allowHosts: allowHosts, all: *all}, stdout, stderr)
+			output: output, cacheDir: cacheDir, params: params, workspaces: workspaces, allowHosts: allowHosts, all: *all, progress: *progress}, stdout, stderr)
 	}
 	if len(inputs) > 1 {
 		return 0, usagef("-f is given %d times; more than one file is for a PipelineRun and its Pipelines", len(inputs))
