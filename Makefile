@@ -148,6 +148,7 @@ cluster-up:
 	@hack/cluster.sh up
 cluster-down:
 	@hack/cluster.sh down
-# The e2e suite on the rig; a rig it started, it stops afterwards.
-e2e: deps plugins hostile
+# The e2e suite on the rig (and bin/tkn-wasm, which runs the same PipelineRuns
+# locally); a rig it started, it stops afterwards.
+e2e: deps build plugins hostile
 	hack/cluster.sh test $(E2E_FLAGS)
