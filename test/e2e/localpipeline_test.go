@@ -38,10 +38,11 @@ func TestLocalPipelineRunMatchesCluster(t *testing.T) {
 		t.Fatalf("%v (run `make build`; `make e2e` does)", err)
 	}
 	for _, example := range []string{
-		"fan-out-fan-in", // DAG fan-out and fan-in, string, array and object params, results
-		"when-finally",   // pipelineRef, when skips, a failed task, finally with $(tasks.X.status)
-		"retries",        // per-task timeout and retries, finally after a failure
-		"timeout",        // timeouts.pipeline cancels the running task
+		"fan-out-fan-in",  // DAG fan-out and fan-in, string, array and object params, results
+		"when-finally",    // pipelineRef, when skips, a failed task, finally with $(tasks.X.status)
+		"retries",         // per-task timeout and retries, finally after a failure
+		"timeout",         // timeouts.pipeline cancels the running task
+		"finally-timeout", // timeouts.finally cancels the running finally task
 	} {
 		t.Run(example, func(t *testing.T) {
 			t.Parallel()
