@@ -4,10 +4,12 @@
 # (no Docker, no kubelet: custom tasks need no pods). See docs/e2e.md.
 #
 #   hack/cluster.sh up                  build what is missing, start everything
-#                                       not yet running, print `export KUBECONFIG=…`
+#                                       not yet running, print the export lines of `env`
 #   hack/cluster.sh down                stop what `up` started, delete the cluster's data
 #   hack/cluster.sh status              one line per component: pid, RSS, log
-#   hack/cluster.sh env                 print `export KUBECONFIG=…`
+#   hack/cluster.sh env                 print `export KUBECONFIG=…` and the
+#                                       registry's TEKTON_WASM_REGISTRY,
+#                                       DOCKER_CONFIG, TEKTON_WASM_REGISTRY_CA
 #   hack/cluster.sh test [FLAGS]        run the e2e suite (extra go test FLAGS) on the
 #                                       rig; a rig this command started, it stops after
 #   hack/cluster.sh restart-controller  rebuild tekton-wasm's controller from the
@@ -22,10 +24,13 @@
 #                                       bucketed leader election with short leases
 #   hack/cluster.sh leader-id [I]       print replica I's leader-election identity,
 #                                       as Lease holders show it
+#   hack/cluster.sh stop-registry       stop the OCI registry (its data is kept)
+#   hack/cluster.sh start-registry      start it again
 #
-# Components, in start order: etcd, kube-apiserver, kube-controller-manager
-# (namespace, garbage-collector, clusterrole-aggregation and serviceaccount
-# controllers only),
+# Components, in start order: an OCI registry (CNCF Distribution, HTTPS with
+# a certificate of the cluster's CA, htpasswd basic auth), etcd,
+# kube-apiserver, kube-controller-manager (namespace, garbage-collector,
+# clusterrole-aggregation and serviceaccount controllers only),
 # Tekton's CRDs and config,
 # Tekton's controller, and, when cmd/controller exists, ours. All listen on
 # free 127.0.0.1 ports chosen at the first `up` and kept until `down`.
@@ -33,11 +38,13 @@
 # State lives in $TEKTON_WASM_CLUSTER (default <repo>/.cache/cluster), so
 # each working tree has its own cluster:
 #   kubeconfig, env (ports), pki/, etcd/, pids/, logs/<component>.log,
-#   replicas (the number of controller replicas `replicas` or `up` set)
+#   replicas (the number of controller replicas `replicas` or `up` set),
+#   registry/ (its config, htpasswd, data, and docker/config.json with
+#   its credentials)
 # Binaries are built by hack/tools/build.sh into $TEKTON_WASM_CACHE/bin
 # (default ~/.cache/tekton-wasm/bin), shared by all working trees.
 #
-# Progress goes to stderr, the export line alone to stdout, so
+# Progress goes to stderr, the export lines alone to stdout, so
 # `eval "$(hack/cluster.sh up)"` works.
 set -euo pipefail
 
@@ -153,8 +160,10 @@ ready_log() {
 
 # ---- configuration ---------------------------------------------------------
 
-# load_env reads the ports and token of the current cluster, choosing them at
-# the first `up`.
+random_hex() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# load_env reads the ports and secrets of the current cluster, choosing them
+# at the first `up`.
 load_env() {
   if [[ ! -f $state/env ]]; then
     local p
@@ -169,11 +178,18 @@ tekton_profiling_port=${p[5]}
 controller_probes_port=${p[6]}
 controller_metrics_port=${p[7]}
 controller_profiling_port=${p[8]}
-token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+token=$(random_hex)
 EOF
   fi
   # shellcheck disable=SC1091
   source "$state/env"
+  # Added after the first nine: an env written before the registry lacks it.
+  if [[ -z ${registry_port:-} ]]; then
+    printf 'registry_port=%s\nregistry_password=%s\nregistry_secret=%s\n' \
+      "$("$bin/rig" ports 1)" "$(random_hex)" "$(random_hex)" >>"$state/env"
+    # shellcheck disable=SC1091
+    source "$state/env"
+  fi
 }
 
 write_kubeconfig() {
@@ -209,6 +225,57 @@ tekton_config() {
 }
 
 # ---- components ------------------------------------------------------------
+
+# The OCI registry: CNCF Distribution (hack/tools/registry) serving HTTPS
+# with pki/registry.crt (signed by the cluster CA) and htpasswd basic auth
+# for one user, whose credentials registry/docker/config.json holds (the
+# DOCKER_CONFIG `env` prints). Its data survives stop-registry and
+# start-registry; down deletes it.
+registry_user=tekton-wasm
+registry_dir() { printf '%s/registry' "$state"; }
+registry_host() { printf '127.0.0.1:%s' "$registry_port"; }
+
+write_registry_config() {
+  local dir; dir=$(registry_dir)
+  mkdir -p "$dir/data" "$dir/docker"
+  printf '%s' "$registry_password" | "$bin/registry" htpasswd "$registry_user" >"$dir/htpasswd"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: $(registry_host)
+  secret: $registry_secret
+  tls:
+    certificate: $state/pki/registry.crt
+    key: $state/pki/registry.key
+auth:
+  htpasswd:
+    realm: tekton-wasm-rig
+    path: $dir/htpasswd
+EOF
+  local auth; auth=$(printf '%s:%s' "$registry_user" "$registry_password" | base64 -w0)
+  printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$(registry_host)" "$auth" >"$dir/docker/config.json"
+  chmod 600 "$dir/config.yml" "$dir/htpasswd" "$dir/docker/config.json"
+}
+
+up_registry() {
+  pid_of registry >/dev/null && return
+  write_registry_config
+  # No tracing exporter: Distribution's default would send spans to an
+  # OTLP collector on localhost.
+  start registry OTEL_TRACES_EXPORTER=none "$bin/registry" serve "$(registry_dir)/config.yml"
+  # "/" answers 200 without credentials once the server listens (and
+  # gets no bearer token: token is the apiserver's).
+  token='' ready registry "https://$(registry_host)/" 30s
+}
 
 up_etcd() {
   pid_of etcd >/dev/null && return
@@ -416,6 +483,7 @@ start_controller() {
     -probes-port "$probes_port" \
     -cache-dir "$state/controller/cache" \
     -workspace-dir "$workspaces" \
+    -registry-ca "$state/pki/ca.crt" \
     ${TEKTON_WASM_CONTROLLER_FLAGS:-}
 }
 
@@ -508,16 +576,27 @@ up_controller() {
 
 # ---- commands --------------------------------------------------------------
 
-print_env() { printf 'export KUBECONFIG=%s\n' "$kubeconfig"; }
+print_env() {
+  printf 'export KUBECONFIG=%s\n' "$kubeconfig"
+  printf 'export TEKTON_WASM_REGISTRY=%s\n' "$(registry_host)"
+  printf 'export DOCKER_CONFIG=%s\n' "$(registry_dir)/docker"
+  printf 'export TEKTON_WASM_REGISTRY_CA=%s\n' "$state/pki/ca.crt"
+}
 
 cmd_up() {
   local t0; t0=$(now)
   mkdir -p "$logs" "$pids"
   "$repo/hack/tools/build.sh" >&2
-  pid_of etcd >/dev/null || rm -f "$state/env" "$logs"/*.log
+  if ! pid_of etcd >/dev/null; then
+    # A new cluster: new ports and secrets, so a registry left running
+    # on the old ones goes.
+    stop registry
+    rm -f "$state/env" "$logs"/*.log
+  fi
   load_env
   "$bin/rig" pki "$state/pki"
   write_kubeconfig
+  up_registry
   up_etcd
   up_apiserver
   up_kcm
@@ -531,8 +610,8 @@ cmd_up() {
 cmd_down() {
   local c
   stop_controllers
-  for c in tekton-controller kube-controller-manager apiserver etcd; do stop "$c"; done
-  rm -rf "$state/etcd" "$state/env" "$state/tokens.csv" "$state/replicas" "$kubeconfig" "$state/controller/kubeconfig"
+  for c in tekton-controller kube-controller-manager apiserver etcd registry; do stop "$c"; done
+  rm -rf "$state/etcd" "$state/env" "$state/tokens.csv" "$state/replicas" "$kubeconfig" "$state/controller/kubeconfig" "$(registry_dir)"
   say "down; logs kept in $logs"
 }
 
@@ -542,7 +621,7 @@ cmd_test() {
   local was_up=false status=0
   pid_of apiserver >/dev/null && was_up=true
   cmd_up >/dev/null
-  (cd "$repo" && KUBECONFIG=$kubeconfig go test -tags e2e -count=1 -timeout 30m "$@" ./test/e2e/...) || status=$?
+  (cd "$repo" && eval "$(print_env)" && go test -tags e2e -count=1 -timeout 30m "$@" ./test/e2e/...) || status=$?
   if $was_up; then
     say "leaving the cluster up, as it was before"
   else
@@ -552,7 +631,7 @@ cmd_test() {
 }
 
 cmd_status() {
-  local c pid rss cs=(etcd apiserver kube-controller-manager tekton-controller) i
+  local c pid rss cs=(registry etcd apiserver kube-controller-manager tekton-controller) i
   for ((i = 0; i < $(replica_count); i++)); do cs+=("$(replica_name "$i")"); done
   for c in "${cs[@]}"; do
     if pid=$(pid_of "$c"); then
@@ -562,7 +641,10 @@ cmd_status() {
       printf '%-24s stopped\n' "$c"
     fi
   done
-  [[ -f $kubeconfig ]] && print_env
+  if [[ -f $kubeconfig ]]; then
+    load_env
+    print_env
+  fi
 }
 
 # main is one function called on the last line, so that bash has read the
@@ -574,7 +656,14 @@ main() {
     down) cmd_down ;;
     status) cmd_status ;;
     test) shift; cmd_test "$@" ;;
-    env) [[ -f $kubeconfig ]] || die "no cluster; run: hack/cluster.sh up"; print_env ;;
+    env) [[ -f $kubeconfig ]] || die "no cluster; run: hack/cluster.sh up"; load_env; print_env ;;
+    stop-registry|start-registry)
+      pid_of apiserver >/dev/null || die "no cluster; run: hack/cluster.sh up"
+      load_env
+      case $1 in
+        stop-registry) stop registry ;;
+        start-registry) up_registry ;;
+      esac ;;
     restart-controller|kill-controller|start-controller|replicas|leader-id)
       has_controller || die "no cmd/controller in $repo"
       pid_of apiserver >/dev/null || die "no cluster; run: hack/cluster.sh up"

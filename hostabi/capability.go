@@ -1,6 +1,9 @@
 package hostabi
 
-import "strconv"
+import (
+	"errors"
+	"strconv"
+)
 
 // Host capabilities: the functions of ImportModule, the errnos they
 // return and their limits (README.md, "Host capabilities"). A plugin
@@ -15,8 +18,9 @@ const (
 	// CapabilityHTTP is outbound HTTP to the hosts the manifest allows
 	// (capabilities.http.allow).
 	CapabilityHTTP Capability = "http"
-	// CapabilityKubernetes is reserved for Kubernetes requests made as
-	// the run's ServiceAccount (issue 10, section 3); no function yet.
+	// CapabilityKubernetes is Kubernetes API requests made as the run's
+	// ServiceAccount, within the rules the manifest declares
+	// (capabilities.kubernetes).
 	CapabilityKubernetes Capability = "kubernetes"
 )
 
@@ -25,6 +29,10 @@ const (
 	// FuncHTTPRequest sends one HTTP request (CapabilityHTTP):
 	//	http_request(req_ptr, req_len, body_ptr, body_len, out_ptr i32) -> errno i32
 	FuncHTTPRequest = "http_request"
+	// FuncKubernetesRequest sends one Kubernetes API request
+	// (CapabilityKubernetes):
+	//	kubernetes_request(req_ptr, req_len, body_ptr, body_len, out_ptr i32) -> errno i32
+	FuncKubernetesRequest = "kubernetes_request"
 	// FuncBufferRead copies a host buffer into the plugin's memory:
 	//	buffer_read(handle, buf_ptr, buf_len i32) -> errno i32
 	FuncBufferRead = "buffer_read"
@@ -41,10 +49,11 @@ const (
 // manifest must grant for a module to import it; "" means any module may
 // import it.
 var HostFunctions = map[string]Capability{
-	FuncHTTPRequest: CapabilityHTTP,
-	FuncBufferRead:  "",
-	FuncBufferClose: "",
-	FuncLastError:   "",
+	FuncHTTPRequest:       CapabilityHTTP,
+	FuncKubernetesRequest: CapabilityKubernetes,
+	FuncBufferRead:        "",
+	FuncBufferClose:       "",
+	FuncLastError:         "",
 }
 
 // Errno is what a host function of ImportModule returns: 0 for success,
@@ -59,11 +68,13 @@ const (
 	// ErrnoFault: a pointer and length outside the plugin's memory.
 	ErrnoFault Errno = 2
 	// ErrnoDenied: the manifest does not allow the host or the address
-	// the request would reach.
+	// the request would reach, or the Kubernetes request (its group,
+	// resource, verb or namespace).
 	ErrnoDenied Errno = 3
 	// ErrnoTooLarge: a size limit of the request or the response.
 	ErrnoTooLarge Errno = 4
-	// ErrnoLimit: the call has made MaxHTTPRequests requests already.
+	// ErrnoLimit: the call has made MaxHTTPRequests HTTP requests, or
+	// MaxKubernetesRequests Kubernetes requests, already.
 	ErrnoLimit Errno = 5
 	// ErrnoCanceled: the call's deadline passed or the run was
 	// cancelled. Reserved: the host stops the plugin inside the
@@ -86,6 +97,28 @@ func (e Errno) String() string {
 		return errnoNames[e]
 	}
 	return "errno " + strconv.Itoa(int(e))
+}
+
+// Error is a failed host function: its errno and the message last_error
+// gives for it.
+type Error struct {
+	Errno   Errno
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// ErrnoOf is the errno of err: ErrnoSuccess for nil, the Errno of an
+// *Error in err's chain, else ErrnoIO.
+func ErrnoOf(err error) Errno {
+	var e *Error
+	switch {
+	case err == nil:
+		return ErrnoSuccess
+	case errors.As(err, &e):
+		return e.Errno
+	}
+	return ErrnoIO
 }
 
 // HTTPRequest is the request document of http_request (JSON, UTF-8).
@@ -130,4 +163,78 @@ const (
 	MaxHTTPRedirects = 5
 	// MaxErrorBytes caps a message last_error returns.
 	MaxErrorBytes = 1 << 10
+)
+
+// KubernetesRequest is the request document of kubernetes_request (JSON,
+// UTF-8). Unknown fields are EINVAL.
+type KubernetesRequest struct {
+	// Verb is one of the Kubernetes* verbs.
+	Verb string `json:"verb"`
+	// APIVersion and Kind name the resource, as in an object
+	// ("tekton.dev/v1", "PipelineRun"; "v1", "ConfigMap"): any kind the
+	// cluster's discovery serves, custom resources included.
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Namespace of a namespaced kind; "" means the run's namespace, the
+	// only one the host allows. Must be "" for a cluster-scoped kind.
+	Namespace string `json:"namespace,omitempty"`
+	// Name of the object; required for get, patch and delete; refused
+	// for create (the body's metadata names the object) and list.
+	Name string `json:"name,omitempty"`
+	// LabelSelector filters list ("app=x,tier!=db").
+	LabelSelector string `json:"labelSelector,omitempty"`
+	// Limit and Continue page list, as the API's limit and continue.
+	Limit    int64  `json:"limit,omitempty"`
+	Continue string `json:"continue,omitempty"`
+	// PatchType is the patch's type: KubernetesPatchMerge (the default)
+	// or KubernetesPatchApply (server-side apply).
+	PatchType string `json:"patchType,omitempty"`
+	// FieldManager names the writer for create and patch; for an apply
+	// patch "" means KubernetesDefaultFieldManager.
+	FieldManager string `json:"fieldManager,omitempty"`
+	// Force makes an apply patch take the fields other managers own.
+	Force bool `json:"force,omitempty"`
+}
+
+// The verbs of kubernetes_request, named as in RBAC.
+const (
+	KubernetesGet    = "get"
+	KubernetesList   = "list"
+	KubernetesCreate = "create"
+	KubernetesPatch  = "patch"
+	KubernetesDelete = "delete"
+)
+
+// The patch types of kubernetes_request.
+const (
+	// KubernetesPatchMerge is a JSON merge patch (RFC 7386).
+	KubernetesPatchMerge = "merge"
+	// KubernetesPatchApply is a server-side apply patch: the body is the
+	// object as the plugin wants it (its fields the plugin's).
+	KubernetesPatchApply = "apply"
+)
+
+// KubernetesDefaultFieldManager is the field manager of an apply patch
+// that names none.
+const KubernetesDefaultFieldManager = "tekton-wasm"
+
+// KubernetesResponseSize is the size of what kubernetes_request writes at
+// out_ptr: three little-endian u32: the HTTP status code of the API's
+// answer, the body buffer's handle and length.
+const KubernetesResponseSize = 12
+
+// Limits of the Kubernetes capability, per call.
+const (
+	// MaxKubernetesRequests is how many requests one call may send.
+	MaxKubernetesRequests = 16
+	// MaxKubernetesRequestJSONBytes caps the request document.
+	MaxKubernetesRequestJSONBytes = 16 << 10
+	// MaxKubernetesBodyBytes caps a request body (the object to create,
+	// the patch), the apiserver's own limit for an object.
+	MaxKubernetesBodyBytes = 3 << 20 / 2
+	// MaxKubernetesResponseBytes caps the body of an answer: above the
+	// largest object the apiserver stores, as JSON; a list is paged with
+	// Limit to stay below it. A call's unread answers are held by the
+	// host: at most MaxKubernetesRequests of this size.
+	MaxKubernetesResponseBytes = 2 << 20
 )

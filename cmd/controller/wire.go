@@ -22,9 +22,11 @@ import (
 	kubeclient "knative.dev/pkg/client/injection/kube/client"
 	"knative.dev/pkg/configmap"
 	"knative.dev/pkg/controller"
+	"knative.dev/pkg/injection"
 	"knative.dev/pkg/injection/clients/dynamicclient"
 	"knative.dev/pkg/logging"
 
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/customtask"
 	"github.com/tekton-wasm/tekton-wasm/runtime/dispatch"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
@@ -144,11 +146,18 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 		RegistryTransport: registryTransport,
 		ModuleCacheDir:    moduleCacheDir,
 	})
+	// Plugins' Kubernetes requests go out with the controller's
+	// credentials, impersonating each run's ServiceAccount (kubecap).
+	kubeCap, err := kubecap.New(injection.GetConfig(ctx))
+	if err != nil {
+		logger.Fatalw("Creating the Kubernetes capability's client failed", zap.Error(err))
+	}
 	r := &reconciler.Reconciler{
 		Registry:    reg,
 		Dispatcher:  disp,
 		Resolver:    customtask.NewResolver(dynamicclient.Get(ctx), kube, c.opts.Clock),
 		Workspaces:  workspaces,
+		Kubernetes:  kubeCap,
 		Client:      pipelineclient.Get(ctx),
 		Clock:       c.opts.Clock,
 		Metrics:     m,

@@ -17,15 +17,16 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 )
 
-// TestRunHTTP runs the http plugin from a plugin directory against a
-// local server: refused without --allow-host (the manifest allows no
-// host), served with it.
-func TestRunHTTP(t *testing.T) {
-	plugins, cache := t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(plugins, "http.wasm"), wasmtest.GoPlugin(t, "../../plugins/http"), 0o644); err != nil {
+// firstPartyDir builds the first-party Go plugin name into a plugin
+// directory of its own, with an index of its plugin.yaml, as make
+// plugins does, and returns the directory.
+func firstPartyDir(t *testing.T, name string) string {
+	t.Helper()
+	plugins := t.TempDir()
+	if err := os.WriteFile(filepath.Join(plugins, name+".wasm"), wasmtest.GoPlugin(t, "../../plugins/"+name), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	manifest, err := os.ReadFile("../../plugins/http/plugin.yaml")
+	manifest, err := os.ReadFile("../../plugins/" + name + "/plugin.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +34,14 @@ func TestRunHTTP(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(plugins, "index.yaml"), []byte(index), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return plugins
+}
+
+// TestRunHTTP runs the http plugin from a plugin directory against a
+// local server: refused without --allow-host (the manifest allows no
+// host), served with it.
+func TestRunHTTP(t *testing.T) {
+	plugins, cache := firstPartyDir(t, "http"), t.TempDir()
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"data":{"id":"b-42"}}`))
 	}))

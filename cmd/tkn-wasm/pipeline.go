@@ -118,7 +118,8 @@ func pipelineRunGiven(inputs []input) bool {
 // pipelineFlags are the flags of run that apply to a PipelineRun.
 type pipelineFlags struct {
 	pluginPath, pluginsDir, pipelinesDir, output, cacheDir string
-	params, workspaces, allowHosts                         []string
+	params, workspaces                                     []string
+	caps                                                   capabilityFlags
 	all                                                    bool
 	progress                                               progressFlag
 }
@@ -162,7 +163,7 @@ func runPipelineRun(ctx context.Context, inputs []input, f pipelineFlags, stdout
 	defer view.Close()
 	var runs []*v1beta1.CustomRun // as they ended
 	r := &pipelinerun.Runner{
-		Plugins:   pluginRunners(eng, idx, f.pluginsDir, f.allowHosts, view),
+		Plugins:   pluginRunners(eng, idx, f.pluginsDir, f.caps, view),
 		Pipelines: pipelines,
 		Progress: func(ev pipelinerun.Event) {
 			if ev.Run != nil {
@@ -201,9 +202,9 @@ func runPipelineRun(ctx context.Context, inputs []input, f pipelineFlags, stdout
 }
 
 // pluginRunners compiles, on first use, the plugin the index names for
-// a kind, with its HTTP capability as for a CustomRun (--allow-host
-// applies to every plugin of the PipelineRun).
-func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, allowHosts []string, log io.Writer) func(apiVersion, kind string) (*local.Runner, error) {
+// a kind, with its capabilities as for a CustomRun (--allow-host and
+// --kubeconfig apply to every plugin of the PipelineRun).
+func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, caps capabilityFlags, log io.Writer) func(apiVersion, kind string) (*local.Runner, error) {
 	runners := map[*manifest.Manifest]*local.Runner{}
 	return func(apiVersion, kind string) (*local.Runner, error) {
 		p := idx.Find(apiVersion, kind)
@@ -217,20 +218,17 @@ func pluginRunners(eng *engine.Engine, idx *manifest.Index, dir string, allowHos
 		if err != nil {
 			return nil, err
 		}
-		grants, httpClient, err := httpCapability(p, allowHosts, log)
+		r := &local.Runner{
+			Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
+			Log:        log,
+			Workspaces: &workspace.Local{},
+		}
+		grants, err := caps.grant(p, r, log)
 		if err != nil {
 			return nil, err
 		}
-		compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants})
-		if err != nil {
+		if r.Plugin, err = eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants}); err != nil {
 			return nil, fmt.Errorf("%s: %v", p.Module, err)
-		}
-		r := &local.Runner{
-			Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
-			Plugin:     compiled,
-			Log:        log,
-			Workspaces: &workspace.Local{},
-			HTTP:       httpClient,
 		}
 		runners[p] = r
 		return r, nil

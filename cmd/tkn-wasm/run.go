@@ -39,6 +39,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.SetOutput(stderr)
 	var (
 		pluginPath, pluginsDir, output, cacheDir, pipelinesDir string
+		kubeconfig                                             string
 		files, params, workspaces, allowHosts                  multiFlag
 	)
 	fs.Var(&files, "f", "the CustomRun or PipelineRun YAML or JSON file (at most 4 MiB); - reads stdin; repeat it to give a PipelineRun's Pipelines")
@@ -52,6 +53,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.Var(&workspaces, "workspace", "`name=DIR`: bind a workspace to a local directory (repeatable)")
 	fs.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "compilation cache directory; empty disables it")
 	fs.Var(&allowHosts, "allow-host", "`HOST[:PORT]`: let the plugin reach this host over HTTP, besides its manifest's capabilities.http.allow (repeatable; see docs/plugins.md)")
+	fs.StringVar(&kubeconfig, "kubeconfig", "", kubeconfigUsage)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: tkn-wasm run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]\n"+
 			"       tkn-wasm run -f PIPELINERUN.yaml [-f PIPELINE.yaml…] [--pipelines DIR] --plugins DIR [flags]\n\n"+
@@ -82,9 +84,13 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return 0, err
 	}
+	caps := capabilityFlags{allowHosts: allowHosts}
+	if caps.kube, caps.namespace, err = loadKubeconfig(kubeconfig); err != nil {
+		return 0, err
+	}
 	if pipelineRunGiven(inputs) {
 		return runPipelineRun(ctx, inputs, pipelineFlags{pluginPath: pluginPath, pluginsDir: pluginsDir, pipelinesDir: pipelinesDir,
-			output: output, cacheDir: cacheDir, params: params, workspaces: workspaces, allowHosts: allowHosts, all: *all, progress: *progress}, stdout, stderr)
+			output: output, cacheDir: cacheDir, params: params, workspaces: workspaces, caps: caps, all: *all, progress: *progress}, stdout, stderr)
 	}
 	if len(inputs) > 1 {
 		return 0, usagef("-f is given %d times; more than one file is for a PipelineRun and its Pipelines", len(inputs))
@@ -110,20 +116,17 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, fmt.Errorf("starting the engine: %w", err)
 	}
 	defer eng.Close(context.Background())
-	grants, httpClient, err := httpCapability(p, allowHosts, stderr)
+	runner := &local.Runner{
+		Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
+		Log:        stderr,
+		Workspaces: &workspace.Local{Bindings: bindings},
+	}
+	grants, err := caps.grant(p, runner, stderr)
 	if err != nil {
 		return 0, err
 	}
-	compiled, err := eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants})
-	if err != nil {
+	if runner.Plugin, err = eng.Compile(context.Background(), module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: grants}); err != nil {
 		return 0, usagef("%s: %v", p.Module, err)
-	}
-	runner := &local.Runner{
-		Machine:    &lifecycle.Machine{Clock: clock.RealClock{}, DefaultTimeout: p.Limits.DefaultTimeout(), CleanupGrace: p.Limits.CleanupGrace()},
-		Plugin:     compiled,
-		Log:        stderr,
-		Workspaces: &workspace.Local{Bindings: bindings},
-		HTTP:       httpClient,
 	}
 	if err := runner.Run(ctx, cr); err != nil {
 		return 0, usagef("%v", err)

@@ -5,10 +5,11 @@
 #   kube-apiserver, kubectl, kube-controller-manager  (k8s.io/kubernetes, hack/tools/kube)
 #   etcd                                              (go.etcd.io/etcd/server/v3, hack/tools/etcd)
 #   tekton-controller                                 (tektoncd/pipeline cmd/controller, hack/tools/tekton)
+#   registry                                          (CNCF Distribution, hack/tools/registry)
 #   rig                                               (hack/cluster.sh's helper, hack/tools/rig)
 #
 # Each lives in its own Go module so the product's go.mod never sees them.
-# Usage: hack/tools/build.sh [kube|etcd|tekton|rig]...   (no argument: all)
+# Usage: hack/tools/build.sh [kube|etcd|tekton|registry|rig]...   (no argument: all)
 #
 # Cost: a cold build takes about 10 minutes on 2 cores and grows the Go build
 # cache by about 10 GB; once built, go build finds every output up to date and
@@ -34,7 +35,7 @@ build() { # module-dir go-build-args...
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(rig etcd kube tekton)
+[[ ${#targets[@]} -gt 0 ]] || targets=(rig registry etcd kube tekton)
 for t in "${targets[@]}"; do
   case $t in
     kube) build kube -o "$bin/" -ldflags "$kube_ldflags" \
@@ -44,7 +45,8 @@ for t in "${targets[@]}"; do
     etcd) build etcd -o "$bin/etcd" -ldflags "-s -w" . ;;
     tekton) build tekton -o "$bin/tekton-controller" -ldflags "-s -w" \
       github.com/tektoncd/pipeline/cmd/controller ;;
+    registry) build registry -o "$bin/registry" -ldflags "-s -w" . ;;
     rig) build rig -o "$bin/rig" . ;;
-    *) echo "build.sh: unknown target $t (want kube, etcd, tekton or rig)" >&2; exit 2 ;;
+    *) echo "build.sh: unknown target $t (want kube, etcd, tekton, registry or rig)" >&2; exit 2 ;;
   esac
 done

@@ -34,13 +34,9 @@ type HTTPResponse struct {
 
 // HTTPError is DoHTTP's error: the errno of the host function, and the
 // host's message, which for a denied host names the host and the
-// setting that allows it.
-type HTTPError struct {
-	Errno   hostabi.Errno
-	Message string
-}
-
-func (e *HTTPError) Error() string { return e.Message }
+// setting that allows it. It is the error of every host function
+// (hostabi.Error).
+type HTTPError = hostabi.Error
 
 // DoHTTP sends req through the host's HTTP capability (hostabi/README.md,
 // "HTTP") and returns the response. The plugin's manifest must grant the
@@ -57,7 +53,7 @@ func (e *HTTPError) Error() string { return e.Message }
 func DoHTTP(req *HTTPRequest) (*HTTPResponse, error) {
 	doc, err := json.Marshal(hostabi.HTTPRequest{Method: req.Method, URL: req.URL, Headers: req.Header})
 	if err != nil {
-		return nil, &HTTPError{Errno: hostabi.ErrnoInval, Message: fmt.Sprintf("encoding the request: %v", err)}
+		return nil, &hostabi.Error{Errno: hostabi.ErrnoInval, Message: fmt.Sprintf("encoding the request: %v", err)}
 	}
 	status, header, body, err := httpRequest(doc, req.Body)
 	if err != nil {
@@ -66,7 +62,7 @@ func DoHTTP(req *HTTPRequest) (*HTTPResponse, error) {
 	resp := &HTTPResponse{Status: status, Body: body}
 	if len(header) > 0 {
 		if err := json.Unmarshal(header, &resp.Header); err != nil {
-			return nil, &HTTPError{Errno: hostabi.ErrnoIO, Message: fmt.Sprintf("the host's response headers are not JSON: %v", err)}
+			return nil, &hostabi.Error{Errno: hostabi.ErrnoIO, Message: fmt.Sprintf("the host's response headers are not JSON: %v", err)}
 		}
 	}
 	return resp, nil

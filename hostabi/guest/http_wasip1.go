@@ -10,10 +10,14 @@ import (
 
 // The host functions (hostabi/README.md, "Functions"). The linker keeps
 // an import only if the plugin calls it, so a plugin that never calls
-// DoHTTP does not import http_request and needs no grant.
+// DoHTTP does not import http_request and needs no grant (nor
+// kubernetes_request without DoKubernetes).
 
 //go:wasmimport tekton http_request
 func tektonHTTPRequest(req unsafe.Pointer, reqLen uint32, body unsafe.Pointer, bodyLen uint32, out unsafe.Pointer) uint32
+
+//go:wasmimport tekton kubernetes_request
+func tektonKubernetesRequest(req unsafe.Pointer, reqLen uint32, body unsafe.Pointer, bodyLen uint32, out unsafe.Pointer) uint32
 
 //go:wasmimport tekton buffer_read
 func tektonBufferRead(handle uint32, buf unsafe.Pointer, bufLen uint32) uint32
@@ -48,6 +52,19 @@ func httpRequest(doc, body []byte) (status int, header, respBody []byte, err err
 	return int(out[0]), header, respBody, nil
 }
 
+// kubernetesRequest calls kubernetes_request and reads the answer's
+// buffer.
+func kubernetesRequest(doc, body []byte) (status int, respBody []byte, err error) {
+	var out [3]uint32 // status, body handle and length
+	if errno := tektonKubernetesRequest(ptr(doc), uint32(len(doc)), ptr(body), uint32(len(body)), unsafe.Pointer(&out[0])); errno != 0 {
+		return 0, nil, hostError(errno)
+	}
+	if respBody, err = readBuffer(out[1], out[2]); err != nil {
+		return 0, nil, err
+	}
+	return int(out[0]), respBody, nil
+}
+
 // readBuffer copies the host buffer handle of n bytes and closes it.
 func readBuffer(handle, n uint32) ([]byte, error) {
 	if handle == 0 {
@@ -71,5 +88,5 @@ func hostError(errno uint32) error {
 	if msg == "" {
 		msg = "the host function failed with " + hostabi.Errno(errno).String()
 	}
-	return &HTTPError{Errno: hostabi.Errno(errno), Message: msg}
+	return &hostabi.Error{Errno: hostabi.Errno(errno), Message: msg}
 }

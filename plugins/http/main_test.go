@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -66,19 +65,6 @@ func results(resp *hostabi.Response) map[string]string {
 	return m
 }
 
-func wantFail(t *testing.T, err error, reason string, parts ...string) {
-	t.Helper()
-	var e *guest.Error
-	if !errors.As(err, &e) || e.Reason != reason {
-		t.Fatalf("error %v, want reason %s", err, reason)
-	}
-	for _, p := range parts {
-		if !strings.Contains(e.Message, p) {
-			t.Errorf("message %q does not say %q", e.Message, p)
-		}
-	}
-}
-
 func TestRun(t *testing.T) {
 	f := &fake{status: 201, body: `{"data":{"id":7,"name":"x","tags":["a","b"]},"a/b":{"~":true}}`}
 	resp, err := run(request(str("url", "https://hooks.example.com/t/SECRET?token=s"), str("method", "POST"), str("body", "{}"),
@@ -115,17 +101,17 @@ func TestRun(t *testing.T) {
 func TestRunFailures(t *testing.T) {
 	u := str("url", "https://hooks.example.com/t/SECRET")
 	_, err := run(request(u), (&fake{err: &guest.HTTPError{Errno: hostabi.ErrnoDenied, Message: "https://hooks.example.com is not allowed: ..."}}).do)
-	wantFail(t, err, "HostNotAllowed", "is not allowed")
+	plugintest.WantFail(t, err, "HostNotAllowed", "is not allowed")
 	_, err = run(request(u), (&fake{err: &guest.HTTPError{Errno: hostabi.ErrnoIO, Message: "connection refused"}}).do)
-	wantFail(t, err, "RequestFailed", "GET https://hooks.example.com: connection refused")
+	plugintest.WantFail(t, err, "RequestFailed", "GET https://hooks.example.com: connection refused")
 	_, err = run(request(u), (&fake{status: 404, body: "no such hook"}).do)
-	wantFail(t, err, "UnexpectedStatus", "answered 404; expected 2xx", "no such hook")
+	plugintest.WantFail(t, err, "UnexpectedStatus", "answered 404; expected 2xx", "no such hook")
 	_, err = run(request(u, str("expectStatus", "2xx,404")), (&fake{status: 500}).do)
-	wantFail(t, err, "UnexpectedStatus", "expected 2xx,404")
+	plugintest.WantFail(t, err, "UnexpectedStatus", "expected 2xx,404")
 	_, err = run(request(u, obj("jsonResults", "id", "/id")), (&fake{status: 200, body: "<html>"}).do)
-	wantFail(t, err, "RequestFailed", "body is not JSON")
+	plugintest.WantFail(t, err, "RequestFailed", "body is not JSON")
 	_, err = run(request(u, obj("jsonResults", "id", "/items/1")), (&fake{status: 200, body: `{"items":[1]}`}).do)
-	wantFail(t, err, "RequestFailed", `result "id": the body has nothing at /items/1`)
+	plugintest.WantFail(t, err, "RequestFailed", `result "id": the body has nothing at /items/1`)
 
 	for _, tc := range []struct {
 		params []hostabi.Param
@@ -143,7 +129,7 @@ func TestRunFailures(t *testing.T) {
 	} {
 		f := &fake{status: 200}
 		_, err := run(request(tc.params...), f.do)
-		wantFail(t, err, tc.reason, tc.msg)
+		plugintest.WantFail(t, err, tc.reason, tc.msg)
 		if f.got != nil {
 			t.Errorf("%v: a request was sent", tc.params)
 		}
@@ -166,7 +152,7 @@ func TestHeadersWorkspace(t *testing.T) {
 	// A header in both: an error that does not show the secret.
 	req.Params = append(req.Params[:1], obj("headers", "authorization", "x"))
 	_, err := run(req, (&fake{status: 200}).do)
-	wantFail(t, err, "InvalidParam", "header Authorization is both in param")
+	plugintest.WantFail(t, err, "InvalidParam", "header Authorization is both in param")
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("the message shows the secret: %v", err)
 	}

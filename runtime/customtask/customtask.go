@@ -18,20 +18,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/runtime/access"
+	"github.com/tekton-wasm/tekton-wasm/runtime/kindmap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apipath "k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/restmapper"
 	"k8s.io/utils/clock"
 )
 
@@ -50,7 +47,7 @@ const (
 
 // ResetInterval is the shortest time between two discovery refreshes
 // triggered by an unknown kind.
-const ResetInterval = 10 * time.Second
+const ResetInterval = kindmap.ResetInterval
 
 // Error is a resolution failure that ends the run: Reason is the
 // condition reason, Error() the message.
@@ -65,11 +62,7 @@ func (e *Error) Error() string { return e.Message }
 type Resolver struct {
 	kube    kubernetes.Interface
 	dynamic dynamic.Interface
-	mapper  meta.ResettableRESTMapper
-	clock   clock.PassiveClock
-
-	mu        sync.Mutex
-	lastReset time.Time
+	mapper  *kindmap.Mapper
 }
 
 // NewResolver returns a Resolver that discovers resources through kube
@@ -79,8 +72,7 @@ func NewResolver(dyn dynamic.Interface, kube kubernetes.Interface, clk clock.Pas
 	return &Resolver{
 		kube:    kube,
 		dynamic: dyn,
-		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(kube.Discovery())),
-		clock:   clk,
+		mapper:  kindmap.New(kube.Discovery(), clk),
 	}
 }
 
@@ -138,11 +130,7 @@ func specOf(obj *unstructured.Unstructured) (json.RawMessage, error) {
 // mapping maps gvk to its resource, refreshing discovery once when the
 // kind is unknown (a CRD installed since the last refresh).
 func (r *Resolver) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
-	m, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if meta.IsNoMatchError(err) && r.mayReset() {
-		r.mapper.Reset()
-		m, err = r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	}
+	m, err := r.mapper.Mapping(gvk)
 	switch {
 	case meta.IsNoMatchError(err):
 		return nil, &Error{ReasonNotFound, fmt.Sprintf("the cluster serves no kind %s in %s; install the custom task's CRD, "+
@@ -154,15 +142,4 @@ func (r *Resolver) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, erro
 		return nil, &Error{ReasonNotFound, fmt.Sprintf("%s in %s is cluster-scoped; a customRef names an object in the run's namespace", gvk.Kind, gvk.GroupVersion())}
 	}
 	return m, nil
-}
-
-func (r *Resolver) mayReset() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := r.clock.Now()
-	if !r.lastReset.IsZero() && now.Sub(r.lastReset) < ResetInterval {
-		return false
-	}
-	r.lastReset = now
-	return true
 }

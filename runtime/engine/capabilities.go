@@ -16,6 +16,7 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 )
 
 // Host capabilities (hostabi/README.md, "Host capabilities"): the host
@@ -35,11 +36,14 @@ type Grants struct {
 	// HTTP grants hostabi.CapabilityHTTP. What the plugin may reach is
 	// the Invocation's HTTP client's policy.
 	HTTP bool
+	// Kubernetes grants hostabi.CapabilityKubernetes. What the plugin
+	// may ask is the Invocation's Kubernetes session's rules.
+	Kubernetes bool
 }
 
 // has reports whether g grants c.
 func (g Grants) has(c hostabi.Capability) bool {
-	return c == hostabi.CapabilityHTTP && g.HTTP
+	return c == hostabi.CapabilityHTTP && g.HTTP || c == hostabi.CapabilityKubernetes && g.Kubernetes
 }
 
 // checkGrants refuses a module that imports a host function of a
@@ -85,6 +89,7 @@ func instantiateCapabilities(ctx context.Context, r wazero.Runtime) (map[string]
 		results []api.ValueType
 	}{
 		{hostabi.FuncHTTPRequest, httpRequest, 5, []api.ValueType{i32}},
+		{hostabi.FuncKubernetesRequest, kubernetesRequest, 5, []api.ValueType{i32}},
 		{hostabi.FuncBufferRead, bufferRead, 3, []api.ValueType{i32}},
 		{hostabi.FuncBufferClose, bufferClose, 1, []api.ValueType{i32}},
 	} {
@@ -107,6 +112,7 @@ func instantiateCapabilities(ctx context.Context, r wazero.Runtime) (map[string]
 // goroutine of the guest that calls them).
 type callState struct {
 	http    *httpcap.Session // nil: no HTTP for this call
+	kube    *kubecap.Session // nil: no Kubernetes for this call
 	buffers map[uint32][]byte
 	next    uint32 // the last buffer handle given out
 	lastErr string // the message of the last failed host function
@@ -121,6 +127,7 @@ func withCapabilities(ctx context.Context, inv Invocation) context.Context {
 	if inv.HTTP != nil {
 		s.http = inv.HTTP.Session()
 	}
+	s.kube = inv.Kubernetes
 	return context.WithValue(ctx, callStateKey{}, s)
 }
 
@@ -193,26 +200,60 @@ func httpRequest(ctx context.Context, mod api.Module, s *callState, stack []uint
 		return s.fail(hostabi.ErrnoNotCapable, "the host serves no HTTP to this call")
 	}
 	m := mod.Memory()
-	// Views of the guest's memory, valid while the guest is blocked in
-	// this call: Do copies what it keeps.
-	doc, ok1 := m.Read(uint32(stack[0]), uint32(stack[1]))
-	body, ok2 := m.Read(uint32(stack[2]), uint32(stack[3]))
-	out := uint32(stack[4])
-	if _, ok3 := m.Read(out, hostabi.HTTPResponseSize); !ok1 || !ok2 || !ok3 {
+	doc, body, out, ok := requestArgs(m, stack, hostabi.HTTPResponseSize)
+	if !ok {
 		return s.fail(hostabi.ErrnoFault, "http_request: a pointer and length lie outside the plugin's memory")
 	}
 	resp, err := s.http.Do(ctx, doc, body)
 	if err != nil {
-		return s.fail(httpcap.Errno(err), err.Error())
+		return s.fail(hostabi.ErrnoOf(err), err.Error())
 	}
 	header, err := json.Marshal(resp.Header)
 	if err != nil {
 		return s.fail(hostabi.ErrnoIO, "encoding the response headers: "+err.Error())
 	}
 	hh, bh := s.keep(header), s.keep(resp.Body)
-	for i, v := range []uint32{uint32(resp.Status), hh, uint32(len(header)), bh, uint32(len(resp.Body))} {
+	writeOut(m, out, uint32(resp.Status), hh, uint32(len(header)), bh, uint32(len(resp.Body)))
+	return hostabi.ErrnoSuccess
+}
+
+// requestArgs reads the arguments (req_ptr, req_len, body_ptr, body_len,
+// out_ptr) of a request function: views of the guest's memory, valid
+// while the guest is blocked in the call (the capabilities copy what
+// they keep), and out_ptr, checked to hold outSize bytes. ok is false if
+// any lies outside the memory.
+func requestArgs(m api.Memory, stack []uint64, outSize uint32) (doc, body []byte, out uint32, ok bool) {
+	doc, ok1 := m.Read(uint32(stack[0]), uint32(stack[1]))
+	body, ok2 := m.Read(uint32(stack[2]), uint32(stack[3]))
+	out = uint32(stack[4])
+	_, ok3 := m.Read(out, outSize)
+	return doc, body, out, ok1 && ok2 && ok3
+}
+
+// writeOut writes vs as little-endian u32s at out, which requestArgs
+// checked.
+func writeOut(m api.Memory, out uint32, vs ...uint32) {
+	for i, v := range vs {
 		m.WriteUint32Le(out+uint32(4*i), v)
 	}
+}
+
+// kubernetesRequest is kubernetes_request(req_ptr, req_len, body_ptr,
+// body_len, out_ptr) -> errno.
+func kubernetesRequest(ctx context.Context, mod api.Module, s *callState, stack []uint64) hostabi.Errno {
+	if s.kube == nil {
+		return s.fail(hostabi.ErrnoNotCapable, "the host serves no Kubernetes to this call (tkn-wasm run serves it with --kubeconfig)")
+	}
+	m := mod.Memory()
+	doc, body, out, ok := requestArgs(m, stack, hostabi.KubernetesResponseSize)
+	if !ok {
+		return s.fail(hostabi.ErrnoFault, "kubernetes_request: a pointer and length lie outside the plugin's memory")
+	}
+	resp, err := s.kube.Do(ctx, doc, body)
+	if err != nil {
+		return s.fail(hostabi.ErrnoOf(err), err.Error())
+	}
+	writeOut(m, out, uint32(resp.Status), s.keep(resp.Body), uint32(len(resp.Body)))
 	return hostabi.ErrnoSuccess
 }
 

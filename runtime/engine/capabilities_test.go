@@ -15,11 +15,14 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+	"k8s.io/client-go/rest"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/internal/apiservertest"
 	"github.com/tekton-wasm/tekton-wasm/internal/hangserver"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 )
 
 // fetchWAT is a command plugin that sends one request (doc) with the
@@ -112,13 +115,62 @@ func TestCapabilityGrantedAtCompile(t *testing.T) {
 		t.Fatalf("a module importing buffer_read only: %v", err)
 	}
 	for name, want := range map[string]string{
-		"import_tekton":        "the plugin imports tekton.http_get, a host capability ABI tekton-wasm/v1 does not provide (it provides buffer_close, buffer_read, http_request, last_error)",
+		"import_tekton":        "the plugin imports tekton.http_get, a host capability ABI tekton-wasm/v1 does not provide (it provides buffer_close, buffer_read, http_request, kubernetes_request, last_error)",
 		"import_tekton_badsig": "the plugin imports tekton.http_request as (i32, i32) -> (i32), but its signature is (i32, i32, i32, i32, i32) -> (i32)",
 	} {
 		if _, err := e.Compile(context.Background(), wat(t, name), Limits{Grants: Grants{HTTP: true}}); err == nil || err.Error() != want {
 			t.Errorf("%s: Compile = %v, want %q", name, err, want)
 		}
 	}
+}
+
+// TestKubernetesGrant: kubernetes_request needs capabilities.kubernetes
+// to load, and a call the host serves no session gets ENOTCAPABLE (8).
+// What a session does is runtime/capability/kubecap's, and on a real
+// apiserver test/e2e's.
+func TestKubernetesGrant(t *testing.T) {
+	e := sharedEngine(t)
+	want := "the plugin imports tekton.kubernetes_request, which needs the kubernetes capability, and its manifest does not grant it: grant it with capabilities.kubernetes"
+	if _, err := e.Compile(context.Background(), wat(t, "import_kubernetes"), Limits{Grants: Grants{HTTP: true}}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Compile without the grant = %v, want %q", err, want)
+	}
+	p, err := e.Compile(context.Background(), wat(t, "import_kubernetes"), Limits{Grants: Grants{Kubernetes: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	wantFailed(t, invoke(t, p, request(), Invocation{}), hostabi.ReasonExited, "exited with code 8", "the host serves no Kubernetes to this call")
+}
+
+// TestKubernetesCapabilityCancel: a Kubernetes request the apiserver
+// does not answer is abandoned when the run is cancelled or its deadline
+// passes, and the plugin stopped, within the same bound as HTTP.
+func TestKubernetesCapabilityCancel(t *testing.T) {
+	api := apiservertest.New(t, []apiservertest.Resource{{GroupVersion: "v1", Name: "configmaps", Kind: "ConfigMap", Namespaced: true}},
+		func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	client, err := kubecap.New(&rest.Config{Host: api.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := func() Invocation {
+		return Invocation{Kubernetes: client.Session([]kubecap.Rule{{APIGroups: []string{""}, Resources: []string{"*"}, Verbs: []string{"*"}}}, kubecap.Identity{Namespace: "ns"}, kubecap.Options{})}
+	}
+	p, err := sharedEngine(t).Compile(context.Background(), wat(t, "import_kubernetes"), Limits{Grants: Grants{Kubernetes: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	var ended time.Time
+	time.AfterFunc(100*time.Millisecond, func() { ended = time.Now(); cancel() })
+	_, err = p.Invoke(ctx, request(), session())
+	wantCtxErr(t, err, context.Canceled, ended, time.Now(), 2*time.Second)
+
+	deadline := time.Now().Add(100 * time.Millisecond)
+	ctx, cancel = context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	_, err = p.Invoke(ctx, request(), session())
+	wantCtxErr(t, err, context.DeadlineExceeded, deadline, time.Now(), 2*time.Second)
 }
 
 func TestHTTPCapability(t *testing.T) {

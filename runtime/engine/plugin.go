@@ -15,6 +15,7 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/sandboxfs"
 )
 
@@ -104,6 +105,11 @@ type Invocation struct {
 	// its policy; nil: they fail with ENOTCAPABLE. The call counts its
 	// requests in a session of its own.
 	HTTP *httpcap.Client
+	// Kubernetes serves the plugin's kubernetes_request calls under its
+	// manifest's rules, as the run's identity: a session for this call
+	// only (it counts the call's requests); nil: they fail with
+	// ENOTCAPABLE.
+	Kubernetes *kubecap.Session
 }
 
 // Mount grants the plugin a host directory at GuestPath (an absolute,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
 	"github.com/tekton-wasm/tekton-wasm/runtime/workspace"
@@ -52,6 +53,13 @@ type Runner struct {
 	Workspaces workspace.Source
 	// HTTP serves the plugin's HTTP capability; nil: none.
 	HTTP *httpcap.Client
+	// Kubernetes serves the plugin's Kubernetes capability under
+	// KubernetesRules (its manifest's), as the client's own user (no
+	// ServiceAccount is impersonated), in the run's namespace or, for a
+	// run that names none, KubernetesNamespace; nil: none.
+	Kubernetes          *kubecap.Client
+	KubernetesRules     []kubecap.Rule
+	KubernetesNamespace string
 	// Slot, when set, is called before each invocation and returns once
 	// the invocation may start, with the function that ends it, or ctx's
 	// error (the invocation is then interrupted, as by ctx): a caller
@@ -138,7 +146,7 @@ func (r *Runner) attempt(ctx context.Context, run *v1beta1.CustomRun, act lifecy
 	} else if err != nil {
 		return act, err
 	} else {
-		out = r.invoke(ctx, act, r.Machine.Request(run, act, lifecycle.Inputs{Workspaces: ws.Entries()}), ws.Mounts())
+		out = r.invoke(ctx, act, r.Machine.Request(run, act, lifecycle.Inputs{Workspaces: ws.Entries()}), ws.Mounts(), r.kubernetes(run))
 		if err := ws.Remove(); err != nil {
 			return act, fmt.Errorf("removing the invocation's workspaces: %w", err)
 		}
@@ -146,7 +154,7 @@ func (r *Runner) attempt(ctx context.Context, run *v1beta1.CustomRun, act lifecy
 	return r.Machine.Step(run, lifecycle.Known{Last: act, Outcome: &out}), nil
 }
 
-func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.Request, mounts []engine.Mount) lifecycle.Outcome {
+func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.Request, mounts []engine.Mount, kube *kubecap.Session) lifecycle.Outcome {
 	if !act.Deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, act.Deadline)
@@ -169,8 +177,21 @@ func (r *Runner) invoke(ctx context.Context, act lifecycle.Action, req *hostabi.
 		defer lw.finish()
 		log = lw
 	}
-	resp, err := r.Plugin.Invoke(ctx, req, engine.Invocation{Log: log, Mounts: mounts, HTTP: r.HTTP})
+	resp, err := r.Plugin.Invoke(ctx, req, engine.Invocation{Log: log, Mounts: mounts, HTTP: r.HTTP, Kubernetes: kube})
 	return lifecycle.Outcome{Response: resp, Err: err}
+}
+
+// kubernetes is the Kubernetes capability of one call of run; nil when
+// the Runner serves none.
+func (r *Runner) kubernetes(run *v1beta1.CustomRun) *kubecap.Session {
+	if r.Kubernetes == nil {
+		return nil
+	}
+	ns := run.Namespace
+	if ns == "" {
+		ns = r.KubernetesNamespace
+	}
+	return r.Kubernetes.Session(r.KubernetesRules, kubecap.Identity{Namespace: ns}, kubecap.Options{})
 }
 
 // prefixWriter writes each line of a plugin's log with a prefix.

@@ -7,18 +7,26 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 )
 
 // Capabilities are the host capabilities a manifest grants its plugin
-// (hostabi/README.md, "Host capabilities"); none by default. The field
-// kubernetes is reserved for the Kubernetes capability (not yet served):
-// until then a manifest naming it is refused as an unknown field.
+// (hostabi/README.md, "Host capabilities"); none by default.
 type Capabilities struct {
 	// HTTP, when present, grants outbound HTTP to the hosts it allows
 	// (capabilities: {http: {allow: [...]}}); `http: {allow: []}` grants
 	// the capability and no host.
 	HTTP *HTTPCapability `json:"http,omitempty"`
+	// Kubernetes, when present, grants Kubernetes requests as the run's
+	// ServiceAccount within these RBAC-shaped rules (capabilities:
+	// {kubernetes: [{apiGroups, resources, verbs}]}); `kubernetes: []`
+	// grants the capability and no request.
+	Kubernetes []kubecap.Rule `json:"kubernetes,omitzero"`
 }
+
+// GrantsKubernetes reports whether c grants the Kubernetes capability
+// (capabilities.kubernetes present, even empty).
+func (c Capabilities) GrantsKubernetes() bool { return c.Kubernetes != nil }
 
 // MaxAllowEntries caps capabilities.http.allow: each request is matched
 // against every entry, and no real plugin needs more.
@@ -45,6 +53,9 @@ type ConfigMapKey struct {
 // validate checks the capabilities of plugin name; errors name the
 // setting and the bad entry.
 func (c Capabilities) validate(name string) error {
+	if err := kubecap.ValidateRules(c.Kubernetes); err != nil {
+		return fmt.Errorf("plugin %q: capabilities.kubernetes: %w", name, err)
+	}
 	h := c.HTTP
 	if h == nil {
 		return nil

@@ -48,7 +48,10 @@ func TestCapabilities(t *testing.T) {
 		"capabilities: {http: {allow: [\"ok.example.com\", \"https://x.example.com/\"]}}":                                                  `plugin "http": capabilities.http.allow: http allow entry "https://x.example.com/" has a scheme or a path`,
 		"capabilities: {http: {allow: [\"*\"]}}":                                                                                           `http allow entry "*" has a "*" that is not a leading "*."`,
 		"capabilities: {http: {allow: [\"\"]}}":                                                                                            `http allow entry "" is empty`,
-		"capabilities: {http: {allow: []}, kubernetes: []}":                                                                                `unknown field "kubernetes"`,
+		"capabilities: {kubernetes: [{apiGroups: [tekton.dev], resources: [pipelineruns], verbs: [watch]}]}":                               `capabilities.kubernetes: rule 0: verbs entry "watch" is not a verb the host serves`,
+		"capabilities: {kubernetes: [{apiGroups: [tekton.dev], resources: [pipelineruns/status], verbs: [get]}]}":                          `rule 0: resources entry "pipelineruns/status" is not a resource`,
+		"capabilities: {kubernetes: [{apiGroups: [\"\"], resources: [configmaps], verbs: [get]}, {resources: [x], verbs: [get]}]}":         `rule 1: apiGroups is empty`,
+		"capabilities: {kubernetes: [{apiGroups: [\"\"], resources: [configmaps], verbs: [get], resourceNames: [x]}]}":                     `unknown field "resourceNames"`,
 		"capabilities: {http: {allow: [], caBundle: {configMap: Bad_Name, key: ca.crt}}}":                                                  `capabilities.http.caBundle.configMap "Bad_Name" is not a ConfigMap name`,
 		"capabilities: {http: {allow: [], caBundle: {configMap: ca, key: ../x}}}":                                                          `capabilities.http.caBundle.key "../x" is not a ConfigMap key`,
 		"capabilities: {http: {allow: [], proxy: x}}":                                                                                      `unknown field "proxy"`,
@@ -68,5 +71,37 @@ func TestCapabilities(t *testing.T) {
 	}
 	if _, err := LoadDir(dir); err == nil || !strings.Contains(err.Error(), `"x.example.com:0" has a port`) {
 		t.Errorf("LoadDir: %v", err)
+	}
+}
+
+// TestKubernetesCapability: rules are read as written, and an empty list
+// is a grant that survives the manifest being written out again (by
+// tkn-wasm pack or embed).
+func TestKubernetesCapability(t *testing.T) {
+	for body, want := range map[string]int{
+		"capabilities: {kubernetes: [{apiGroups: [tekton.dev], resources: [pipelineruns], verbs: [get, create, patch]}, {apiGroups: [\"*\"], resources: [\"*\"], verbs: [list]}]}": 2,
+		"capabilities: {kubernetes: []}": 0,
+	} {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "http"},
+			Data: map[string]string{ManifestKey: httpManifest + body + "\n"}, BinaryData: map[string][]byte{"http.wasm": module(64, true)}}
+		p, _, err := FromConfigMap(cm)
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if !p.Capabilities.GrantsKubernetes() || len(p.Capabilities.Kubernetes) != want {
+			t.Fatalf("%s: rules %+v, want %d and a grant", body, p.Capabilities.Kubernetes, want)
+		}
+		out, err := yaml.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var again Manifest
+		if err := yaml.UnmarshalStrict(out, &again); err != nil || !again.Capabilities.GrantsKubernetes() || len(again.Capabilities.Kubernetes) != want {
+			t.Errorf("%s: written as %s and read back as %+v (%v)", body, out, again.Capabilities, err)
+		}
+	}
+	var none Manifest
+	if none.Capabilities.GrantsKubernetes() {
+		t.Error("a manifest without capabilities grants kubernetes")
 	}
 }

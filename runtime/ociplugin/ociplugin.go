@@ -9,7 +9,10 @@
 // Runtime (tag-runtime.cncf.io/wgs/wasm/deliverables/wasm-oci-artifact):
 // an OCI image manifest whose config has media type ConfigMediaType and
 // holds {"architecture":"wasm","os":"wasip1","layerDigests":[…]}, and one
-// layer, the module, of media type LayerMediaType. The plugin manifest
+// layer, the module, of media type LayerMediaType (application/wasm). Pull
+// also takes the layout of the tools before it (wasm-to-oci,
+// oci-distribution, Kubewarden's policies): config LegacyConfigMediaType,
+// layer LegacyLayerMediaType, in any mix with the CNCF types. The plugin manifest
 // travels in the module itself (manifest.Embed: the custom section
 // tekton-wasm.manifest), so the digest that pins the artifact pins it too,
 // and a copy of it, as JSON, in the manifest annotation ManifestAnnotation,
@@ -44,14 +47,18 @@ import (
 )
 
 const (
-	// ConfigMediaType is the media type of a wasm artifact's config.
+	// ConfigMediaType is the media type of the config Push writes, the
+	// CNCF layout's.
 	ConfigMediaType types.MediaType = "application/vnd.wasm.config.v0+json"
 	// LayerMediaType is the media type of the module layer Push writes,
 	// the CNCF layout's.
 	LayerMediaType types.MediaType = "application/wasm"
-	// LegacyLayerMediaType is the module layer media type of earlier
-	// tools (wasm-to-oci, oci-distribution); Pull accepts it too.
-	LegacyLayerMediaType types.MediaType = "application/vnd.wasm.content.layer.v1+wasm"
+	// LegacyConfigMediaType and LegacyLayerMediaType are the config and
+	// layer media types of the tools before the CNCF layout (wasm-to-oci,
+	// oci-distribution, Kubewarden, Istio's WasmPlugin images); Pull
+	// accepts them too, so that modules those tools pushed can be pulled.
+	LegacyConfigMediaType types.MediaType = "application/vnd.wasm.config.v1+json"
+	LegacyLayerMediaType  types.MediaType = "application/vnd.wasm.content.layer.v1+wasm"
 	// ManifestAnnotation is the OCI manifest annotation holding a copy of
 	// the plugin manifest as JSON.
 	ManifestAnnotation = "dev.tekton-wasm.plugin.manifest"
@@ -279,7 +286,7 @@ func (c *Client) checkArtifact(raw []byte, open func(v1.Descriptor) (io.ReadClos
 	switch {
 	case m.MediaType != "" && m.MediaType != types.OCIManifestSchema1 && m.MediaType != types.DockerManifestSchema2:
 		return nil, fmt.Errorf("it is a %s, not a plugin artifact (an OCI image manifest)", m.MediaType)
-	case m.Config.MediaType != ConfigMediaType:
+	case m.Config.MediaType != ConfigMediaType && m.Config.MediaType != LegacyConfigMediaType:
 		return nil, fmt.Errorf("it is not a WebAssembly artifact: its config is %q, not %q (push modules with tkn-wasm push)", m.Config.MediaType, ConfigMediaType)
 	case len(m.Layers) != 1:
 		return nil, fmt.Errorf("it has %d layers; a plugin artifact has one, the module", len(m.Layers))

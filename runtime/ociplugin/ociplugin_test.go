@@ -170,6 +170,33 @@ func layerOf(b []byte, mt types.MediaType) v1.Descriptor {
 	return v1.Descriptor{MediaType: mt, Size: n, Digest: h}
 }
 
+// Artifacts in the layout of the tools before the CNCF one (wasm-to-oci,
+// oci-distribution, Kubewarden: config v1, layer
+// vnd.wasm.content.layer.v1+wasm), or mixing it with the CNCF one, pull.
+func TestPullOtherToolsLayouts(t *testing.T) {
+	noDockerConfig(t)
+	host := newRegistry(t, nil)
+	c := &Client{}
+	for _, tc := range []struct {
+		config, layer types.MediaType
+	}{
+		{LegacyConfigMediaType, LegacyLayerMediaType},
+		{ConfigMediaType, LegacyLayerMediaType},
+		{LegacyConfigMediaType, LayerMediaType},
+	} {
+		t.Run(string(tc.config)+" "+string(tc.layer), func(t *testing.T) {
+			ref := putArtifact(t, host, string(tc.config), []v1.Descriptor{layerOf(module, tc.layer)}, module)
+			a, err := c.Pull(context.Background(), ref)
+			if err != nil {
+				t.Fatalf("Pull: %v", err)
+			}
+			if !bytes.Equal(a.Module, module) || a.Manifest != nil {
+				t.Errorf("Pull = module %q, manifest %+v; want the module as pushed, carrying no manifest", a.Module, a.Manifest)
+			}
+		})
+	}
+}
+
 func TestPullRefuses(t *testing.T) {
 	noDockerConfig(t)
 	host := newRegistry(t, nil)

@@ -94,6 +94,7 @@ func (r *Reconciler) execute(ctx context.Context, inv invocation) lifecycle.Outc
 	if call.HTTP != nil {
 		defer call.HTTP.CloseIdleConnections()
 	}
+	call.Kubernetes = r.kubernetesSession(lease.Entry, inv.run)
 	if inv.logger.Desugar().Core().Enabled(zapcore.DebugLevel) {
 		log := &lineLogger{logger: inv.logger.With(zap.String("sha256", lease.Entry.Digest()))}
 		defer log.flush()

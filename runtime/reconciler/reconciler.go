@@ -83,6 +83,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/customtask"
 	"github.com/tekton-wasm/tekton-wasm/runtime/dispatch"
 	"github.com/tekton-wasm/tekton-wasm/runtime/lifecycle"
@@ -134,6 +135,10 @@ type Reconciler struct {
 	Dispatcher *dispatch.Dispatcher
 	Resolver   *customtask.Resolver
 	Workspaces *workspace.Preparer
+	// Kubernetes serves the Kubernetes capability of plugins whose
+	// manifest grants it, as each run's ServiceAccount (nil: none is
+	// served, and their calls get ENOTCAPABLE).
+	Kubernetes *kubecap.Client
 	// Client writes run status.
 	Client  versioned.Interface
 	Clock   clock.PassiveClock

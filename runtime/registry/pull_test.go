@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -210,6 +212,30 @@ func TestPullByDigestOnce(t *testing.T) {
 	w.apply(ociConfigMap("wait", "Wait", "oci://"+ref2.String()))
 	w.changed(waitKind)
 	w.healthy(waitKind, digest2)
+}
+
+// The "Loaded plugin" log line of a module in a registry says how long
+// its pull took (from the registry or the module cache), beside the
+// compile time; that of a module in its ConfigMap has no pull time.
+func TestPullTimeLogged(t *testing.T) {
+	reg := newOCIRegistry(t, false)
+	ref, _ := reg.push(t, "wait", "testdata/answer.wat")
+	core, logs := observer.New(zap.InfoLevel)
+	w := startWith(t, Options{Logger: zap.New(core).Sugar()})
+	w.apply(ociConfigMap("wait", "Wait", "oci://"+ref.String()))
+	w.changed(waitKind)
+	w.apply(configMap("local", "name: local\napiVersion: "+waitAPI+"\nkind: Local\nmodule: wait.wasm\n", wasmtest.WAT(t, "testdata/answer.wat")))
+	w.changed(Kind{waitAPI, "Local"})
+	loaded := map[string]map[string]any{}
+	for _, e := range logs.FilterMessage("Loaded plugin").All() {
+		loaded[e.ContextMap()["plugin"].(string)] = e.ContextMap()
+	}
+	if f := loaded["wait"]; f == nil || f["pullTime"] == nil || f["compileTime"] == nil {
+		t.Errorf("the registry module's Loaded plugin line has fields %v; want pullTime and compileTime", f)
+	}
+	if f := loaded["local"]; f == nil || f["pullTime"] != nil {
+		t.Errorf("the ConfigMap module's Loaded plugin line has fields %v; want no pullTime", f)
+	}
 }
 
 func TestPullRefused(t *testing.T) {

@@ -350,7 +350,7 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 	log := r.opts.Logger.With(zap.String("configmap", src.key()))
 	var p *manifest.Manifest
 	var h *engine.CompiledPlugin
-	var elapsed time.Duration
+	var elapsed, pulled time.Duration
 	err := func() (err error) {
 		// A panic in decoding or compiling (a bug the ConfigMap reached)
 		// makes this plugin broken, not the controller.
@@ -364,7 +364,10 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 			return err
 		}
 		if _, remote := p.RegistryModule(); remote {
-			if module, err = r.pull(ctx, p); err != nil {
+			start := time.Now()
+			module, err = r.pull(ctx, p)
+			pulled = time.Since(start)
+			if err != nil {
 				src.retry = errors.As(err, new(errPull))
 				return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
 			}
@@ -373,7 +376,7 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 			return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
 		}
 		start := time.Now()
-		h, err = r.opts.Engine.Compile(ctx, module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Capabilities.HTTP != nil}})
+		h, err = r.opts.Engine.Compile(ctx, module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Capabilities.HTTP != nil, Kubernetes: p.Capabilities.GrantsKubernetes()}})
 		elapsed = time.Since(start)
 		if err != nil {
 			return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
@@ -387,7 +390,12 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 	if err == nil {
 		r.opts.Metrics.Compiled(ctx, p.Name, elapsed)
 		src.plugin = h
-		log.Infow("Loaded plugin", zap.String("sha256", h.Digest()), zap.Duration("compileTime", elapsed))
+		fields := []any{zap.String("sha256", h.Digest()), zap.Duration("compileTime", elapsed)}
+		if _, remote := p.RegistryModule(); remote {
+			// From the registry, or the module cache.
+			fields = append(fields, zap.Duration("pullTime", pulled))
+		}
+		log.Infow("Loaded plugin", fields...)
 		r.opts.Recorder.Eventf(src.configMap, corev1.EventTypeNormal, EventLoaded,
 			"Plugin %q serves %s: module sha256 %s, compiled in %s", p.Name, src.kind, h.Digest(), elapsed.Round(time.Millisecond))
 		return src

@@ -48,7 +48,7 @@ func start(t *testing.T, objs ...*corev1.ConfigMap) *world {
 }
 
 // startWith starts a registry with opts, whose Engine, Kube, Namespace,
-// Recorder and Logger it sets, over objs.
+// Recorder and (unless set) Logger it sets, over objs.
 func startWith(t *testing.T, opts Options, objs ...*corev1.ConfigMap) *world {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,7 +73,10 @@ func startWith(t *testing.T, opts Options, objs ...*corev1.ConfigMap) *world {
 		}
 	}
 	w := &world{t: t, kube: kube, events: record.NewFakeRecorder(100), changes: make(chan Kind, 100)}
-	opts.Engine, opts.Kube, opts.Namespace, opts.Recorder, opts.Logger = eng, kube, ns, w.events, zaptest.NewLogger(t).Sugar()
+	opts.Engine, opts.Kube, opts.Namespace, opts.Recorder = eng, kube, ns, w.events
+	if opts.Logger == nil {
+		opts.Logger = zaptest.NewLogger(t).Sugar()
+	}
 	w.registry = New(opts)
 	if err := w.registry.Start(ctx, func(k Kind) { w.changes <- k }); err != nil {
 		t.Fatal(err)

@@ -14,14 +14,19 @@
 #   1. builds the benchmark plugins (test/bench/plugins/noop as a reactor,
 #      test/bench/plugins/sleep, plugins/wait, and the C plugin
 #      plugins/semver) and registers them with
-#      `tkn-wasm pack … | kubectl apply --server-side -f -`;
+#      `tkn-wasm pack … | kubectl apply --server-side -f -`; pushes
+#      plugins/wait to the rig's registry (`tkn-wasm push`) and registers
+#      it as bench-oci (kind OCIWait) by a ConfigMap naming its digest and
+#      a pull secret, for the restart figure of a cached pull;
 #   2. builds and starts the baseline controller (admin kubeconfig, the same
 #      knative config namespace as ours, its own free ports);
 #   3. runs the driver (test/bench/cmd/bench-cluster), which prints the table;
 #   4. writes the table, the machine, the load and the command into
 #      $BENCH_DOC (default docs/performance-cluster.md; empty: none), followed
-#      by test/bench/notes.md;
-#   5. stops the baseline and deletes the plugin ConfigMaps it applied.
+#      by test/bench/notes.md, unless the driver runs only some steps
+#      (-steps, e.g. `-steps restart`): then it only prints the table;
+#   5. stops the baseline and deletes the plugin ConfigMaps and the pull
+#      secret it applied.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,6 +38,9 @@ bin=${TEKTON_WASM_CACHE:-$HOME/.cache/tekton-wasm}/bin
 qps=(-kube-api-qps 100 -kube-api-burst 200)
 export TEKTON_WASM_CONTROLLER_FLAGS=${BENCH_CONTROLLER_FLAGS:--concurrency 64 ${qps[*]}}
 doc=${BENCH_DOC-docs/performance-cluster.md}
+if [[ " $* " == *" -steps"* ]]; then
+  doc="" # a partial table must not replace the whole one
+fi
 work=$TEKTON_WASM_CLUSTER/bench
 group=bench.tekton-wasm.dev/v1alpha1
 
@@ -55,7 +63,8 @@ cleanup() {
     wait "$baseline_pid" 2>/dev/null || true
   fi
   rm -f "$work/baseline.pid"
-  kubectl -n tekton-wasm delete configmap bench-noop bench-wait bench-sleep bench-semver --ignore-not-found >/dev/null || true
+  kubectl -n tekton-wasm delete configmap bench-noop bench-wait bench-sleep bench-semver bench-oci --ignore-not-found >/dev/null || true
+  kubectl -n tekton-wasm delete secret bench-registry --ignore-not-found >/dev/null || true
   if ! $was_up; then hack/cluster.sh down; fi
 }
 trap cleanup EXIT
@@ -74,14 +83,36 @@ for p in noop:Noop wait:Wait sleep:Sleep semver:SemVer; do
   "$work/tkn-wasm" pack "$work/${p%%:*}.wasm" --name "bench-${p%%:*}" --api-version "$group" --kind "${p#*:}" |
     kubectl apply --server-side --force-conflicts -f - >/dev/null
 done
-say "registered bench-noop (Noop), bench-wait (Wait), bench-sleep (Sleep), bench-semver (SemVer) as $group"
-# The restart step needs them compiled (and in the on-disk cache) first.
+# The wait module again, from the rig's registry (hack/cluster.sh up exported
+# TEKTON_WASM_REGISTRY, DOCKER_CONFIG and TEKTON_WASM_REGISTRY_CA).
+oci_ref=$("$work/tkn-wasm" push "$work/wait.wasm" "$TEKTON_WASM_REGISTRY/bench/wait:v1" \
+  --name bench-oci --api-version "$group" --kind OCIWait --ca-file "$TEKTON_WASM_REGISTRY_CA")
+kubectl -n tekton-wasm create secret generic bench-registry --type kubernetes.io/dockerconfigjson \
+  --from-file .dockerconfigjson="$DOCKER_CONFIG/config.json" --dry-run=client -o yaml |
+  kubectl apply --server-side --force-conflicts -f - >/dev/null
+kubectl apply --server-side --force-conflicts -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: bench-oci
+  namespace: tekton-wasm
+  labels: {tekton-wasm.dev/plugin: "true"}
+data:
+  plugin.yaml: |
+    name: bench-oci
+    apiVersion: $group
+    kind: OCIWait
+    module: oci://$oci_ref
+    pullSecrets: [bench-registry]
+EOF
+say "registered bench-noop (Noop), bench-wait (Wait), bench-sleep (Sleep), bench-semver (SemVer) as $group, and bench-oci (OCIWait) from $oci_ref"
+# The restart step needs them compiled (and in the on-disk caches) first.
 loaded() { tac "$TEKTON_WASM_CLUSTER/logs/controller.log" | sed '/^=== controller start/q' | grep -c '"Loaded plugin".*"plugin":"bench-' || true; }
 for _ in $(seq 600); do
-  (($(loaded) >= 4)) && break
+  (($(loaded) >= 5)) && break
   sleep 0.1
 done
-(($(loaded) >= 4)) || { say "the bench plugins did not load within 60s; see $TEKTON_WASM_CLUSTER/logs/controller.log"; exit 1; }
+(($(loaded) >= 5)) || { say "the bench plugins did not load within 60s; see $TEKTON_WASM_CLUSTER/logs/controller.log"; exit 1; }
 
 # The baseline: the same knative config namespace as ours, its own ports.
 mapfile -t ports < <("$bin/rig" ports 3)
@@ -101,7 +132,7 @@ grep -q 'Started workers' "$work/baseline.log" || { say "the baseline did not st
 say "baseline controller running (pid $baseline_pid, log $work/baseline.log)"
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-table=$("$work/bench-cluster" -state "$TEKTON_WASM_CLUSTER" -baseline-pid-file "$work/baseline.pid" "$@")
+table=$("$work/bench-cluster" -state "$TEKTON_WASM_CLUSTER" -baseline-pid-file "$work/baseline.pid" -oci-plugin bench-oci "$@")
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 printf '%s\n' "$table"
 

@@ -3,8 +3,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -138,13 +141,18 @@ func registerTestManifest(t *testing.T, dir, ns string, p manifest.Manifest) (st
 	if err != nil {
 		t.Fatal(err)
 	}
+	unregisterAtEnd(t, cm)
+	return p.APIVersion, cm
+}
+
+// unregisterAtEnd deletes the plugin ConfigMap cm when t ends.
+func unregisterAtEnd(t *testing.T, cm *corev1.ConfigMap) {
 	t.Cleanup(func() {
 		err := kube.CoreV1().ConfigMaps(controllerNamespace).Delete(context.Background(), cm.Name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("unregistering plugin %s: %v", cm.Name, err)
 		}
 	})
-	return p.APIVersion, cm
 }
 
 // createCustomRun creates cr in ns and returns it.
@@ -180,5 +188,44 @@ func wantCondition(t *testing.T, cr *v1beta1.CustomRun, status corev1.ConditionS
 	c := cr.Status.GetCondition(apis.ConditionSucceeded)
 	if c == nil || c.Status != status || c.Reason != reason {
 		t.Fatalf("CustomRun %s: Succeeded condition = %+v, want status %s reason %s", cr.Name, c, status, reason)
+	}
+}
+
+// TestFirstPartyPluginsDescribeThemselves checks that every first-party
+// plugin `make plugins` builds carries its plugins/<name>/plugin.yaml as
+// its embedded manifest: `tkn-wasm inspect` prints it. It needs no
+// cluster; it is here because the suite's prerequisites build bin/plugins
+// and bin/tkn-wasm.
+func TestFirstPartyPluginsDescribeThemselves(t *testing.T) {
+	t.Parallel()
+	plugins, err := loadPlugins(pluginDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plugins {
+		path := filepath.Join(pluginDir, p.Module)
+		cmd := exec.Command(filepath.Join(repoRoot, "bin", "tkn-wasm"), "inspect", "-o", "json", path)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("tkn-wasm inspect %s: %v: %s", path, err, stderr.String())
+		}
+		var inspected struct {
+			Manifest      *manifest.Manifest `json:"manifest"`
+			ManifestError string             `json:"manifestError"`
+		}
+		if err := json.Unmarshal(out, &inspected); err != nil {
+			t.Fatalf("tkn-wasm inspect %s printed %s: %v", path, out, err)
+		}
+		if inspected.Manifest == nil {
+			t.Errorf("%s carries no manifest (%s); make plugins embeds plugins/%s/plugin.yaml", path, inspected.ManifestError, p.Name)
+			continue
+		}
+		want, _ := json.Marshal(p.Carried())
+		got, _ := json.Marshal(inspected.Manifest)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s carries the manifest %s; want plugins/%s/plugin.yaml's, %s", path, got, p.Name, want)
+		}
 	}
 }

@@ -163,12 +163,18 @@ func manifestDigest(t *testing.T, cm *corev1.ConfigMap) string {
 // text, on the ConfigMap cm (this very version of it).
 func waitEvent(t *testing.T, cm *corev1.ConfigMap, reason, text string) {
 	t.Helper()
+	waitEventWithin(t, cm, reason, text, 30*time.Second)
+}
+
+// waitEventWithin is waitEvent with a timeout.
+func waitEventWithin(t *testing.T, cm *corev1.ConfigMap, reason, text string, timeout time.Duration) {
+	t.Helper()
 	selector := fields.Set{
 		"involvedObject.kind": "ConfigMap",
 		"involvedObject.name": cm.Name,
 		"reason":              reason,
 	}.AsSelector().String()
-	eventually(t, 30*time.Second, reason+" Event on ConfigMap "+cm.Name, func(ctx context.Context) (bool, error) {
+	eventually(t, timeout, reason+" Event on ConfigMap "+cm.Name, func(ctx context.Context) (bool, error) {
 		evs, err := kube.CoreV1().Events(cm.Namespace).List(ctx, metav1.ListOptions{FieldSelector: selector})
 		if err != nil {
 			return false, err

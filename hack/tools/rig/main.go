@@ -62,58 +62,70 @@ func run(args []string) error {
 	return usage
 }
 
-// writePKI writes, unless DIR/ca.crt already exists:
+// writePKI writes into DIR what it does not hold yet:
 //
 //	ca.crt ca.key                  the cluster CA (clients trust it)
 //	apiserver.crt apiserver.key    serving certificate for 127.0.0.1,
 //	                               localhost and the in-cluster service names
+//	registry.crt registry.key      the OCI registry's serving certificate,
+//	                               for 127.0.0.1 and localhost
 //	sa.key sa.pub                  service-account token signing key pair
 //
+// A certificate is written after its key, and marks the pair complete; a
+// directory from an older rig gets the pairs it lacks, signed by its CA.
 // Keys are ECDSA P-256: generating them takes microseconds, where RSA-2048
 // takes tens of milliseconds.
 func writePKI(dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, "ca.crt")); err == nil {
-		return nil
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	now := time.Now().Add(-time.Hour)
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, caKey, err := loadOrCreateCA(dir)
 	if err != nil {
 		return err
 	}
-	ca := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "tekton-wasm-rig-ca"},
-		NotBefore:             now,
-		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
+	loopback := []net.IP{net.IPv4(127, 0, 0, 1)}
+	leaves := []struct {
+		name string
+		tmpl x509.Certificate
+	}{
+		{"apiserver", x509.Certificate{
+			Subject: pkix.Name{CommonName: "kube-apiserver"},
+			DNSNames: []string{"localhost", "kubernetes", "kubernetes.default",
+				"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+			IPAddresses: append(loopback, net.IPv4(10, 0, 0, 1)),
+		}},
+		{"registry", x509.Certificate{
+			Subject:     pkix.Name{CommonName: "registry"},
+			DNSNames:    []string{"localhost"},
+			IPAddresses: loopback,
+		}},
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		return err
+	for i, l := range leaves {
+		if exists(filepath.Join(dir, l.name+".crt")) {
+			continue
+		}
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		tmpl := l.tmpl
+		tmpl.SerialNumber = big.NewInt(time.Now().UnixNano() + int64(i))
+		tmpl.NotBefore, tmpl.NotAfter = ca.NotBefore, ca.NotAfter
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		der, err := x509.CreateCertificate(rand.Reader, &tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			return err
+		}
+		if err := writeKey(dir, l.name+".key", key); err != nil {
+			return err
+		}
+		if err := writePEM(dir, l.name+".crt", "CERTIFICATE", der); err != nil {
+			return err
+		}
 	}
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	srv := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore:    now,
-		NotAfter:     ca.NotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default",
-			"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 0, 0, 1)},
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srv, ca, &srvKey.PublicKey, caKey)
-	if err != nil {
-		return err
+	if exists(filepath.Join(dir, "sa.pub")) {
+		return nil
 	}
 	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -123,31 +135,91 @@ func writePKI(dir string) error {
 	if err != nil {
 		return err
 	}
-	var keys [3][]byte
-	for i, k := range []*ecdsa.PrivateKey{caKey, srvKey, saKey} {
-		if keys[i], err = x509.MarshalPKCS8PrivateKey(k); err != nil {
-			return err
+	if err := writeKey(dir, "sa.key", saKey); err != nil {
+		return err
+	}
+	return writePEM(dir, "sa.pub", "PUBLIC KEY", saPub)
+}
+
+// loadOrCreateCA returns DIR's CA, making it (ca.key, then ca.crt) if
+// ca.crt is missing.
+func loadOrCreateCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	if exists(filepath.Join(dir, "ca.crt")) {
+		cert, err := readPEM(dir, "ca.crt")
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	files := []struct {
-		name, typ string
-		der       []byte
-	}{
-		{"ca.key", "PRIVATE KEY", keys[0]},
-		{"apiserver.key", "PRIVATE KEY", keys[1]},
-		{"sa.key", "PRIVATE KEY", keys[2]},
-		{"sa.pub", "PUBLIC KEY", saPub},
-		{"apiserver.crt", "CERTIFICATE", srvDER},
-		// ca.crt last: its presence marks a complete directory.
-		{"ca.crt", "CERTIFICATE", caDER},
-	}
-	for _, f := range files {
-		data := pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der})
-		if err := os.WriteFile(filepath.Join(dir, f.name), data, 0o600); err != nil {
-			return err
+		ca, err := x509.ParseCertificate(cert)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ca.crt: %w", err)
 		}
+		key, err := readPEM(dir, "ca.key")
+		if err != nil {
+			return nil, nil, err
+		}
+		k, err := x509.ParsePKCS8PrivateKey(key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ca.key: %w", err)
+		}
+		caKey, ok := k.(*ecdsa.PrivateKey)
+		if !ok {
+			return nil, nil, fmt.Errorf("ca.key is a %T, not the ECDSA key rig makes", k)
+		}
+		return ca, caKey, nil
 	}
-	return nil
+	now := time.Now().Add(-time.Hour)
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "tekton-wasm-rig-ca"},
+		NotBefore:             now,
+		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writeKey(dir, "ca.key", caKey); err != nil {
+		return nil, nil, err
+	}
+	return ca, caKey, writePEM(dir, "ca.crt", "CERTIFICATE", der)
+}
+
+func exists(path string) bool { _, err := os.Stat(path); return err == nil }
+
+func writeKey(dir, name string, k *ecdsa.PrivateKey) error {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return err
+	}
+	return writePEM(dir, name, "PRIVATE KEY", der)
+}
+
+func writePEM(dir, name, typ string, der []byte) error {
+	return os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+}
+
+// readPEM returns the DER of the first PEM block of DIR/name.
+func readPEM(dir, name string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("%s holds no PEM block", name)
+	}
+	return block.Bytes, nil
 }
 
 // printFreePorts holds all N listeners open until every port is chosen, so

@@ -11,14 +11,17 @@ package plugintest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/hostabi/guest"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
@@ -81,7 +84,7 @@ func (p *Harness) compile(t testing.TB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close(ctx) })
-	limits := engine.Limits{MemoryBytes: p.Manifest.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Manifest.Capabilities.HTTP != nil}}
+	limits := engine.Limits{MemoryBytes: p.Manifest.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Manifest.Capabilities.HTTP != nil, Kubernetes: p.Manifest.Capabilities.GrantsKubernetes()}}
 	if p.compiled, err = e.Compile(ctx, p.Wasm, limits); err != nil {
 		t.Fatalf("compiling %s: %v", p.Manifest.Module, err)
 	}
@@ -153,4 +156,20 @@ func (p *Harness) call(t testing.TB, inv engine.Invocation, invoke func(context.
 		t.Fatalf("invoking %s: %v\nlog:\n%s", p.Manifest.Name, err, log.Bytes())
 	}
 	return resp, log.Bytes()
+}
+
+// WantFail fails t unless err is a *guest.Error (what a handler returns
+// with guest.Fail) with reason, whose message contains every one of
+// parts: for tests of a plugin's handler, called without the engine.
+func WantFail(t testing.TB, err error, reason string, parts ...string) {
+	t.Helper()
+	var e *guest.Error
+	if !errors.As(err, &e) || e.Reason != reason {
+		t.Fatalf("error %v, want reason %s", err, reason)
+	}
+	for _, p := range parts {
+		if !strings.Contains(e.Message, p) {
+			t.Errorf("message %q does not say %q", e.Message, p)
+		}
+	}
 }

@@ -12,11 +12,9 @@
 package httpcap
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +30,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability"
 )
 
 // DefaultSetting is what a denial tells the user to change.
@@ -136,12 +135,7 @@ func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // Error is a failed request, with the errno the plugin receives and a
 // message for it.
-type Error struct {
-	Errno   hostabi.Errno
-	Message string
-}
-
-func (e *Error) Error() string { return e.Message }
+type Error = hostabi.Error
 
 func errorf(errno hostabi.Errno, format string, args ...any) *Error {
 	return &Error{Errno: errno, Message: fmt.Sprintf(format, args...)}
@@ -175,7 +169,7 @@ func (c *Client) Session() *Session { return &Session{c: c} }
 func (s *Session) Do(ctx context.Context, doc, body []byte) (resp *Response, err error) {
 	defer func() {
 		if s.c.observe != nil {
-			s.c.observe(Errno(err))
+			s.c.observe(hostabi.ErrnoOf(err))
 		}
 	}()
 	req, err := s.c.newRequest(ctx, doc, body)
@@ -204,19 +198,6 @@ func (s *Session) Do(ctx context.Context, doc, body []byte) (resp *Response, err
 	return &Response{Status: r.StatusCode, Header: r.Header, Body: b}, nil
 }
 
-// Errno is the errno of an error Do returned: ErrnoSuccess for nil,
-// ErrnoIO for an error that is no *Error.
-func Errno(err error) hostabi.Errno {
-	var e *Error
-	switch {
-	case err == nil:
-		return hostabi.ErrnoSuccess
-	case errors.As(err, &e):
-		return e.Errno
-	}
-	return hostabi.ErrnoIO
-}
-
 // forbiddenHeaders are set by the host's transport; a plugin setting them
 // could smuggle a second request or misdirect this one.
 var forbiddenHeaders = map[string]bool{
@@ -224,22 +205,17 @@ var forbiddenHeaders = map[string]bool{
 	"Upgrade": true, "Keep-Alive": true, "Te": true, "Trailer": true,
 }
 
+// limits bound a request document and body.
+var limits = capability.Limits{
+	Doc: hostabi.MaxHTTPRequestJSONBytes, DocName: "MaxHTTPRequestJSONBytes",
+	Body: hostabi.MaxHTTPRequestBodyBytes, BodyName: "MaxHTTPRequestBodyBytes",
+}
+
 // newRequest decodes and checks a request document.
 func (c *Client) newRequest(ctx context.Context, doc, body []byte) (*http.Request, error) {
-	if len(doc) > hostabi.MaxHTTPRequestJSONBytes {
-		return nil, errorf(hostabi.ErrnoTooLarge, "the request document is %d bytes, over %d (MaxHTTPRequestJSONBytes)", len(doc), hostabi.MaxHTTPRequestJSONBytes)
-	}
-	if len(body) > hostabi.MaxHTTPRequestBodyBytes {
-		return nil, errorf(hostabi.ErrnoTooLarge, "the request body is %d bytes, over %d (MaxHTTPRequestBodyBytes)", len(body), hostabi.MaxHTTPRequestBodyBytes)
-	}
 	var hr hostabi.HTTPRequest
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&hr); err != nil {
-		return nil, errorf(hostabi.ErrnoInval, "the request document is not an HTTP request: %v", err)
-	}
-	if dec.More() {
-		return nil, errorf(hostabi.ErrnoInval, "the request document has data after its JSON object")
+	if err := capability.Decode(doc, body, limits, "an HTTP request", &hr); err != nil {
+		return nil, err
 	}
 	if len(hr.URL) > hostabi.MaxHTTPURLBytes {
 		return nil, errorf(hostabi.ErrnoTooLarge, "the URL is %d bytes, over %d (MaxHTTPURLBytes)", len(hr.URL), hostabi.MaxHTTPURLBytes)
@@ -252,13 +228,9 @@ func (c *Client) newRequest(ctx context.Context, doc, body []byte) (*http.Reques
 	if method == "" {
 		method = http.MethodGet
 	}
-	var rd io.Reader
-	if len(body) > 0 {
-		rd = bytes.NewReader(bytes.Clone(body))
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := capability.NewRequest(ctx, method, u.String(), body)
 	if err != nil {
-		return nil, errorf(hostabi.ErrnoInval, "the request is invalid: %v", err)
+		return nil, err
 	}
 	n, size := 0, 0
 	for name, values := range hr.Headers {

@@ -51,7 +51,7 @@ func wantErr(t *testing.T, err error, errno hostabi.Errno, parts ...string) {
 	t.Helper()
 	var e *Error
 	if !errors.As(err, &e) || e.Errno != errno {
-		t.Fatalf("error = %v (errno %v), want errno %v", err, Errno(err), errno)
+		t.Fatalf("error = %v (errno %v), want errno %v", err, hostabi.ErrnoOf(err), errno)
 	}
 	for _, p := range parts {
 		if !strings.Contains(e.Message, p) {

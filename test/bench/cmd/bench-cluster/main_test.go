@@ -47,6 +47,7 @@ func TestLoadedPluginsSinceLastStart(t *testing.T) {
 2026/11/29 04:11:00 Registering 1 controllers
 {"severity":"info","timestamp":"2026-11-29T04:11:01.250Z","message":"Loaded plugin","plugin":"noop","compileTime":0.05}
 {"severity":"info","timestamp":"2026-11-29T04:11:01.300Z","message":"Reconcile succeeded","plugin":"noop"}
+{"severity":"info","timestamp":"2026-11-29T04:11:01.400Z","message":"Loaded plugin","plugin":"oci","compileTime":0.06,"pullTime":0.012}
 `
 	path := filepath.Join(t.TempDir(), "controller.log")
 	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
@@ -56,9 +57,29 @@ func TestLoadedPluginsSinceLastStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := pluginLoad{plugin: "noop", at: time.Date(2026, 11, 29, 4, 11, 1, 250e6, time.UTC), compile: 50 * time.Millisecond}
-	if len(got) != 1 || got[0].plugin != want.plugin || !got[0].at.Equal(want.at) || got[0].compile != want.compile {
-		t.Errorf("loadedPlugins = %+v, want [%+v]", got, want)
+	want := []pluginLoad{
+		{plugin: "noop", at: time.Date(2026, 11, 29, 4, 11, 1, 250e6, time.UTC), compile: 50 * time.Millisecond},
+		{plugin: "oci", at: time.Date(2026, 11, 29, 4, 11, 1, 400e6, time.UTC), compile: 60 * time.Millisecond, pull: 12 * time.Millisecond},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("loadedPlugins = %+v, want %+v", got, want)
+	}
+	for i, w := range want {
+		if g := got[i]; g.plugin != w.plugin || !g.at.Equal(w.at) || g.compile != w.compile || g.pull != w.pull {
+			t.Errorf("loadedPlugins[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+}
+
+func TestParseSteps(t *testing.T) {
+	if got, err := parseSteps("restart"); err != nil || len(got) != 1 || got[0] != "restart" {
+		t.Errorf("parseSteps(restart) = %v, %v", got, err)
+	}
+	if got, err := parseSteps("memory,latency"); err != nil || len(got) != 2 {
+		t.Errorf("parseSteps(memory,latency) = %v, %v", got, err)
+	}
+	if _, err := parseSteps("restart,warmup"); err == nil || !strings.Contains(err.Error(), `unknown step "warmup"`) {
+		t.Errorf("parseSteps(restart,warmup) = %v; want an error naming warmup", err)
 	}
 }
 
