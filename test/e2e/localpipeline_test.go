@@ -195,7 +195,7 @@ func runOnCluster(t *testing.T, file string) ranPipeline {
 			t.Fatalf("%s: %v", file, err)
 		}
 	}
-	r := ranPipeline{pr: waitPipelineRun(t, ns, name)}
+	r := ranPipeline{pr: waitPipelineRunDone(t, ns, name, time.Minute)}
 	// A PipelineRun that timed out has ended while the CustomRuns it
 	// cancelled are ending.
 	eventually(t, 30*time.Second, "the CustomRuns of "+name+" to end", func(ctx context.Context) (bool, error) {

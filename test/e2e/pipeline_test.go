@@ -91,7 +91,7 @@ func runPipeline(t *testing.T, ns string, p *pipelinev1.Pipeline, params pipelin
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	pr := waitPipelineRun(t, ns, p.Name)
+	pr := waitPipelineRunDone(t, ns, p.Name, time.Minute)
 	if c := pr.Status.GetCondition(apis.ConditionSucceeded); !c.IsTrue() {
 		t.Fatalf("PipelineRun ended %s: %s: %s", c.Status, c.Reason, c.Message)
 	}
@@ -105,21 +105,4 @@ func runPipeline(t *testing.T, ns string, p *pipelinev1.Pipeline, params pipelin
 			t.Errorf("pipeline result %s = %q, want %q (all: %v)", k, results[k], v, results)
 		}
 	}
-}
-
-// waitPipelineRun waits up to a minute for PipelineRun name in ns to end
-// and returns it.
-func waitPipelineRun(t *testing.T, ns, name string) *pipelinev1.PipelineRun {
-	t.Helper()
-	var pr *pipelinev1.PipelineRun
-	eventually(t, 60*time.Second, "PipelineRun "+name+" to finish", func(ctx context.Context) (bool, error) {
-		var err error
-		pr, err = tekton.TektonV1().PipelineRuns(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		c := pr.Status.GetCondition(apis.ConditionSucceeded)
-		return c != nil && !c.IsUnknown(), nil
-	})
-	return pr
 }
