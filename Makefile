@@ -184,8 +184,9 @@ cluster-up:
 cluster-down:
 	@hack/cluster.sh down
 # The e2e suite on the rig; a rig it started, it stops afterwards. It pushes
-# with bin/tkn-wasm, and serves the Template plugin (test/e2e/plugins/template),
-# too large for a ConfigMap, from the rig's registry.
+# with bin/tkn-wasm and runs the same PipelineRuns locally with it, and serves
+# the Template plugin (test/e2e/plugins/template), too large for a ConfigMap,
+# from the rig's registry.
 e2e: deps build plugins hostile $(BIN)/e2e/template.wasm
 	hack/cluster.sh test $(E2E_FLAGS)
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
@@ -152,3 +153,30 @@ func (f *registryFlags) client() (*ociplugin.Client, error) {
 const registryHelp = "Credentials come from the docker config ($DOCKER_CONFIG/config.json, default\n" +
 	"~/.docker/config.json: docker login writes it); a registry with a private CA\n" +
 	"needs --ca-file or SSL_CERT_FILE. Registries on localhost may use plain HTTP.\n"
+
+// progressFlag is --progress: how run shows a PipelineRun's tasks on
+// stderr (live.go): auto, live or plain.
+type progressFlag string
+
+const (
+	progressAuto  progressFlag = "auto"
+	progressLive  progressFlag = "live"
+	progressPlain progressFlag = "plain"
+)
+
+// progressUsage is --progress's help.
+const progressUsage = "with a PipelineRun: `auto`, live or plain; live redraws one line per running task in place on a terminal, plain prints a line per change of a task's state; auto is live when stderr is a terminal"
+
+func (p *progressFlag) String() string { return string(*p) }
+
+// Type names the flag's value in --help (pflag.Value).
+func (p *progressFlag) Type() string { return "mode" }
+
+func (p *progressFlag) Set(v string) error {
+	switch progressFlag(v) {
+	case progressAuto, progressLive, progressPlain:
+		*p = progressFlag(v)
+		return nil
+	}
+	return fmt.Errorf("%q is not auto, live or plain", v)
+}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/tekton-wasm/tekton-wasm/internal/boundedread"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
@@ -114,8 +113,8 @@ func pipelineRunGiven(inputs []input) bool {
 	return false
 }
 
-// runPipelineRun is `tkn-wasm run` for a PipelineRun: it prints a line on
-// stderr per task state change and the PipelineRun at the end.
+// runPipelineRun is `tkn-wasm run` for a PipelineRun: it shows the tasks'
+// progress on stderr (live.go) and prints the PipelineRun at the end.
 func runPipelineRun(ctx context.Context, inputs []input, f runOptions, caps local.Capabilities, stdout, stderr io.Writer) (int, error) {
 	switch {
 	case f.pluginPath != "":
@@ -149,13 +148,22 @@ func runPipelineRun(ctx context.Context, inputs []input, f runOptions, caps loca
 	}
 	defer eng.Close(context.Background())
 
-	progress := &progressPrinter{w: stderr}
+	view := f.progress.view(stderr)
+	defer view.Close()
+	var runs []*v1beta1.CustomRun // as they ended
 	r := &pipelinerun.Runner{
-		Plugins:   pluginRunners(eng, idx, f.pluginsDir, caps, stderr),
+		Plugins:   pluginRunners(eng, idx, f.pluginsDir, caps, view),
 		Pipelines: pipelines,
-		Progress:  progress.print,
+		Progress: func(ev pipelinerun.Event) {
+			if ev.Run != nil {
+				runs = append(runs, ev.Run)
+			}
+			view.Event(ev)
+		},
 	}
-	if err := r.Run(ctx, pr); err != nil {
+	err = r.Run(ctx, pr)
+	view.Close()
+	if err != nil {
 		return 0, usagef("%v", err)
 	}
 	obj, err := object(pr, "PipelineRun")
@@ -164,7 +172,7 @@ func runPipelineRun(ctx context.Context, inputs []input, f runOptions, caps loca
 	}
 	if f.all {
 		items := []any{obj}
-		for _, cr := range progress.runs {
+		for _, cr := range runs {
 			o, err := customRunObject(cr)
 			if err != nil {
 				return 0, err
@@ -310,22 +318,4 @@ func readPipelinesDir(dir string, add func(document) error) error {
 		}
 	}
 	return nil
-}
-
-// progressPrinter prints one line per task state change and keeps the
-// CustomRuns as they ended.
-type progressPrinter struct {
-	w    io.Writer
-	runs []*v1beta1.CustomRun
-}
-
-func (p *progressPrinter) print(ev pipelinerun.Event) {
-	if ev.Run != nil {
-		p.runs = append(p.runs, ev.Run)
-	}
-	line := fmt.Sprintf("%-24s %-10s %s", ev.Task, ev.State, ev.Reason)
-	if ev.CustomRun != "" {
-		line += fmt.Sprintf(" (%s)", ev.Elapsed.Round(time.Millisecond))
-	}
-	fmt.Fprintln(p.w, line)
 }

@@ -34,10 +34,11 @@ type runOptions struct {
 	kubeconfig                                             string
 	files, params, workspaces, allowHosts                  []string
 	all                                                    bool
+	progress                                               progressFlag
 }
 
 func newRunCmd(code *int) *cobra.Command {
-	var o runOptions
+	o := runOptions{progress: progressAuto}
 	cmd := &cobra.Command{
 		Use:   "run -f CUSTOMRUN.yaml (--plugin MODULE.wasm | --plugins DIR) [flags]",
 		Short: "Run a CustomRun, or a PipelineRun of plugin tasks, to its end on this machine",
@@ -61,6 +62,7 @@ func newRunCmd(code *int) *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringArrayVarP(&o.files, "file", "f", nil, "the CustomRun or PipelineRun YAML or JSON file (at most 4 MiB); - reads stdin; repeat it to give a PipelineRun's Pipelines")
 	fs.StringVar(&o.pipelinesDir, "pipelines", "", "a directory of Pipeline YAML files that a PipelineRun's pipelineRef may name")
+	fs.Var(&o.progress, "progress", progressUsage)
 	fs.BoolVar(&o.all, "all", false, "with a PipelineRun: print a List of it and of each CustomRun it made, as they ended")
 	fs.StringVar(&o.pluginPath, "plugin", "", "the plugin module (.wasm, .wasm.gz or .wasm.zst) to run, or oci://HOST/REPO@sha256:… to pull it")
 	fs.StringVar(&o.pluginsDir, "plugins", "", "a plugin directory with an index.yaml; the run's apiVersion/kind picks the plugin")

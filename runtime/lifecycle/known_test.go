@@ -58,6 +58,28 @@ status:
   startTime: "2026-11-29T09:59:30Z"
   conditions:
   - {type: Succeeded, status: Unknown, reason: Started, lastTransitionTime: "2026-11-29T09:59:30Z"}`
+	// An attempt with a 500ms timeout that started at 09:59:59.8 (its
+	// deadline 10:00:00.3), read back from the apiserver: startTime in
+	// whole seconds, so startTime + timeout (09:59:59.5) has passed.
+	shortAttempt := Action{Kind: Invoke, Attempt: 1, Deadline: now.Add(300 * time.Millisecond)}
+	const shortSpec = header + `
+spec:
+  customRef: {apiVersion: example.dev/v1, kind: Example}
+  serviceAccountName: ""
+  timeout: 500ms`
+	const shortTimedOut = shortSpec + `
+status:
+  startTime: "2026-11-29T09:59:59Z"
+  completionTime: "2026-11-29T10:00:00Z"
+  conditions:
+  - {type: Succeeded, status: "False", reason: CustomRunTimedOut, message: CustomRun "r" timed out after 500ms (attempt 1 of 1), lastTransitionTime: "2026-11-29T10:00:00Z"}`
+	shortRun := func(reason, changed string) string {
+		return shortSpec + `
+status:
+  startTime: "2026-11-29T09:59:59Z"
+  conditions:
+  - {type: Succeeded, status: Unknown, reason: ` + reason + `, lastTransitionTime: "2026-11-29T` + changed + `Z"}`
+	}
 	for _, tc := range []struct {
 		name  string
 		in    string // the run
@@ -148,6 +170,26 @@ status:
   conditions:
   - {type: Succeeded, status: Unknown, reason: Running, lastTransitionTime: "2026-11-29T10:00:00Z"}`,
 		next: Action{Kind: Wait, Attempt: 1, Deadline: now.Add(30 * time.Second), At: now.Add(5 * time.Second)},
+	}, {
+		name: "stored startTime in whole seconds: the attempt's own deadline stands for its outcome",
+		in:   shortRun("Started", "09:59:59"), known: Known{Last: shortAttempt, Outcome: &Outcome{Response: resp(`{"status":"Running","requeueAfter":"0.1s"}`)}},
+		want: shortRun("Running", "10:00:00"),
+		next: Action{Kind: Wait, Attempt: 1, Deadline: now.Add(300 * time.Millisecond), At: now.Add(100 * time.Millisecond)},
+	}, {
+		name: "stored startTime in whole seconds: the attempt's own deadline stands for its next call",
+		in:   shortRun("Running", "09:59:59"), known: Known{Last: shortAttempt.WaitUntil(now)},
+		want: shortRun("Running", "09:59:59"),
+		next: shortAttempt,
+	}, {
+		name: "stored startTime in whole seconds, another attempt's deadline: the stored one",
+		in:   shortRun("Started", "09:59:59"), known: Known{Last: Action{Kind: Wait, Attempt: 2, Deadline: now.Add(time.Hour), At: now}},
+		want: shortTimedOut,
+		next: Action{Kind: Done},
+	}, {
+		name: "stored startTime in whole seconds after a restart: the deadline from the stored status",
+		in:   shortRun("Started", "09:59:59"), known: Known{},
+		want: shortTimedOut,
+		next: Action{Kind: Done},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &Machine{Clock: clocktesting.NewFakePassiveClock(now)}

@@ -39,6 +39,18 @@
 // (spec.retries above MaxRetries) end at once with
 // CustomRunValidationFailed instead of being attempted.
 //
+// Deadlines. An attempt's deadline is its start plus the timeout, at full
+// precision: the action that starts an attempt carries its deadline, and
+// so does every later action of that attempt (Invoke, Wait, Await) that
+// the caller gives back as Known.Last; Step keeps that deadline rather
+// than deriving it again from status.startTime, which the apiserver
+// stores in whole seconds (a 500ms timeout started at 10:00:00.9 would
+// otherwise end at 10:00:00.5, before its first call). A caller without
+// an action of the attempt (a new process after a restart; a Known.Last
+// that is zero or of an earlier attempt) gets the deadline derived from
+// the stored status: status.startTime + the timeout, which may be up to a
+// second earlier than the real one, never later.
+//
 // Clean-up. A run cancelled, or an attempt timed out, after a call of the
 // attempt answered Running (the plugin started something outside) owes
 // the plugin one clean-up call before the attempt ends: Step returns
@@ -258,7 +270,7 @@ func (m *Machine) Step(run *v1beta1.CustomRun, known Known) Action {
 		}
 		return m.end(run, last) // the clean-up call is over, whatever it answered
 	}
-	act := m.advance(run)
+	act := m.advance(run, known.Last)
 	if act.Kind != Invoke {
 		return act
 	}
@@ -282,8 +294,9 @@ func (m *Machine) Step(run *v1beta1.CustomRun, known Known) Action {
 
 // advance brings run up to date without an outcome: it ends an invalid
 // or cancelled run, or a timed-out attempt, and starts a new run. It
-// returns Done or Invoke for the attempt in progress.
-func (m *Machine) advance(run *v1beta1.CustomRun) Action {
+// returns Done or Invoke for the attempt in progress, whose deadline is
+// last's when last is an action of that attempt (see current).
+func (m *Machine) advance(run *v1beta1.CustomRun, last Action) Action {
 	if run.IsDone() {
 		return Action{Kind: Done}
 	}
@@ -297,6 +310,9 @@ func (m *Machine) advance(run *v1beta1.CustomRun) Action {
 		return Action{Kind: Done}
 	}
 	act := m.current(run)
+	if last.Attempt == act.Attempt && last.Cleanup == "" {
+		act.Deadline = last.Deadline
+	}
 	if run.IsCancelled() {
 		return m.endOrCleanup(run, act, hostabi.CleanupCancelled)
 	}
@@ -376,7 +392,12 @@ func (m *Machine) record(run *v1beta1.CustomRun, act Action, out Outcome) Action
 	}
 }
 
-// current describes the attempt in progress.
+// current describes the attempt in progress, its deadline derived from
+// the stored status: status.startTime + the timeout. A stored startTime
+// has whole seconds (metav1.Time), so this deadline may fall up to a
+// second before the one the attempt started with, which the actions of
+// the attempt carry: advance prefers those (see the package documentation
+// on deadlines).
 func (m *Machine) current(run *v1beta1.CustomRun) Action {
 	act := Action{Kind: Invoke, Attempt: attemptOf(run)}
 	if t := m.Timeout(run); t > 0 && run.Status.StartTime != nil {

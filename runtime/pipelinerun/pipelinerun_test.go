@@ -293,26 +293,39 @@ spec:
 	}
 }
 
-// timeouts.tasks cancels the DAG, then the finally tasks run.
-func TestTasksTimeoutRunsFinally(t *testing.T) {
-	pr, got := run(t, header+`
+// timeouts.tasks cancels the DAG, then the finally tasks run;
+// timeouts.finally cancels the finally tasks still running once it has
+// passed since the first of them started, and the DAG's outcome stands.
+func TestTasksAndFinallyTimeouts(t *testing.T) {
+	for _, tc := range []struct {
+		name, timeouts, dag, finally string // the durations the tasks wait
+		condition                    string
+		want                         map[string]string
+	}{
+		{"tasks", "tasks: 300ms", "30s", "0s", "False/PipelineRunTimeout", map[string]string{"dag": "Failed/CustomRunCancelled", "fin": "Succeeded/DurationElapsed"}},
+		{"finally", "finally: 300ms", "0s", "30s", "False/Failed", map[string]string{"dag": "Succeeded/DurationElapsed", "fin": "Failed/CustomRunCancelled"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, got := run(t, header+`
 spec:
-  timeouts: {pipeline: 1m, tasks: 300ms}
+  timeouts: {pipeline: 1m, `+tc.timeouts+`}
   pipelineSpec:
     tasks:
-    - name: slow
+    - name: dag
       taskRef: {apiVersion: wait.tekton-wasm.dev/v1alpha1, kind: Wait}
-      params: [{name: duration, value: 30s}]
+      params: [{name: duration, value: `+tc.dag+`}]
     finally:
-    - name: cleanup
+    - name: fin
       taskRef: {apiVersion: wait.tekton-wasm.dev/v1alpha1, kind: Wait}
-      params: [{name: duration, value: 0s}]
+      params: [{name: duration, value: `+tc.finally+`}]
 `)
-	if c := condition(pr); !strings.HasPrefix(c, "False/") {
-		t.Fatalf("the PipelineRun ended %s, want False", c)
-	}
-	if got["slow"] != "Failed/CustomRunCancelled" || got["cleanup"] != "Succeeded/DurationElapsed" {
-		t.Errorf("slow ended %s, cleanup %s; want the first cancelled, the second run", got["slow"], got["cleanup"])
+			if c := condition(pr); c != tc.condition {
+				t.Errorf("the PipelineRun ended %s, want %s", c, tc.condition)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("tasks (-want +got):\n%s", d)
+			}
+		})
 	}
 }
 

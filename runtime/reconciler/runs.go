@@ -72,11 +72,17 @@ func (st *runState) started(act lifecycle.Action, j *job) {
 }
 
 // settled records act, the machine's decision, once its status is stored:
-// the job (recorded, or stopped) is forgotten, and a Wait is kept.
+// the job (recorded, or stopped) is forgotten, and a Wait is kept. An
+// Invoke not carried out (tried again after the work queue's backoff) is
+// kept as a Wait that is due at once, which keeps the attempt's deadline
+// at full precision (see lifecycle's package documentation on deadlines).
 func (st *runState) settled(act lifecycle.Action) {
 	st.job, st.last = nil, lifecycle.Action{}
-	if act.Kind == lifecycle.Wait {
+	switch act.Kind {
+	case lifecycle.Wait:
 		st.last = act
+	case lifecycle.Invoke:
+		st.last = act.WaitUntil(time.Time{})
 	}
 }
 

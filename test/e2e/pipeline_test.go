@@ -91,16 +91,7 @@ func runPipeline(t *testing.T, ns string, p *pipelinev1.Pipeline, params pipelin
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var pr *pipelinev1.PipelineRun
-	eventually(t, 60*time.Second, "the PipelineRun to finish", func(ctx context.Context) (bool, error) {
-		var err error
-		pr, err = tekton.TektonV1().PipelineRuns(ns).Get(ctx, p.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		c := pr.Status.GetCondition(apis.ConditionSucceeded)
-		return c != nil && !c.IsUnknown(), nil
-	})
+	pr := waitPipelineRunDone(t, ns, p.Name, time.Minute)
 	if c := pr.Status.GetCondition(apis.ConditionSucceeded); !c.IsTrue() {
 		t.Fatalf("PipelineRun ended %s: %s: %s", c.Status, c.Reason, c.Message)
 	}
