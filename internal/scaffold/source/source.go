@@ -88,7 +88,9 @@ func Archive(root string, l Language) ([]byte, error) {
 		if dir {
 			return skipDirs[base]
 		}
-		return base == ".gitignore" || strings.HasSuffix(base, "_test.go") || (!l.Go && strings.HasSuffix(base, ".go"))
+		// Cargo.lock is a build output of the Rust SDK's library crate
+		// (its .gitignore leaves it out): the plugin's build writes its own.
+		return base == ".gitignore" || base == "Cargo.lock" || strings.HasSuffix(base, "_test.go") || (!l.Go && strings.HasSuffix(base, ".go"))
 	})
 	if err != nil {
 		return nil, err
