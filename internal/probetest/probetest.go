@@ -1,7 +1,7 @@
 // Package probetest serves the SDKs' probe plugins in their tests: it
 // compiles a module in an engine of the test's own, granted the HTTP and
 // Kubernetes capabilities as the controller grants them, and runs a local HTTP server
-// whose answer shows what the plugin sent.
+// and a test apiserver whose answers show what the plugin sent.
 package probetest
 
 import (
@@ -13,7 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/client-go/rest"
+
+	"github.com/tekton-wasm/tekton-wasm/internal/apiservertest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 	"github.com/tekton-wasm/tekton-wasm/runtime/manifest"
 )
@@ -33,6 +37,46 @@ func Compile(tb testing.TB, wasm []byte) *engine.CompiledPlugin {
 		tb.Fatal(err)
 	}
 	return p
+}
+
+// NeedsKubernetesGrant checks that wasm, which imports
+// kubernetes_request, is refused without the Kubernetes grant, with the
+// error naming the function and the capability.
+func NeedsKubernetesGrant(tb testing.TB, wasm []byte) {
+	tb.Helper()
+	ctx := context.Background()
+	e, err := engine.New(ctx, engine.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer e.Close(ctx)
+	want := "the plugin imports tekton.kubernetes_request, which needs the kubernetes capability, and its manifest does not grant it"
+	if _, err := e.Compile(ctx, wasm, engine.Limits{Grants: engine.Grants{HTTP: true}}); err == nil || !strings.Contains(err.Error(), want) {
+		tb.Errorf("compiling the probe without the Kubernetes grant = %v, want %q", err, want)
+	}
+}
+
+// Kubernetes starts a test apiserver serving ConfigMaps that answers
+// every request with status 201 and the body "METHOD PATH?QUERY BODY",
+// and returns a function that gives each call a Kubernetes session in
+// namespace ns whose rules allow creating ConfigMaps, nothing else. The
+// test's Cleanup stops the server.
+func Kubernetes(tb testing.TB) func() *kubecap.Session {
+	tb.Helper()
+	api := apiservertest.New(tb, []apiservertest.Resource{{GroupVersion: "v1", Name: "configmaps", Kind: "ConfigMap", Namespaced: true}},
+		func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprintf(w, "%s %s?%s %s", r.Method, r.URL.Path, r.URL.RawQuery, body)
+		})
+	client, err := kubecap.New(&rest.Config{Host: api.URL})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rules := []kubecap.Rule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}}}
+	return func() *kubecap.Session {
+		return client.Session(rules, kubecap.Identity{Namespace: "ns"}, kubecap.Options{})
+	}
 }
 
 // Server starts an HTTP server that answers every request with status

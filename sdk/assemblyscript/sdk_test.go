@@ -1,7 +1,7 @@
 // Package guestas tests the AssemblyScript SDK from `go test ./...`, so
 // that `make test` covers it: its probe plugin (test/probe), built as the
 // Makefile builds plugins and run in the host's engine, granted the HTTP
-// capability as the controller grants it. The AssemblyScript example
+// and Kubernetes capabilities as the controller grants them. The AssemblyScript example
 // plugin (plugins/wait-as) runs the rest of the SDK through the engine
 // beside its Go twin.
 package guestas
@@ -20,17 +20,22 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/internal/probetest"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/httpcap"
+	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
 )
 
 type probe struct {
 	t    *testing.T
+	wasm []byte
 	p    *engine.CompiledPlugin
 	http *httpcap.Client
+	// kube gives each call its Kubernetes session; nil serves none.
+	kube func() *kubecap.Session
 }
 
 func loadProbe(t *testing.T) *probe {
-	return &probe{t: t, p: probetest.Compile(t, wasmtest.AssemblyScriptPlugin(t, "test/probe"))}
+	wasm := wasmtest.AssemblyScriptPlugin(t, "test/probe")
+	return &probe{t: t, wasm: wasm, p: probetest.Compile(t, wasm)}
 }
 
 func request(name, value string) *hostabi.Request {
@@ -41,7 +46,11 @@ func request(name, value string) *hostabi.Request {
 func (p *probe) invoke(req *hostabi.Request) (*hostabi.Response, string) {
 	p.t.Helper()
 	var log bytes.Buffer
-	resp, err := p.p.Invoke(context.Background(), req, engine.Invocation{Log: &log, HTTP: p.http})
+	inv := engine.Invocation{Log: &log, HTTP: p.http}
+	if p.kube != nil {
+		inv.Kubernetes = p.kube()
+	}
+	resp, err := p.p.Invoke(context.Background(), req, inv)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -213,6 +222,33 @@ func TestProbe(t *testing.T) {
 		got, log = p.invoke(request("url", "http://denied.example/"))
 		if got.Status != hostabi.StatusFailed || got.Reason != "HTTPErrno3" || !strings.Contains(got.Message, "denied.example") {
 			t.Errorf("a request to a host not allowed answered %+v; want Failed, HTTPErrno3 (EDENIED), the host's message; log:\n%s", got, log)
+		}
+	})
+
+	// The probe imports kubernetes_request, so it loads only with the
+	// grant; a create reaches the test apiserver with its path, field
+	// manager and body, and the status and body come back; a verb outside
+	// the session's rules is ERRNO_DENIED and a call the host serves no
+	// session ERRNO_NOT_CAPABLE, each with the host's message.
+	t.Run("kubernetes", func(t *testing.T) {
+		probetest.NeedsKubernetesGrant(t, p.wasm)
+		p.kube = probetest.Kubernetes(t)
+		defer func() { p.kube = nil }()
+
+		got, log := p.invoke(request("kube", "create"))
+		want := &hostabi.Response{ABIVersion: hostabi.Version, Status: hostabi.StatusSucceeded,
+			Results: []hostabi.Result{{Name: "status", Value: "201"}, {Name: "body", Value: `POST /api/v1/namespaces/ns/configmaps?fieldManager=probe {"metadata":{"name":"cm"}}`}}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("a create answered %+v, want %+v; log:\n%s", got, want, log)
+		}
+		got, log = p.invoke(request("kube", "get"))
+		if got.Status != hostabi.StatusFailed || got.Reason != "KubernetesErrno3" || !strings.Contains(got.Message, "no rule of") {
+			t.Errorf("a get outside the rules answered %+v; want Failed, KubernetesErrno3 (EDENIED), the host's message; log:\n%s", got, log)
+		}
+		p.kube = nil
+		got, log = p.invoke(request("kube", "create"))
+		if got.Status != hostabi.StatusFailed || got.Reason != "KubernetesErrno8" || !strings.Contains(got.Message, "the host serves no Kubernetes") {
+			t.Errorf("a request without a session answered %+v; want Failed, KubernetesErrno8 (ENOTCAPABLE), the host's message; log:\n%s", got, log)
 		}
 	})
 }

@@ -21,7 +21,8 @@ import (
 // assemblyscript` does (each .tmpl file rendered, the SDK copied into
 // sdk/ beside it, without its tests), builds it with its one command,
 // make, away from this repository, and runs the module in the host's
-// engine: it greets its name param. A template whose package-lock.json no
+// engine: it greets its name param, and imports no capability's host
+// function. A template whose package-lock.json no
 // longer matches the SDK fails here, at npm ci.
 func TestTemplate(t *testing.T) {
 	if testing.Short() {
@@ -48,6 +49,14 @@ func TestTemplate(t *testing.T) {
 	wasm, err := os.ReadFile(filepath.Join(dir, "greeter.wasm"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A plugin that calls no capability's wrapper imports none of its
+	// host functions (an import names its module and function, each
+	// after its length), so it loads without a grant.
+	for _, fn := range []string{"http_request", "kubernetes_request"} {
+		if bytes.Contains(wasm, []byte("\x06tekton"+string(rune(len(fn)))+fn)) {
+			t.Errorf("the plugin imports tekton.%s without calling its wrapper: it would need the grant", fn)
+		}
 	}
 	p := probetest.Compile(t, wasm)
 	for _, tt := range []struct {

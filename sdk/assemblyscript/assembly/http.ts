@@ -4,35 +4,13 @@
 // load; a plugin that never calls httpRequest does not import it (the
 // compiler drops unused imports), so it needs no grant.
 
+import { Buffers, ERRNO_IO, HostError, HostResult } from "./host";
 import { Kind, parse, Writer } from "./json";
 import { decodeUTF8 } from "./utf8";
 
 // @ts-ignore: decorator
 @external("tekton", "http_request")
 declare function http_request(req: usize, reqLen: u32, body: usize, bodyLen: u32, out: usize): u32;
-// @ts-ignore: decorator
-@external("tekton", "buffer_read")
-declare function buffer_read(handle: u32, buf: usize, bufLen: u32): u32;
-// @ts-ignore: decorator
-@external("tekton", "buffer_close")
-declare function buffer_close(handle: u32): u32;
-// @ts-ignore: decorator
-@external("tekton", "last_error")
-declare function last_error(buf: usize, bufLen: u32): i32;
-
-// The errnos of the host functions (hostabi/README.md, "Errnos").
-export const ERRNO_INVAL: u32 = 1;
-export const ERRNO_FAULT: u32 = 2;
-export const ERRNO_DENIED: u32 = 3;
-export const ERRNO_TOO_LARGE: u32 = 4;
-export const ERRNO_LIMIT: u32 = 5;
-export const ERRNO_CANCELED: u32 = 6;
-export const ERRNO_IO: u32 = 7;
-export const ERRNO_NOT_CAPABLE: u32 = 8;
-export const ERRNO_RANGE: u32 = 9;
-
-/** The most bytes of a message last_error returns. */
-const MAX_ERROR_BYTES: i32 = 1 << 10;
 
 /** One request for httpRequest. */
 export class HttpRequest {
@@ -81,16 +59,7 @@ export class HttpResponse {
 /** What httpRequest returns: the response, or the errno (ERRNO_*) and the
  * host's message, which for a denied host names the host and the
  * manifest setting that allows it. */
-export class HttpResult {
-  constructor(
-    public response: HttpResponse | null,
-    public errno: u32,
-    public error: string,
-  ) {}
-  get ok(): bool {
-    return this.response != null;
-  }
-}
+export class HttpResult extends HostResult<HttpResponse> {}
 
 /** Sends req through the host and returns the whole response. The host
  * bounds it by the call's deadline and its size and count limits; every
@@ -126,14 +95,13 @@ export function httpRequest(req: HttpRequest): HttpResult {
   const doc = String.UTF8.encode(w.toString());
   const out = new StaticArray<u32>(5); // status, headers handle and length, body handle and length
   const errno = http_request(changetype<usize>(doc), <u32>doc.byteLength, req.body.dataStart, <u32>req.body.length, changetype<usize>(out));
-  if (errno != 0) return hostError(errno);
+  if (errno != 0) return failed(HostError.last(errno));
   const resp = new HttpResponse();
   resp.status = out[0];
-  const headers = readBuffer(out[1], out[2]);
-  if (headers == null) return hostError(lastErrno);
-  const body = readBuffer(out[3], out[4]);
-  if (body == null) return hostError(lastErrno);
-  resp.body = body;
+  const buffers = new Buffers();
+  const headers = buffers.read(out[1], out[2]);
+  resp.body = buffers.read(out[3], out[4]);
+  if (buffers.error != null) return failed(buffers.error!);
   if (headers.length > 0) {
     const parsed = parse(decodeUTF8(headers, headers.length));
     const v = parsed.value;
@@ -148,28 +116,6 @@ export function httpRequest(req: HttpRequest): HttpResult {
   return new HttpResult(resp, 0, "");
 }
 
-let lastErrno: u32 = 0;
-
-/** Copies the host buffer handle of n bytes and closes it; null (with
- * lastErrno set) if it cannot be read. */
-function readBuffer(handle: u32, n: u32): Uint8Array | null {
-  if (handle == 0) return new Uint8Array(0);
-  const b = new Uint8Array(<i32>n);
-  const errno = buffer_read(handle, b.dataStart, n);
-  buffer_close(handle);
-  if (errno != 0) {
-    lastErrno = errno;
-    return null;
-  }
-  return b;
-}
-
-function hostError(errno: u32): HttpResult {
-  const buf = new Uint8Array(MAX_ERROR_BYTES);
-  let n = last_error(buf.dataStart, <u32>buf.length);
-  if (n < 0) n = 0;
-  if (n > MAX_ERROR_BYTES) n = MAX_ERROR_BYTES;
-  let message = decodeUTF8(buf, n);
-  if (message.length == 0) message = "the host function failed with errno " + errno.toString();
-  return new HttpResult(null, errno, message);
+function failed(e: HostError): HttpResult {
+  return new HttpResult(null, e.errno, e.message);
 }

@@ -16,11 +16,10 @@ export {
   ERRNO_NOT_CAPABLE,
   ERRNO_RANGE,
   ERRNO_TOO_LARGE,
-  HttpRequest,
-  httpRequest,
-  HttpResponse,
-  HttpResult,
-} from "./http";
+  HostResult,
+} from "./host";
+export { HttpRequest, httpRequest, HttpResponse, HttpResult } from "./http";
+export { KubernetesFailure, KubernetesRequest, kubernetesRequest, KubernetesResponse, KubernetesResult } from "./kubernetes";
 export { formatDuration, HOUR, MICROSECOND, MILLISECOND, MINUTE, NANOSECOND, ParsedDuration, parseDuration, roundDuration, SECOND } from "./duration";
 export { Time } from "./time";
 export { Metadata, Param, ParamType, ParamValue, Request, RunIdentity, Workspace } from "./request";

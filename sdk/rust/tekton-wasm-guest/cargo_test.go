@@ -8,9 +8,6 @@ package guestrs
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"k8s.io/client-go/rest"
-
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
-	"github.com/tekton-wasm/tekton-wasm/internal/apiservertest"
 	"github.com/tekton-wasm/tekton-wasm/internal/probetest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/capability/kubecap"
 	"github.com/tekton-wasm/tekton-wasm/runtime/engine"
@@ -68,40 +62,21 @@ func TestProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(ctx)
-	noGrant := "the plugin imports tekton.kubernetes_request, which needs the kubernetes capability, and its manifest does not grant it"
-	if _, err := e.Compile(ctx, wasm, engine.Limits{Grants: engine.Grants{HTTP: true}}); err == nil || !strings.Contains(err.Error(), noGrant) {
-		t.Errorf("compiling the probe without the Kubernetes grant = %v, want %q", err, noGrant)
-	}
+	probetest.NeedsKubernetesGrant(t, wasm)
 	p := probetest.Compile(t, wasm)
 	url, client := probetest.Server(t)
-	api := apiservertest.New(t, []apiservertest.Resource{{GroupVersion: "v1", Name: "configmaps", Kind: "ConfigMap", Namespaced: true}},
-		func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			w.WriteHeader(http.StatusCreated)
-			fmt.Fprintf(w, "%s %s?%s %s", r.Method, r.URL.Path, r.URL.RawQuery, body)
-		})
-	kube, err := kubecap.New(&rest.Config{Host: api.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules := []kubecap.Rule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}}}
+	session := probetest.Kubernetes(t)
 	invokeWith := func(kube *kubecap.Session, name, value string) (*hostabi.Response, string) {
 		var log bytes.Buffer
 		req := &hostabi.Request{ABIVersion: hostabi.Version, Attempt: 1, Params: []hostabi.Param{{Name: name, Value: hostabi.StringValue(value)}}}
-		resp, err := p.Invoke(ctx, req, engine.Invocation{Log: &log, HTTP: client, Kubernetes: kube})
+		resp, err := p.Invoke(context.Background(), req, engine.Invocation{Log: &log, HTTP: client, Kubernetes: kube})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return resp, log.String()
 	}
 	invoke := func(name, value string) (*hostabi.Response, string) {
-		return invokeWith(kube.Session(rules, kubecap.Identity{Namespace: "ns"}, kubecap.Options{}), name, value)
+		return invokeWith(session(), name, value)
 	}
 	if got, log := invoke("echo", "é"); got.Status != hostabi.StatusSucceeded || len(got.Results) != 1 || got.Results[0].Value != "é" {
 		t.Errorf("echo answered %+v; log:\n%s", got, log)

@@ -10,8 +10,11 @@
 //   running: answers Running with the value as requeueAfter;
 //   url: sends a POST there with body "ping" and header X-Probe: 1 and
 //        answers the status, the Content-Type header and the body as
-//        results (a failed request is Failed, reason HTTPErrno<n>).
-import { httpRequest, HttpRequest, params, parseDuration, Request, Response, run } from "tekton-wasm-guest";
+//        results (a failed request is Failed, reason HTTPErrno<n>);
+//   kube: sends that verb for ConfigMap cm (create: with field manager probe
+//         and the object as body) and answers the status and the body as
+//         results (a failed request is Failed, reason KubernetesErrno<n>).
+import { httpRequest, HttpRequest, kubernetesRequest, KubernetesRequest, params, parseDuration, Request, Response, run } from "tekton-wasm-guest";
 
 export function tekton_run(): void {
   run(handle);
@@ -58,6 +61,19 @@ function handle(req: Request): Response {
     const resp = res.response!;
     const ctype = resp.headers.has("Content-Type") ? resp.headers.get("Content-Type")[0] : "";
     return Response.succeeded().withResult("status", resp.status.toString()).withResult("type", ctype).withResult("body", resp.text());
+  }
+  if (name == "kube") {
+    const r = new KubernetesRequest(value, "v1", "ConfigMap");
+    if (value == "create") {
+      r.fieldManager = "probe";
+      r.bodyText("{\"metadata\":{\"name\":\"cm\"}}");
+    } else {
+      r.name = "cm";
+    }
+    const res = kubernetesRequest(r);
+    if (!res.ok) return Response.failed("KubernetesErrno" + res.errno.toString(), res.error);
+    const resp = res.response!;
+    return Response.succeeded().withResult("status", resp.status.toString()).withResult("body", resp.text());
   }
   return Response.failed("Usage", "unknown param " + name);
 }
