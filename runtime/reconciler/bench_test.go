@@ -29,7 +29,7 @@ const waitEvery = 10 * time.Minute
 // write, the informer's copy of the write reconciled, the requeueAfter in
 // knative's work queue) and measures the live heap before and after:
 //
-//   - B/waiting-run: what the controller holds per waiting run beside the
+//   - controller-B/run: what the controller holds per waiting run beside the
 //     CustomRun in its informer cache: the reconciler's state of the run,
 //     the work-queue entry of its requeueAfter, and whatever else stays
 //     live (the engine's, the dispatcher's). It is the growth of the heap
@@ -85,7 +85,7 @@ func BenchmarkWaitingRuns(b *testing.B) {
 		informerB += float64(informer) / waitingRuns
 	}
 	n := float64(b.N)
-	b.ReportMetric(controllerB/n, "B/waiting-run")
+	b.ReportMetric(controllerB/n, "controller-B/run")
 	b.ReportMetric(queueB/n, "queue-B/run")
 	b.ReportMetric(informerB/n, "informer-B/run")
 }
