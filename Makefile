@@ -151,7 +151,7 @@ fuzz:
 # more packages' benchmarks (format: test/bench/table.Row).
 BENCH_PKGS  ?= ./runtime/...
 BENCH_FLAGS ?= -count 3
-BENCH_ROWS  ?= runtime/engine/bench.rows runtime/pipelinerun/bench.rows
+BENCH_ROWS  ?= runtime/engine/bench.rows runtime/pipelinerun/bench.rows runtime/reconciler/bench.rows
 BENCH_OUT   := $(BIN)/bench.txt
 
 bench: deps

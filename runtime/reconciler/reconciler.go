@@ -181,6 +181,7 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, run *v1beta1.CustomRun) 
 	if !ok {
 		return nil // leadership lost meanwhile: another replica runs it
 	}
+	defer st.status.release()
 	if st.status.stale(run) {
 		return nil // the informer has not seen our last write yet; its event will bring us back
 	}

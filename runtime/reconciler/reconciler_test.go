@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -229,8 +230,8 @@ func TestRunningWaitsWithoutASandbox(t *testing.T) {
 		"- {type: Succeeded, status: Unknown, reason: Polling, message: call 1, lastTransitionTime: "+ts(0)+"}",
 		`extraFields: {calls: 1}`,
 	))
-	if w.state(key).job != nil {
-		t.Fatal("a job is held while the run waits")
+	if st := w.state(key); st.job != nil || st.status.held != nil || !equality.Semantic.DeepEqual(st.status.stored, v1beta1.CustomRunStatus{}) {
+		t.Fatal("a job or a status is kept while the run waits")
 	}
 	// Reconciled before requeueAfter (its own status update): no call.
 	w.clock.Step(10 * time.Second)

@@ -15,21 +15,31 @@ import (
 // It also knows the resourceVersion its last write replaced, to tell a
 // stale informer copy from a fresh one. It belongs to the run's reconcile
 // (see runState): one reconcile uses it at a time, so it has no lock.
+//
+// It is kept for every run the controller works on, waiting runs
+// included, so between reconciles it holds only what the next one needs:
+// the held status while there is one, and the resourceVersion its last
+// write replaced (BenchmarkWaitingRuns measures it).
 type statusWriter struct {
 	// delay is how long a held status may go unwritten
 	// (Reconciler.StatusDelay).
 	delay time.Duration
-	// stored is the status of the copy being reconciled.
+	// stored is the status of the copy being reconciled; release drops
+	// it when the reconcile ends.
 	stored v1beta1.CustomRunStatus
 	// held, when not nil, is the status produced when an invocation
-	// started and not written yet; base is the stored status it was
-	// produced from and due when it must be written.
-	held *v1beta1.CustomRunStatus
-	base v1beta1.CustomRunStatus
-	due  time.Time
+	// started and not written yet.
+	held *heldStatus
 	// writtenOver is the resourceVersion the last write replaced. While
 	// the informer still shows it, its copy predates the write.
 	writtenOver string
+}
+
+// heldStatus is a status held back: produced from base, the stored
+// status, when an invocation started, and due to be written at due.
+type heldStatus struct {
+	status, base v1beta1.CustomRunStatus
+	due          time.Time
 }
 
 // writeFunc writes run's status over stored (it may replace run.Status
@@ -52,8 +62,8 @@ func (w *statusWriter) stale(run *v1beta1.CustomRun) bool {
 // the one the held status was produced from.
 func (w *statusWriter) read(run *v1beta1.CustomRun) {
 	w.stored = *run.Status.DeepCopy()
-	if w.held != nil && equality.Semantic.DeepEqual(&run.Status, &w.base) {
-		run.Status = *w.held.DeepCopy()
+	if w.held != nil && equality.Semantic.DeepEqual(&run.Status, &w.held.base) {
+		run.Status = *w.held.status.DeepCopy()
 	}
 }
 
@@ -62,7 +72,7 @@ func (w *statusWriter) read(run *v1beta1.CustomRun) {
 func (w *statusWriter) hold(run *v1beta1.CustomRun, now time.Time) {
 	w.held = nil
 	if !equality.Semantic.DeepEqual(&w.stored, &run.Status) {
-		w.held, w.base, w.due = run.Status.DeepCopy(), *w.stored.DeepCopy(), now.Add(w.delay)
+		w.held = &heldStatus{status: *run.Status.DeepCopy(), base: *w.stored.DeepCopy(), due: now.Add(w.delay)}
 	}
 }
 
@@ -72,7 +82,7 @@ func (w *statusWriter) wait(now time.Time) time.Duration {
 	if w.held == nil {
 		return 0
 	}
-	return max(w.due.Sub(now), 0)
+	return max(w.held.due.Sub(now), 0)
 }
 
 // flush writes run's status with write unless it is the stored one. Once
@@ -89,3 +99,7 @@ func (w *statusWriter) flush(run *v1beta1.CustomRun, write writeFunc) error {
 	w.stored, w.held, w.writtenOver = *run.Status.DeepCopy(), nil, over
 	return nil
 }
+
+// release drops the stored status at the end of a reconcile: the next
+// one reads it again (read) before it is used.
+func (w *statusWriter) release() { w.stored = v1beta1.CustomRunStatus{} }

@@ -74,7 +74,7 @@ var (
 // it (which then takes the compiled module from the engine's cache), so
 // that the compile, slow under -race on a busy machine, counts against no
 // world's deadline.
-func testEngine(t *testing.T) *engine.Engine {
+func testEngine(t testing.TB) *engine.Engine {
 	t.Helper()
 	sharedEngine.once.Do(func() {
 		ctx := context.Background()
@@ -89,14 +89,14 @@ func testEngine(t *testing.T) *engine.Engine {
 }
 
 // testPlugin is the module of testdata/plugin.
-func testPlugin(t *testing.T) []byte {
+func testPlugin(t testing.TB) []byte {
 	t.Helper()
 	return wasmtest.GoPlugin(t, "testdata/plugin")
 }
 
 // pluginConfigMap registers the test plugin for kind, with extra manifest
 // lines.
-func pluginConfigMap(t *testing.T, name, kind, extra string) *corev1.ConfigMap {
+func pluginConfigMap(t testing.TB, name, kind, extra string) *corev1.ConfigMap {
 	t.Helper()
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Namespace: systemNS, Name: name, Labels: map[string]string{manifest.PluginLabel: manifest.PluginLabelValue}},
@@ -109,7 +109,7 @@ func pluginConfigMap(t *testing.T, name, kind, extra string) *corev1.ConfigMap {
 // world is a cluster of fake clientsets around one Reconciler, called
 // through Tekton's generated CustomRun reconciler as in production.
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	clock    *clocktesting.FakeClock
 	pipeline *pipelinefake.Clientset
@@ -123,8 +123,10 @@ type world struct {
 	rv       int
 	// allowed are the "resource/name" the runs' service accounts may get.
 	allowed []string
-	// logs is what the reconciler logged, plugin logs included.
-	logs *observer.ObservedLogs
+	// logs is what the reconciler logged, plugin logs included (nothing
+	// when quiet).
+	logs  *observer.ObservedLogs
+	quiet bool
 }
 
 type worldOption func(*world)
@@ -152,6 +154,10 @@ func withCustomTasks(objs ...*unstructured.Unstructured) worldOption {
 	}
 }
 
+// quietly discards the reconciler's logs (benchmarks: kept, they would
+// count as the reconciler's memory).
+func quietly(w *world) { w.quiet = true }
+
 // allowing lets service accounts get the named "resource/name"s.
 func allowing(what ...string) worldOption {
 	return func(w *world) { w.allowed = append(w.allowed, what...) }
@@ -159,16 +165,10 @@ func allowing(what ...string) worldOption {
 
 // newWorld starts a world whose registry has loaded every plugin
 // ConfigMap among its objects.
-func newWorld(t *testing.T, opts ...worldOption) *world {
+func newWorld(t testing.TB, opts ...worldOption) *world {
 	t.Helper()
-	observed, logs := observer.New(zapcore.DebugLevel)
-	logger := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), observed)).Sugar()
-	ctx, cancel := context.WithCancel(logging.WithLogger(context.Background(), logger))
-	t.Cleanup(cancel)
 	w := &world{
 		t:        t,
-		ctx:      ctx,
-		logs:     logs,
 		clock:    clocktesting.NewFakeClock(now),
 		pipeline: pipelinefake.NewSimpleClientset(),
 		// The service accounts runs name: runtime/access requires them.
@@ -184,6 +184,14 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 	for _, o := range opts {
 		o(w)
 	}
+	observed, logs := observer.New(zapcore.DebugLevel)
+	core := zapcore.NewTee(zaptest.NewLogger(t).Core(), observed)
+	if w.quiet {
+		core = zapcore.NewNopCore()
+	}
+	ctx, cancel := context.WithCancel(logging.WithLogger(context.Background(), zap.New(core).Sugar()))
+	t.Cleanup(cancel)
+	w.ctx, w.logs = ctx, logs
 	w.pipeline.PrependReactor("update", "customruns", w.updateCustomRun)
 	w.kube.PrependReactor("create", "subjectaccessreviews", w.review)
 	disc := w.kube.Discovery().(*fakediscovery.FakeDiscovery)
@@ -408,7 +416,7 @@ func (w *world) expectStatus(key types.NamespacedName, want string) {
 	}
 }
 
-func parseRun(t *testing.T, s string) *v1beta1.CustomRun {
+func parseRun(t testing.TB, s string) *v1beta1.CustomRun {
 	t.Helper()
 	var run v1beta1.CustomRun
 	if err := yaml.UnmarshalStrict([]byte(s), &run); err != nil {
@@ -424,7 +432,7 @@ func ts(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
 func lines(s ...string) string { return strings.Join(s, "\n") }
 
 // waitFor waits up to a minute for cond.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
