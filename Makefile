@@ -84,6 +84,7 @@ $(foreach p,$(RUST_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$
 AS_SDK_SOURCES := $(wildcard sdk/assemblyscript/package.json sdk/assemblyscript/asconfig.json sdk/assemblyscript/index.ts sdk/assemblyscript/assembly/*.ts)
 $(foreach p,$(AS_PLUGINS),$(PLUGINS_OUT)/$(p).wasm): $(PLUGINS_OUT)/%.wasm: $$(wildcard plugins/%/package.json plugins/%/package-lock.json plugins/%/asconfig.json plugins/%/assembly/*.ts) $(AS_SDK_SOURCES) | deps $(PLUGINS_OUT)
 	hack/asbuild.sh plugins/$* $@
+	$(EMBED_MANIFEST)
 
 # Misbehaving modules for the demo, from their sources in
 # examples/hostile/src (the engine's tests run them too), with the index in
