@@ -350,11 +350,14 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Comp
 	e.mu.Unlock()
 
 	if !found {
-		module, kind, err := compile(ctx, c.rt, wasm)
+		module, kind, pm, err := compile(ctx, c.rt, wasm)
 		e.mu.Lock()
 		c.module, c.kind, c.err = module, kind, err
-		if err == nil && kind == kindReactor && e.warmInstances > 0 {
-			c.warm = newWarmPool(c, e.warmInstances)
+		if err == nil && kind == kindReactor {
+			c.snaps = newSnapshotter(pm)
+			if e.warmInstances > 0 {
+				c.warm = newWarmPool(c, e.warmInstances)
+			}
 		}
 		e.mu.Unlock()
 		close(c.ready)
@@ -395,34 +398,35 @@ func (e *Engine) release(c *compiled) {
 // reactor whose imports the host provides.
 // A panic while preparing or compiling the module (a bug in the host or
 // in wazero that a module can reach) is an error, not a crash.
-func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.CompiledModule, k moduleKind, err error) {
+// It also returns the prepared module's description.
+func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.CompiledModule, k moduleKind, pm *preparedModule, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if m != nil {
 				_ = m.Close(ctx)
 			}
-			m, k, err = nil, 0, fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
+			m, k, pm, err = nil, 0, nil, fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
 		}
 	}()
-	prepared, err := prepare(wasm)
+	pm, err = prepare(wasm)
 	if refused := (*refusal)(nil); errors.As(err, &refused) {
-		return nil, 0, fmt.Errorf("the plugin module is refused: %v", err)
+		return nil, 0, nil, fmt.Errorf("the plugin module is refused: %v", err)
 	} else if err != nil {
-		return nil, 0, fmt.Errorf("the plugin module does not compile: %v", err)
+		return nil, 0, nil, fmt.Errorf("the plugin module does not compile: %v", err)
 	}
-	m, err = rt.CompileModule(ctx, prepared)
+	m, err = rt.CompileModule(ctx, pm.wasm)
 	if err != nil {
 		msg := fmt.Sprintf("the plugin module does not compile: %v", err)
 		if strings.Contains(err.Error(), "over limit") {
 			msg += "; raise the plugin's memory limit (limits.memory in its manifest)"
 		}
-		return nil, 0, errors.New(msg)
+		return nil, 0, nil, errors.New(msg)
 	}
 	if k, err = checkModule(m, rt.wasi, rt.capabilities); err != nil {
 		_ = m.Close(ctx)
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	return m, k, nil
+	return m, k, pm, nil
 }
 
 // prepare is prepareModule; tests replace it to check that a panic in

@@ -71,26 +71,30 @@ func newMemoryPool() *memoryPool {
 	return &memoryPool{free: map[mappingKind][]freeMapping{}}
 }
 
-// get returns a zeroed mapping of the kind: a released one, cleared, or a
-// new one; nil if there is none and mmap fails. Clearing here rather than
-// in put keeps it off the path of the call that released the mapping, and
-// for a prepared instance off the path of any call.
-func (p *memoryPool) get(kind mappingKind) []byte {
+// get returns a mapping of the kind, zeroed from byte overwritten on: a
+// released one, cleared, or a new one; nil if there is none and mmap
+// fails. stale is how many of the first overwritten bytes still hold what
+// the last instance wrote: the caller must overwrite them before any guest
+// code runs. Clearing here rather than in put keeps it off the path of
+// the call that released the mapping, and for a prepared instance off the
+// path of any call.
+func (p *memoryPool) get(kind mappingKind, overwritten uint64) (b []byte, stale uint64) {
 	p.mu.Lock()
 	if l := p.free[kind]; len(l) > 0 {
 		f := l[len(l)-1]
 		p.free[kind] = l[:len(l)-1]
 		p.resident -= kind.resident(f.used)
 		p.mu.Unlock()
-		clear(f.b[:f.used])
-		return f.b
+		stale = min(f.used, overwritten)
+		clear(f.b[stale:f.used])
+		return f.b, stale
 	}
 	p.mu.Unlock()
 	b, err := mmap(kind.size, kind.huge)
 	if err != nil {
-		return nil
+		return nil, 0
 	}
-	return b
+	return b, 0
 }
 
 // put keeps b, a mapping of the kind whose first used bytes may have been
@@ -134,10 +138,14 @@ type linearMemory struct {
 }
 
 // newLinearMemory reserves max bytes from pool for a memory that starts
-// at initial bytes.
-func newLinearMemory(pool *memoryPool, initial, max uint64) *linearMemory {
+// at initial bytes, and whose first overwritten bytes are overwritten
+// before the guest runs (by a snapshot): they need not be cleared. If they
+// are not overwritten after all, the memory still counts them as used, so
+// that the next instance to get its mapping has them cleared.
+func newLinearMemory(pool *memoryPool, initial, max, overwritten uint64) *linearMemory {
 	kind := mappingKind{size: max, huge: initial >= hugePageSize}
-	return &linearMemory{pool: pool, kind: kind, mapped: pool.get(kind)}
+	mapped, stale := pool.get(kind, overwritten)
+	return &linearMemory{pool: pool, kind: kind, mapped: mapped, used: stale}
 }
 
 // Reallocate implements experimental.LinearMemory: it returns the memory

@@ -8,7 +8,7 @@ import (
 func TestLinearMemoryGrowsInPlace(t *testing.T) {
 	pool := newMemoryPool()
 	defer pool.close()
-	m := newLinearMemory(pool, pageSize, 4*pageSize)
+	m := newLinearMemory(pool, pageSize, 4*pageSize, 0)
 	if m.mapped == nil {
 		t.Skip("no mmap here: linear memory lives in the Go heap")
 	}
@@ -22,10 +22,37 @@ func TestLinearMemoryGrowsInPlace(t *testing.T) {
 		t.Error("the memory grew beyond its reservation")
 	}
 	m.release()
-	if reused := newLinearMemory(pool, pageSize, 4*pageSize); &reused.mapped[0] != &b[0] {
+	if reused := newLinearMemory(pool, pageSize, 4*pageSize, 0); &reused.mapped[0] != &b[0] {
 		t.Error("a released memory was not reused")
 	} else if !bytes.Equal(reused.Reallocate(4*pageSize), make([]byte, 4*pageSize)) {
 		t.Error("a reused memory is not zeroed")
+	}
+}
+
+// A memory that a snapshot overwrites is cleared only beyond it, and
+// counts the bytes left for the snapshot as used, so that they are
+// cleared before the next reuse if the snapshot never came.
+func TestLinearMemorySkipsWhatASnapshotOverwrites(t *testing.T) {
+	pool := newMemoryPool()
+	defer pool.close()
+	m := newLinearMemory(pool, pageSize, 4*pageSize, 0)
+	if m.mapped == nil {
+		t.Skip("no mmap here: linear memory lives in the Go heap")
+	}
+	b := m.Reallocate(3 * pageSize)
+	for i := range b {
+		b[i] = 1
+	}
+	m.release()
+	restored := newLinearMemory(pool, pageSize, 4*pageSize, pageSize)
+	got := restored.Reallocate(3 * pageSize)
+	if got[0] != 1 || got[pageSize-1] != 1 || !bytes.Equal(got[pageSize:], make([]byte, 2*pageSize)) {
+		t.Error("want the first page left for the snapshot and the rest cleared")
+	}
+	restored.release()
+	newLinearMemory(pool, pageSize, 4*pageSize, 4*pageSize).release() // the snapshot never came
+	if again := newLinearMemory(pool, pageSize, 4*pageSize, 0); !bytes.Equal(again.Reallocate(4*pageSize), make([]byte, 4*pageSize)) {
+		t.Error("the bytes left for a snapshot were not cleared for the next instance")
 	}
 }
 
@@ -46,7 +73,8 @@ func TestMemoryPoolBounds(t *testing.T) {
 	kind := mappingKind{size: size}
 	var kept [][]byte
 	for range maxFreeMemory/size + 2 {
-		kept = append(kept, pool.get(kind))
+		b, _ := pool.get(kind, 0)
+		kept = append(kept, b)
 	}
 	for _, b := range kept {
 		pool.put(b, kind, size)
@@ -58,7 +86,7 @@ func TestMemoryPoolBounds(t *testing.T) {
 	if pool.free != nil || pool.resident != 0 {
 		t.Error("close kept mappings")
 	}
-	b := newLinearMemory(pool, size, size)
+	b := newLinearMemory(pool, size, size, 0)
 	b.Reallocate(size)
 	b.release() // unmapped, not kept: the pool is closed
 	if pool.free != nil {
@@ -71,8 +99,8 @@ func TestMemoryPoolBounds(t *testing.T) {
 func TestHugeLinearMemory(t *testing.T) {
 	pool := newMemoryPool()
 	defer pool.close()
-	small := newLinearMemory(pool, pageSize, 64<<20)
-	large := newLinearMemory(pool, 3<<20, 64<<20)
+	small := newLinearMemory(pool, pageSize, 64<<20, 0)
+	large := newLinearMemory(pool, 3<<20, 64<<20, 0)
 	if small.kind.huge || !large.kind.huge {
 		t.Fatalf("huge: %v for 64 KiB, %v for 3 MiB; want false, true", small.kind.huge, large.kind.huge)
 	}

@@ -28,6 +28,10 @@ import (
 //     reach them unchanged. The engine reports the trap as a stack
 //     overflow (ReasonTrapped).
 //   - Data segments are coalesced (datasegments.go).
+//   - Each mutable global the module defines is exported under a name of
+//     the host's (snapshotGlobalExport), so that the engine can save and
+//     restore it through wazero's API, which reaches only exported
+//     globals (snapshot.go).
 //
 // The name section names each body as its wrapper, so that stack traces
 // keep the functions' names and show each call once (see names); the
@@ -48,8 +52,19 @@ func frameWeight(params, locals uint32) uint32 {
 	return 1 + (params+locals)/16
 }
 
+// preparedModule is a module as prepareModule rewrote it.
+type preparedModule struct {
+	wasm []byte
+	// globals are the export names of the module's mutable globals, the
+	// call-depth counter excepted (it is 0 between calls).
+	globals []string
+	// noSnapshot says why instances of the module cannot be made from a
+	// snapshot (snapshot.go); "" if they can.
+	noSnapshot string
+}
+
 // prepareModule admits wasm and returns it rewritten as described above.
-func prepareModule(wasm []byte) ([]byte, error) {
+func prepareModule(wasm []byte) (*preparedModule, error) {
 	l, err := scanModule(wasm)
 	if err != nil {
 		return nil, err
@@ -116,7 +131,11 @@ func prepareModule(wasm []byte) ([]byte, error) {
 	if !l.hasNames {
 		out = appendSection(out, sectionCustom, wrapperNames(l, nil))
 	}
-	return out, nil
+	pm := &preparedModule{wasm: out, noSnapshot: l.noSnapshot}
+	for _, i := range l.mutableGlobals {
+		pm.globals = append(pm.globals, snapshotGlobalExport(i))
+	}
+	return pm, nil
 }
 
 // callDepthExport is the name under which a prepared module exports its
@@ -124,23 +143,41 @@ func prepareModule(wasm []byte) ([]byte, error) {
 // traps.
 const callDepthExport = "tekton-wasm:call-depth"
 
+// snapshotGlobalExport is the name under which a prepared module exports
+// its mutable global i. A module that exports a name of the host's
+// (callDepthExport, these) does not compile: wazero refuses duplicate
+// export names.
+func snapshotGlobalExport(i uint32) string {
+	return "tekton-wasm:global:" + strconv.FormatUint(uint64(i), 10)
+}
+
 // withCounter returns the contents of the global (id sectionGlobal) or
 // export section with the call-depth counter added: a mutable i32 global,
 // 0, at index l.globals (the host refuses imported globals), and its
-// export. contents is the module's section, nil if it has none.
+// export; the export section also gets an export of each mutable global
+// (snapshotGlobalExport). contents is the module's section, nil if it has
+// none.
 func withCounter(l *moduleLayout, id byte, contents []byte) []byte {
 	count, k := uint32(0), 0
 	if contents != nil {
 		count, k = wasmmodule.Uleb32(contents)
 	}
-	b := append(appendUleb(nil, count+1), contents[k:]...)
 	if id == sectionGlobal {
+		b := append(appendUleb(nil, count+1), contents[k:]...)
 		return append(b, valueTypeI32, 1, opI32Const, 0, opEnd)
 	}
-	b = appendUleb(b, uint32(len(callDepthExport)))
-	b = append(b, callDepthExport...)
-	b = append(b, exportKindGlobal)
-	return appendUleb(b, l.globals)
+	b := append(appendUleb(nil, count+1+uint32(len(l.mutableGlobals))), contents[k:]...)
+	appendExport := func(name string, global uint32) {
+		b = appendUleb(b, uint32(len(name)))
+		b = append(b, name...)
+		b = append(b, exportKindGlobal)
+		b = appendUleb(b, global)
+	}
+	appendExport(callDepthExport, l.globals)
+	for _, i := range l.mutableGlobals {
+		appendExport(snapshotGlobalExport(i), i)
+	}
+	return b
 }
 
 // appendWrapper appends the body of the wrapper of a function with params

@@ -17,13 +17,17 @@ type instance struct {
 
 	memory *memoryPool   // where its linear memory comes from
 	mem    *linearMemory // its linear memory, once allocated
+	// restoring is the size of the snapshot the instance gets once it is
+	// created (snapshot.go), which overwrites the first restoring bytes of
+	// its memory; 0 if none.
+	restoring uint64
 }
 
 // Allocate implements experimental.MemoryAllocator: wazero calls it to
 // create the instance's linear memory, with its initial size (as capacity)
 // and its maximum.
 func (i *instance) Allocate(initial, max uint64) experimental.LinearMemory {
-	i.mem = newLinearMemory(i.memory, initial, max)
+	i.mem = newLinearMemory(i.memory, initial, max, i.restoring)
 	return i.mem
 }
 
@@ -142,10 +146,7 @@ func (w *warmPool) prepare() (*instance, bool) {
 	defer cancel()
 	inst := w.c.newInstance()
 	inst.s.ctx, inst.s.stop = ctx, cancel
-	err := w.c.instantiate(ctx, inst, nil)
-	if err == nil {
-		err = w.c.initialize(ctx, inst.mod)
-	}
+	_, err := w.c.create(ctx, inst, nil)
 	// The preparation's context ends here; the call that takes the
 	// instance binds its own (sandbox.bind).
 	inst.s.ctx, inst.s.stop = nil, nil
