@@ -18,8 +18,11 @@
 //     compilation cache.
 //   - Instances: one per invocation, created for it or, for a reactor
 //     plugin, prepared ahead of demand (Config.WarmInstances), and closed
-//     after it. Their linear memories are mappings the engine recycles,
-//     zeroed, between instances (see memory.go).
+//     after it. A reactor's instance gets the state its _initialize left
+//     from a snapshot taken once per compiled plugin, when the module
+//     allows it (snapshot.go says when, and what instances from one
+//     snapshot share). Their linear memories are mappings the engine
+//     recycles, zeroed, between instances (see memory.go).
 //   - The sandbox of an invocation: the request on stdin, capped stdout and
 //     stderr, real clocks, crypto randomness, a sleep that ends with the
 //     context, and no filesystem, network, environment or arguments beyond
@@ -77,20 +80,24 @@ type Config struct {
 
 	// WarmInstances is how many instances of each reactor plugin (see
 	// Compile) the engine keeps prepared ahead of demand, so that an
-	// invocation skips instantiation and the plugin's initialization
-	// (for a Go plugin, its runtime's start-up): 0 means
-	// DefaultWarmInstances, a negative number none. Each prepared
-	// instance serves one invocation and is then closed, exactly like an
-	// instance made on demand; see CompiledPlugin.Invoke.
+	// invocation skips instantiation and readying the instance: 0 (the
+	// default) or a negative number, none. Each prepared instance serves
+	// one invocation and is then closed, exactly like an instance made on
+	// demand; see CompiledPlugin.Invoke.
 	//
-	// Cost: a prepared instance holds its memory while it waits (for a Go
-	// plugin, 3.4 MiB of linear memory, about 4 MiB resident; for a C
-	// plugin, a few pages), and preparing it takes host CPU in the
-	// background, after the call that took the last one (for a Go
-	// plugin, about 4 ms). Preparation starts when a plugin's first
-	// invocation ends, so a plugin that is compiled but never invoked
-	// costs nothing. Invocations with Mounts never use prepared instances:
-	// the mounts are part of the instance.
+	// Since a reactor's instances come from a snapshot of its
+	// initialization (snapshot.go), an instance made on demand costs a Go
+	// plugin about 1.3 ms of CPU on the call's path, and a prepared one
+	// saves the call about 0.8 ms of latency but not that CPU: it is
+	// spent in the background, and a burst of calls, which drains the
+	// pool, spends more CPU per call with a pool than without (about
+	// 0.5 ms for a Go plugin; docs/performance.md). A prepared instance
+	// also holds its memory while it waits (for a Go plugin, 3.4 MiB of
+	// linear memory, about 4 MiB resident; for a C plugin, a few pages).
+	// Preparation starts when a plugin's first invocation ends, so a
+	// plugin that is compiled but never invoked costs nothing.
+	// Invocations with Mounts never use prepared instances: the mounts are
+	// part of the instance.
 	WarmInstances int
 
 	// PrepareSlot, when set, is called before each instance is prepared
@@ -102,21 +109,6 @@ type Config struct {
 	// that background work counts against the limit invocations share.
 	// nil: preparation is not limited.
 	PrepareSlot func(ctx context.Context) (release func(), err error)
-}
-
-// DefaultWarmInstances is the number of prepared instances kept per
-// reactor plugin when Config.WarmInstances is 0: enough for two calls at
-// once (a controller's two default workers) to find one ready.
-const DefaultWarmInstances = 2
-
-func (c Config) warmInstances() int {
-	switch {
-	case c.WarmInstances < 0:
-		return 0
-	case c.WarmInstances == 0:
-		return DefaultWarmInstances
-	}
-	return c.WarmInstances
 }
 
 // Engine compiles and runs plugins. It is safe for concurrent use.
@@ -175,7 +167,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			WithSysWalltime().
 			WithSysNanotime().
 			WithRandSource(cryptoRand),
-		warmInstances: cfg.warmInstances(),
+		warmInstances: max(cfg.WarmInstances, 0),
 		prepareSlot:   cfg.PrepareSlot,
 		memory:        newMemoryPool(),
 		runtimes:      map[uint32]*sandboxRuntime{},
@@ -303,7 +295,9 @@ func (l Limits) pages() (uint32, error) {
 //
 // A plugin is either a WASI command, which exports _start, or a reactor,
 // which exports tekton_run and usually _initialize (hostabi/README.md).
-// A reactor can be prepared ahead of demand: see Config.WarmInstances.
+// A reactor is initialized once and its instances made from a snapshot
+// (snapshot.go); it can also be prepared ahead of demand: see
+// Config.WarmInstances.
 // A Go plugin built with -buildmode=c-shared is a reactor; built without,
 // a command.
 //

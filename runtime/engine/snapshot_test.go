@@ -72,7 +72,7 @@ const pristine = "[{global 6} {memory b} {page2 j} {grow 2}]"
 // call changes the memory (bytes and size) and a global, and the second
 // starts again from what _initialize left, which it did not re-run.
 func TestSnapshotInstancesAreIsolated(t *testing.T) {
-	e := newEngine(t, Config{WarmInstances: -1})
+	e := newEngine(t, Config{})
 	p := mustCompile(t, e, snapshotReactor(t, "", ""), Limits{})
 	for call := 1; call <= 3; call++ {
 		if got := fmt.Sprint(invoke(t, p, request(), Invocation{}).Results); got != pristine {
@@ -96,7 +96,7 @@ func TestSnapshotInstancesAreIsolated(t *testing.T) {
 // the call, and package-level variables a call changes are fresh in the
 // next.
 func TestSnapshotGoReactor(t *testing.T) {
-	p := mustCompile(t, newEngine(t, Config{WarmInstances: -1}), guestPlugin(t, true), Limits{})
+	p := mustCompile(t, newEngine(t, Config{}), guestPlugin(t, true), Limits{})
 	for range 2 {
 		if got := fmt.Sprint(invoke(t, p, request("mode", "count"), Invocation{}).Results); got != "[{count 1}]" {
 			t.Errorf("count: %s; want [{count 1}]: a fresh package-level counter", got)
@@ -150,7 +150,7 @@ func TestSnapshotRefusals(t *testing.T) {
 			(drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))`, "wrote to stderr"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := mustCompile(t, newEngine(t, Config{WarmInstances: -1}), snapshotReactor(t, tc.fields, tc.init), Limits{})
+			p := mustCompile(t, newEngine(t, Config{}), snapshotReactor(t, tc.fields, tc.init), Limits{})
 			for call := 1; call <= 2; call++ {
 				if got := fmt.Sprint(invoke(t, p, request(), Invocation{}).Results); got != pristine {
 					t.Errorf("call %d: %s; want %s", call, got, pristine)
@@ -176,7 +176,7 @@ func TestSnapshotRefusedForAFailingInitialize(t *testing.T) {
 		{"exit", "(call $proc_exit (i32.const 3))", hostabi.ReasonExited, "failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := mustCompile(t, newEngine(t, Config{WarmInstances: -1}), snapshotReactor(t, "", tc.init), Limits{})
+			p := mustCompile(t, newEngine(t, Config{}), snapshotReactor(t, "", tc.init), Limits{})
 			for range 2 {
 				wantFailed(t, invoke(t, p, request(), Invocation{}), tc.reason)
 			}
@@ -193,7 +193,7 @@ func TestSnapshotRefusedForAFailingInitialize(t *testing.T) {
 // call with a clear message instead of running.
 func TestSnapshotKeepsTheMemoryLimit(t *testing.T) {
 	limits := Limits{MemoryBytes: 3 * pageSize}
-	p := mustCompile(t, newEngine(t, Config{WarmInstances: -1}), snapshotReactor(t, "", "(drop (memory.grow (i32.const 1)))"), limits)
+	p := mustCompile(t, newEngine(t, Config{}), snapshotReactor(t, "", "(drop (memory.grow (i32.const 1)))"), limits)
 	want := "[{global 6} {memory b} {page2 j} {grow -}]"
 	for call := 1; call <= 2; call++ {
 		if got := fmt.Sprint(invoke(t, p, request(), Invocation{}).Results); got != want {
@@ -215,7 +215,7 @@ func TestSnapshotKeepsTheMemoryLimit(t *testing.T) {
 // initialize their instances themselves, and one whose context ends
 // during _initialize leaves the snapshot to the next call.
 func TestSnapshotIsTakenWithoutMounts(t *testing.T) {
-	p := mustCompile(t, newEngine(t, Config{WarmInstances: -1}), snapshotReactor(t, "", ""), Limits{})
+	p := mustCompile(t, newEngine(t, Config{}), snapshotReactor(t, "", ""), Limits{})
 	mount := []Mount{{HostDir: t.TempDir(), GuestPath: "/w"}}
 	if got := fmt.Sprint(invoke(t, p, request(), Invocation{Mounts: mount}).Results); got != pristine {
 		t.Errorf("with a mount: %s; want %s", got, pristine)
