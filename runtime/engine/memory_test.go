@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 func TestLinearMemoryGrowsInPlace(t *testing.T) {
@@ -110,4 +111,47 @@ func TestHugeLinearMemory(t *testing.T) {
 		t.Errorf("resident = %d after releasing 3 MiB of huge pages, want 4 MiB", pool.resident)
 	}
 	small.release()
+}
+
+// The free mappings are unmapped once none has been taken for the idle
+// period, and kept while instances keep taking them.
+func TestMemoryPoolReleasesWhenIdle(t *testing.T) {
+	pool := newMemoryPool()
+	defer pool.close()
+	pool.idle = 200 * time.Millisecond
+	kind := mappingKind{size: 1 << 20}
+	put := func() {
+		b, _ := pool.get(kind, 0)
+		pool.put(b, kind, 1<<20)
+	}
+	free := func() int {
+		pool.mu.Lock()
+		defer pool.mu.Unlock()
+		return len(pool.free[kind])
+	}
+	put()
+	for range 5 { // busy for longer than the idle period
+		time.Sleep(pool.idle / 2)
+		put()
+		if free() != 1 {
+			t.Fatal("the pool released its mapping while instances were taking it")
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for free() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the pool kept its mapping 10 s after the last instance took one")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pool.resident != 0 {
+		t.Errorf("resident = %d after releasing everything", pool.resident)
+	}
+	put() // usable again, and released again
+	for free() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the pool kept its mapping after a second idle period")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
