@@ -25,8 +25,9 @@ type compiled struct {
 	err    error
 	module wazero.CompiledModule
 	kind   moduleKind
-	snaps  *snapshotter // nil for a command
-	warm   *warmPool    // nil for a command, or when WarmInstances < 0
+	data   []dataSegment // the data segments taken out of the module (writeData)
+	snaps  *snapshotter  // nil for a command
+	warm   *warmPool     // nil for a command, or when WarmInstances < 0
 
 	refs int
 }
@@ -69,7 +70,8 @@ func (c *compiled) start(ctx, runCtx context.Context, inst *instance, fsConfig w
 // create creates inst's module and, for a reactor, readies it for
 // tekton_run: without fsConfig (mounts), from the snapshot once there is
 // one (snapshot.go), else by running _initialize, which takes the
-// snapshot if none is taken yet. instantiated reports whether the module
+// snapshot if none is taken yet. An instance that gets no snapshot gets
+// the data segments taken out of the module (writeData). instantiated reports whether the module
 // was created; err is then what readying it returned.
 func (c *compiled) create(ctx context.Context, inst *instance, fsConfig wazero.FSConfig) (instantiated bool, err error) {
 	var snap *snapshot
@@ -80,7 +82,11 @@ func (c *compiled) create(ctx context.Context, inst *instance, fsConfig wazero.F
 	if snap != nil {
 		inst.restoring = uint64(len(snap.memory))
 	}
-	if err := c.instantiate(ctx, inst, fsConfig); err != nil {
+	err = c.instantiate(ctx, inst, fsConfig)
+	if err == nil && snap == nil {
+		err = c.writeData(inst.mod)
+	}
+	if err != nil {
 		if take {
 			c.snaps.abandon()
 		}
@@ -116,6 +122,21 @@ func (c *compiled) instantiate(ctx context.Context, inst *instance, fsConfig waz
 		return err
 	}
 	inst.mod = mod
+	return nil
+}
+
+// writeData writes the data segments taken out of the module into mod's
+// memory, in their order, as instantiation would have: it fails, as
+// instantiation would have, if one does not fit the initial memory. No
+// guest code has run yet: a module with a start function keeps its
+// segments.
+func (c *compiled) writeData(mod api.Module) error {
+	for _, seg := range c.data {
+		if !mod.Memory().Write(seg.offset, seg.init) {
+			return fmt.Errorf("its data segments (%d bytes at offset %d) do not fit its initial memory (%s)",
+				len(seg.init), seg.offset, formatBytes(uint64(mod.Memory().Size())))
+		}
+	}
 	return nil
 }
 

@@ -347,8 +347,11 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Comp
 		module, kind, pm, err := compile(ctx, c.rt, wasm)
 		e.mu.Lock()
 		c.module, c.kind, c.err = module, kind, err
+		if err == nil {
+			c.data = pm.data
+		}
 		if err == nil && kind == kindReactor {
-			c.snaps = newSnapshotter(pm)
+			c.snaps = newSnapshotter(pm, module)
 			if e.warmInstances > 0 {
 				c.warm = newWarmPool(c, e.warmInstances)
 			}

@@ -27,7 +27,8 @@ import (
 //     exports, element segments, the start function and ref.func all
 //     reach them unchanged. The engine reports the trap as a stack
 //     overflow (ReasonTrapped).
-//   - Data segments are coalesced (datasegments.go).
+//   - Data segments are coalesced and, for a module whose instances can
+//     be made from a snapshot, taken out of it (datasegments.go).
 //   - Each mutable global the module defines is exported under a name of
 //     the host's (snapshotGlobalExport), so that the engine can save and
 //     restore it through wazero's API, which reaches only exported
@@ -61,6 +62,10 @@ type preparedModule struct {
 	// noSnapshot says why instances of the module cannot be made from a
 	// snapshot (snapshot.go); "" if they can.
 	noSnapshot string
+	// data are the module's active data segments, coalesced, when they
+	// were taken out of it: an instance that does not get a snapshot gets
+	// them from the engine (writeData). nil if the module keeps its own.
+	data []dataSegment
 }
 
 // prepareModule admits wasm and returns it rewritten as described above.
@@ -70,6 +75,7 @@ func prepareModule(wasm []byte) (*preparedModule, error) {
 		return nil, err
 	}
 	n := uint32(len(l.funcTypes))
+	var data []dataSegment
 
 	out := make([]byte, 0, len(wasm)+len(wasm)/8+64*int(n))
 	out = append(out, wasm[:8]...)
@@ -118,10 +124,13 @@ func prepareModule(wasm []byte) (*preparedModule, error) {
 			}
 			out = appendSection(out, sectionCode, append(b, contents[k:]...))
 		case sectionData:
-			if merged := coalescedDataSection(l); merged != nil {
-				out = appendSection(out, sectionData, merged)
-			} else {
+			switch merged := coalescedData(l); {
+			case merged == nil:
 				out = append(out, wasm[s.header:s.end]...)
+			case l.noSnapshot == "":
+				data = merged // the engine writes them (datasegments.go)
+			default:
+				out = appendSection(out, sectionData, encodeDataSegments(merged))
 			}
 		default:
 			out = append(out, wasm[s.header:s.end]...)
@@ -131,7 +140,7 @@ func prepareModule(wasm []byte) (*preparedModule, error) {
 	if !l.hasNames {
 		out = appendSection(out, sectionCustom, wrapperNames(l, nil))
 	}
-	pm := &preparedModule{wasm: out, noSnapshot: l.noSnapshot}
+	pm := &preparedModule{wasm: out, data: data, noSnapshot: l.noSnapshot}
 	for _, i := range l.mutableGlobals {
 		pm.globals = append(pm.globals, snapshotGlobalExport(i))
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
 
@@ -33,6 +34,7 @@ import (
 // stdin, stdout and stderr.
 //
 // A module's instances are initialized for real, as without snapshots,
+// when it exports no _initialize (a snapshot would only add a copy), or
 // when a snapshot could not reproduce what _initialize did, or could
 // reproduce something it should not:
 //
@@ -71,8 +73,14 @@ type snapshot struct {
 	globals []uint64 // the mutable globals, as snapshotter.globals
 }
 
-func newSnapshotter(pm *preparedModule) *snapshotter {
-	return &snapshotter{globals: pm.globals, refused: pm.noSnapshot}
+// newSnapshotter returns the snapshotter of a reactor, prepared as pm
+// and compiled as m.
+func newSnapshotter(pm *preparedModule, m wazero.CompiledModule) *snapshotter {
+	refused := pm.noSnapshot
+	if _, ok := m.ExportedFunctions()[initializeExport]; !ok {
+		refused = "it exports no " + initializeExport + ": there is nothing to skip"
+	}
+	return &snapshotter{globals: pm.globals, refused: refused}
 }
 
 // get returns the snapshot, if it is taken. If it is not, take reports

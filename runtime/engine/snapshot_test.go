@@ -236,3 +236,26 @@ func TestSnapshotIsTakenWithoutMounts(t *testing.T) {
 		t.Fatal("no snapshot after a call without mounts")
 	}
 }
+
+// A reactor without _initialize gets no snapshot: there is nothing to
+// skip.
+func TestSnapshotNeedsAnInitialize(t *testing.T) {
+	const response = `{"status":"Succeeded"}`
+	wasm := watModule(t, fmt.Sprintf(`(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) %q)
+  (func (export "tekton_run")
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const %d))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`, response, len(response)))
+	p := mustCompile(t, newEngine(t, Config{}), wasm, Limits{})
+	for range 2 {
+		if resp := invoke(t, p, request(), Invocation{}); resp.Status != hostabi.StatusSucceeded {
+			t.Fatalf("got %+v", resp)
+		}
+	}
+	if snap, refused := p.c.snaps.state(); snap != nil || !strings.Contains(refused, "exports no _initialize") {
+		t.Errorf("snapshot %v, refused %q; want none, for the missing _initialize", snap != nil, refused)
+	}
+}
