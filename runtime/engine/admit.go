@@ -100,6 +100,9 @@ type moduleLayout struct {
 	// noSnapshot says why instances of the module cannot be made from a
 	// snapshot; "" if they can.
 	noSnapshot string
+	// exports of the functions that tell a command (_start) from a
+	// reactor with an _initialize
+	exportsStart, exportsInitialize bool
 }
 
 // sectionRef is a section of the module: wasm[header:start] is its id
@@ -287,8 +290,12 @@ func (l *moduleLayout) scanSection(s sectionRef, r *wasmReader) {
 	case sectionExport:
 		n := r.vec("exports", MaxExports, 3)
 		for range n {
-			r.name()
+			name := r.name()
 			kind, i := r.u8(), r.u32()
+			if kind == 0 {
+				l.exportsStart = l.exportsStart || string(name) == startExport
+				l.exportsInitialize = l.exportsInitialize || string(name) == initializeExport
+			}
 			switch {
 			case r.err != nil:
 			case kind == 0 && i >= l.funcs():

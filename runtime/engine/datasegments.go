@@ -22,12 +22,19 @@ import (
 // compiles and caches, while the plugin's digest stays that of the module
 // as shipped.
 //
-// When the module's instances can be made from a snapshot (snapshot.go),
-// the coalesced segments leave the module altogether: most instances get
-// the snapshot, which overwrites everything the segments wrote, so
-// wazero's copying them at every instantiation would be wasted. The
-// engine writes them itself into the instances that do start from the
-// module's initial memory (writeData).
+// When the module is a reactor whose instances can be made from a
+// snapshot (snapshot.go), the coalesced segments leave the module
+// altogether: most instances get the snapshot, which overwrites
+// everything the segments wrote, so wazero's copying them at every
+// instantiation would be wasted. The engine writes them itself into the
+// instances that do start from the module's initial memory (writeData).
+
+// snapshotted reports whether the module is a reactor with an
+// _initialize that nothing in it keeps from being snapshotted: its
+// instances will mostly come from a snapshot.
+func (l *moduleLayout) snapshotted() bool {
+	return l.noSnapshot == "" && l.exportsInitialize && !l.exportsStart
+}
 
 // maxDataGap is the longest run of zeros written out to join two
 // segments. Go's segments are mostly under 256 bytes apart; the few

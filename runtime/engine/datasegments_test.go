@@ -220,33 +220,40 @@ func TestCoalesceDataSegmentsOfAGoPlugin(t *testing.T) {
 	}
 }
 
-// A module whose instances can be made from a snapshot loses its
-// coalesced segments to the engine, which writes them into every instance
-// that does not get the snapshot (here, a command's): the instance starts
-// with the same memory, and a segment out of bounds still fails it.
+// A reactor whose instances come from a snapshot loses its coalesced
+// segments to the engine, which writes them into every instance that does
+// not get the snapshot (the one that takes it, those of calls with
+// mounts): the instance starts with the same memory, and a segment out of
+// bounds still fails it. A command keeps its segments.
 func TestDataSegmentsWrittenByTheEngine(t *testing.T) {
 	const response = `{"status":"Succeeded"}`
-	command := func(extra ...string) []byte {
+	module := func(export string, extra ...string) []byte {
 		// An iovec at 0: the response at 512, its length.
 		segs := append(manySegments(), "0", fmt.Sprintf(`"\00\02\00\00\%02x\00\00\00"`, len(response)), "512", fmt.Sprintf("%q", response))
 		src := segmentsModule(append(segs, extra...)...)
 		return watModule(t, strings.Replace(src, "(module", `(module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (func (export "_start") (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))`, 1))
+  (func (export "_initialize"))
+  (func (export "`+export+`") (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))`, 1))
 	}
-	wasm := command()
-	pm, err := prepareModule(wasm)
-	if err != nil {
-		t.Fatal(err)
+	for _, export := range []string{"tekton_run", "_start"} {
+		wasm := module(export)
+		pm, err := prepareModule(wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stripped := pm.data != nil && !bytes.Contains(pm.wasm, []byte(response)); stripped != (export == "tekton_run") {
+			t.Errorf("%s: segments taken out of the module: %v; want them taken out of a reactor's only", export, stripped)
+		}
+		p := mustCompile(t, sharedEngine(t), wasm, Limits{})
+		mount := []Mount{{HostDir: t.TempDir(), GuestPath: "/w"}}
+		for _, inv := range []Invocation{{}, {}, {Mounts: mount}} {
+			if resp := invoke(t, p, request(), inv); resp.Status != "Succeeded" {
+				t.Errorf("%s: got %+v; want the response the data segments hold", export, resp)
+			}
+		}
 	}
-	if pm.data == nil || bytes.Contains(pm.wasm, []byte(response)) {
-		t.Fatal("the segments were left in the module")
-	}
-	p := mustCompile(t, sharedEngine(t), wasm, Limits{})
-	if resp := invoke(t, p, request(), Invocation{}); resp.Status != "Succeeded" {
-		t.Errorf("got %+v; want the response the data segments hold", resp)
-	}
-	p = mustCompile(t, sharedEngine(t), command("65534", `"abc"`), Limits{})
+	p := mustCompile(t, sharedEngine(t), module("tekton_run", "65534", `"abc"`), Limits{})
 	wantFailed(t, invoke(t, p, request(), Invocation{}), hostabi.ReasonLoadFailed,
 		"the plugin could not be instantiated: its data segments (3 bytes at offset 65534) do not fit its initial memory (64 KiB)")
 }

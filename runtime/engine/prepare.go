@@ -127,7 +127,7 @@ func prepareModule(wasm []byte) (*preparedModule, error) {
 			switch merged := coalescedData(l); {
 			case merged == nil:
 				out = append(out, wasm[s.header:s.end]...)
-			case l.noSnapshot == "":
+			case l.snapshotted():
 				data = merged // the engine writes them (datasegments.go)
 			default:
 				out = appendSection(out, sectionData, encodeDataSegments(merged))
