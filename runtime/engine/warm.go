@@ -50,7 +50,8 @@ func (i *instance) close() {
 const prepareTimeout = 30 * time.Second
 
 // warmPool keeps up to cap(ready) instances of a reactor created and
-// initialized ahead of demand. Each is handed to exactly one invocation
+// readied (from the snapshot, or by _initialize: compiled.create) ahead
+// of demand. Each is handed to exactly one invocation
 // (take), which closes it: the pool never takes an instance back. The
 // pool is filled in the background, one instance at a time, when an
 // invocation ends (refill), starting with the first. If preparing an
@@ -131,7 +132,7 @@ func (w *warmPool) fill() {
 	}
 }
 
-// prepare creates and initializes an instance, holding a slot of
+// prepare creates and readies an instance (compiled.create), holding a slot of
 // Config.PrepareSlot while it does. It reports false if that failed; the
 // instance, if any, must then be closed.
 func (w *warmPool) prepare() (*instance, bool) {
