@@ -110,15 +110,18 @@ func (s *snapshotter) abandon() {
 // taken ends a taking: inst has just run _initialize, which returned
 // initErr, with stdinLen bytes of stdin unread before it. The snapshot is
 // taken unless the initialization is one a snapshot must not reproduce;
-// if it ended because the call's ctx did, another invocation will try.
+// if it ended because ctx did (a deadline, a cancel; not a limit, which
+// also cancels it), another invocation will try.
 func (s *snapshotter) taken(ctx context.Context, inst *instance, stdinLen int, initErr error) {
 	sb := inst.s
 	var refused string
 	switch {
+	case sb.broken != "":
+		refused = "its " + initializeExport + " broke an output limit"
 	case initErr != nil && ctx.Err() != nil:
 		s.abandon()
 		return
-	case initErr != nil || sb.broken != "":
+	case initErr != nil:
 		refused = "its " + initializeExport + " failed"
 	case sb.stdin.Len() != stdinLen:
 		refused = "its " + initializeExport + " read stdin"

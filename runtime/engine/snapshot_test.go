@@ -164,8 +164,8 @@ func TestSnapshotRefusals(t *testing.T) {
 	}
 }
 
-// An _initialize that writes to stdout or fails is not snapshotted: each
-// call initializes its instance and fails as it did.
+// An _initialize that writes to stdout, fails or breaks a limit is not
+// snapshotted: each call initializes its instance and fails as it did.
 func TestSnapshotRefusedForAFailingInitialize(t *testing.T) {
 	for _, tc := range []struct {
 		name, init, reason, want string
@@ -173,6 +173,8 @@ func TestSnapshotRefusedForAFailingInitialize(t *testing.T) {
 		{"stdout", `(i32.store (i32.const 0) (i32.const 1024)) (i32.store (i32.const 4) (i32.const 1))
 			(drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))`, hostabi.ReasonInvalidResponse, "wrote to stdout"},
 		{"trap", "unreachable", hostabi.ReasonTrapped, "failed"},
+		{"log limit", `(i32.store (i32.const 0) (i32.const 0)) (i32.store (i32.const 4) (i32.const 65536))
+			(loop $l (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8))) (br $l))`, hostabi.ReasonLogTooLarge, "broke an output limit"},
 		{"exit", "(call $proc_exit (i32.const 3))", hostabi.ReasonExited, "failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,8 +214,7 @@ func TestSnapshotKeepsTheMemoryLimit(t *testing.T) {
 }
 
 // A snapshot is taken by a call without mounts; calls with mounts
-// initialize their instances themselves, and one whose context ends
-// during _initialize leaves the snapshot to the next call.
+// initialize their instances themselves.
 func TestSnapshotIsTakenWithoutMounts(t *testing.T) {
 	p := mustCompile(t, newEngine(t, Config{}), snapshotReactor(t, "", ""), Limits{})
 	mount := []Mount{{HostDir: t.TempDir(), GuestPath: "/w"}}
@@ -223,17 +224,40 @@ func TestSnapshotIsTakenWithoutMounts(t *testing.T) {
 	if snap, refused := p.c.snaps.state(); snap != nil || refused != "" {
 		t.Fatalf("a call with mounts took a snapshot (%v) or refused one (%q)", snap != nil, refused)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := p.Invoke(ctx, request(), Invocation{}); err == nil {
-		t.Fatal("a cancelled call succeeded")
-	}
-	if snap, refused := p.c.snaps.state(); snap != nil || refused != "" {
-		t.Fatalf("a cancelled call took a snapshot (%v) or refused one (%q)", snap != nil, refused)
-	}
 	invoke(t, p, request(), Invocation{})
 	if snap, _ := p.c.snaps.state(); snap == nil {
 		t.Fatal("no snapshot after a call without mounts")
+	}
+}
+
+// One taker at a time; an _initialize ended by its call's context (a
+// deadline, a cancel) leaves the snapshot to the next call, while one that
+// failed by itself refuses it for good.
+func TestSnapshotTaking(t *testing.T) {
+	s := &snapshotter{}
+	if _, take := s.get(); !take {
+		t.Fatal("the first caller is not asked to take the snapshot")
+	}
+	if _, take := s.get(); take {
+		t.Fatal("a second caller is asked to take it while the first does")
+	}
+	inst := &instance{s: getSandbox()}
+	defer putSandbox(inst.s)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.taken(ctx, inst, 0, context.Canceled)
+	if snap, refused := s.state(); snap != nil || refused != "" {
+		t.Fatalf("after a cancelled _initialize: snapshot %v, refused %q; want neither", snap != nil, refused)
+	}
+	if _, take := s.get(); !take {
+		t.Fatal("the next caller is not asked to take the snapshot")
+	}
+	s.taken(context.Background(), inst, 0, fmt.Errorf("trapped"))
+	if _, refused := s.state(); !strings.Contains(refused, "failed") {
+		t.Fatalf("after a failed _initialize: refused %q", refused)
+	}
+	if _, take := s.get(); take {
+		t.Fatal("a caller is asked to take a refused snapshot")
 	}
 }
 
