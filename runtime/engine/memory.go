@@ -28,8 +28,9 @@ import (
 //
 // Isolation does not depend on the garbage collector: every byte an
 // instance could have written (below the largest size its memory had) is
-// zeroed before the mapping is handed to another instance; no guest can
-// reach a mapping while it waits in the pool.
+// zeroed or, for an instance made from a snapshot (snapshot.go),
+// overwritten by the snapshot before the mapping's next instance runs any
+// code; no guest can reach a mapping while it waits in the pool.
 
 // maxFreeMemory bounds the resident memory of the mappings kept for
 // reuse, so that a burst of invocations does not pin its peak.
