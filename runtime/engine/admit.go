@@ -292,6 +292,9 @@ func (l *moduleLayout) scanSection(s sectionRef, r *wasmReader) {
 		for range n {
 			name := r.name()
 			kind, i := r.u8(), r.u32()
+			if strings.HasPrefix(string(name), reservedExportPrefix) {
+				r.refuse(&refusal{fmt.Sprintf("the module exports %s; names starting with %q are the host's", printable(name), reservedExportPrefix)})
+			}
 			if kind == 0 {
 				l.exportsStart = l.exportsStart || string(name) == startExport
 				l.exportsInitialize = l.exportsInitialize || string(name) == initializeExport

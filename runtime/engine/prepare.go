@@ -147,17 +147,20 @@ func prepareModule(wasm []byte) (*preparedModule, error) {
 	return pm, nil
 }
 
+// reservedExportPrefix starts the names of the exports the host adds to
+// a module (callDepthExport, snapshotGlobalExport); a module exporting
+// such a name is refused.
+const reservedExportPrefix = "tekton-wasm:"
+
 // callDepthExport is the name under which a prepared module exports its
 // call-depth counter, for the engine to tell a stack overflow from other
 // traps.
-const callDepthExport = "tekton-wasm:call-depth"
+const callDepthExport = reservedExportPrefix + "call-depth"
 
 // snapshotGlobalExport is the name under which a prepared module exports
-// its mutable global i. A module that exports a name of the host's
-// (callDepthExport, these) does not compile: wazero refuses duplicate
-// export names.
+// its mutable global i.
 func snapshotGlobalExport(i uint32) string {
-	return "tekton-wasm:global:" + strconv.FormatUint(uint64(i), 10)
+	return reservedExportPrefix + "global:" + strconv.FormatUint(uint64(i), 10)
 }
 
 // withCounter returns the contents of the global (id sectionGlobal) or
