@@ -89,11 +89,11 @@ type Config struct {
 	// initialization (snapshot.go), an instance made on demand costs a Go
 	// plugin about 1.3 ms of CPU on the call's path, and a prepared one
 	// saves the call about 0.8 ms of latency but not that CPU: it is
-	// spent in the background, and a burst of calls, which drains the
-	// pool, spends more CPU per call with a pool than without (about
-	// 0.5 ms for a Go plugin; docs/performance.md). A prepared instance
-	// also holds its memory while it waits (for a Go plugin, 3.4 MiB of
-	// linear memory, about 4 MiB resident; for a C plugin, a few pages).
+	// spent in the background, and a burst of calls drains the pool, so
+	// it does not raise throughput (docs/performance.md). A prepared
+	// instance also holds its memory while it waits (for a Go plugin,
+	// 3.4 MiB of linear memory, about 4 MiB resident; for a C plugin, a
+	// few pages).
 	// Preparation starts when a plugin's first invocation ends, so a
 	// plugin that is compiled but never invoked costs nothing.
 	// Invocations with Mounts never use prepared instances: the mounts are
