@@ -100,8 +100,7 @@ type moduleLayout struct {
 	// noSnapshot says why instances of the module cannot be made from a
 	// snapshot; "" if they can.
 	noSnapshot string
-	// exports of the functions that tell a command (_start) from a
-	// reactor with an _initialize
+	// whether the module exports _start (a command) and _initialize
 	exportsStart, exportsInitialize bool
 }
 

@@ -71,8 +71,9 @@ func (c *compiled) start(ctx, runCtx context.Context, inst *instance, fsConfig w
 // tekton_run: without fsConfig (mounts), from the snapshot once there is
 // one (snapshot.go), else by running _initialize, which takes the
 // snapshot if none is taken yet. An instance that gets no snapshot gets
-// the data segments taken out of the module (writeData). instantiated reports whether the module
-// was created; err is then what readying it returned.
+// the data segments taken out of the module (writeData). instantiated
+// reports whether the module was created with its data; err is then what
+// readying it returned.
 func (c *compiled) create(ctx context.Context, inst *instance, fsConfig wazero.FSConfig) (instantiated bool, err error) {
 	var snap *snapshot
 	take := false
