@@ -94,6 +94,14 @@ type moduleLayout struct {
 	globals       uint32   // defined globals
 	hasNames      bool     // the module has a name section
 	tables        []tableLimits
+	// mutableGlobals are the indices of the defined mutable globals,
+	// which a snapshot saves and restores (snapshot.go).
+	mutableGlobals []uint32
+	// noSnapshot says why instances of the module cannot be made from a
+	// snapshot; "" if they can.
+	noSnapshot string
+	// whether the module exports _start (a command) and _initialize
+	exportsStart, exportsInitialize bool
 }
 
 // sectionRef is a section of the module: wasm[header:start] is its id
@@ -150,6 +158,9 @@ func scanModule(wasm []byte) (*moduleLayout, error) {
 			return nil, fmt.Errorf("the module is malformed: the %s section is out of order or repeated", sectionNames[id])
 		default:
 			last = id
+		}
+		if s.id == sectionStart {
+			l.refuseSnapshot("it has a start function, which runs when an instance is created")
 		}
 		l.sections = append(l.sections, s)
 	}
@@ -266,15 +277,27 @@ func (l *moduleLayout) scanSection(s sectionRef, r *wasmReader) {
 	case sectionGlobal:
 		l.globals = r.vec("globals", MaxGlobals, 4)
 		for i := range l.globals {
-			r.u8() // type
-			r.u8() // mutability
+			typ, mutable := r.u8(), r.u8()
+			if mutable == 1 {
+				if !numericType(typ) {
+					l.refuseSnapshot(fmt.Sprintf("its mutable global %d is a %s, which a snapshot does not save", i, valueTypeName(typ)))
+				}
+				l.mutableGlobals = append(l.mutableGlobals, i)
+			}
 			r.checkedConstExpr(l.funcs(), i)
 		}
 	case sectionExport:
 		n := r.vec("exports", MaxExports, 3)
 		for range n {
-			r.name()
+			name := r.name()
 			kind, i := r.u8(), r.u32()
+			if strings.HasPrefix(string(name), reservedExportPrefix) {
+				r.refuse(&refusal{fmt.Sprintf("the module exports %s; names starting with %q are the host's", printable(name), reservedExportPrefix)})
+			}
+			if kind == 0 {
+				l.exportsStart = l.exportsStart || string(name) == startExport
+				l.exportsInitialize = l.exportsInitialize || string(name) == initializeExport
+			}
 			switch {
 			case r.err != nil:
 			case kind == 0 && i >= l.funcs():
@@ -357,7 +380,9 @@ func (l *moduleLayout) scanCode(r *wasmReader) {
 		if body.err == nil && body.left() == 0 {
 			body.fail("function body without code")
 		}
-		checkCode(body, l.funcs(), l.globals)
+		if op := checkCode(body, l.funcs(), l.globals); op != "" {
+			l.refuseSnapshot("it uses " + op + ", whose effect a snapshot does not save")
+		}
 		if body.err != nil && r.err == nil {
 			r.err = body.err
 			r.pos = len(r.b)
@@ -367,6 +392,30 @@ func (l *moduleLayout) scanCode(r *wasmReader) {
 			r.refuse(overCap("locals in all functions", total, MaxLocals))
 		}
 		l.funcLocals = append(l.funcLocals, uint32(locals))
+	}
+}
+
+// numericType reports whether a value type is i32, i64, f32 or f64.
+func numericType(t byte) bool { return t >= 0x7c && t <= valueTypeI32 }
+
+// valueTypeName names a value type that is not numeric.
+func valueTypeName(t byte) string {
+	switch t {
+	case 0x7b:
+		return "v128"
+	case refTypeFunc:
+		return "funcref"
+	case refTypeExtern:
+		return "externref"
+	}
+	return fmt.Sprintf("value of type %#x", t)
+}
+
+// refuseSnapshot records the first reason why instances of the module
+// cannot be made from a snapshot.
+func (l *moduleLayout) refuseSnapshot(why string) {
+	if l.noSnapshot == "" {
+		l.noSnapshot = why
 	}
 }
 

@@ -138,7 +138,7 @@ func TestCompileRefusesBombs(t *testing.T) {
 func TestPanicInCompileIsAnError(t *testing.T) {
 	orig := prepare
 	t.Cleanup(func() { prepare = orig })
-	prepare = func([]byte) ([]byte, error) { panic("boom") }
+	prepare = func([]byte) (*preparedModule, error) { panic("boom") }
 	e := newEngine(t, Config{})
 	_, err := e.Compile(context.Background(), wat(t, "ok"), Limits{})
 	want := "the host failed while loading the plugin module (boom); this is a bug in tekton-wasm or wazero"

@@ -25,7 +25,9 @@ type compiled struct {
 	err    error
 	module wazero.CompiledModule
 	kind   moduleKind
-	warm   *warmPool // nil for a command, or when WarmInstances < 0
+	data   []dataSegment // the data segments taken out of the module (writeData)
+	snaps  *snapshotter  // nil for a command
+	warm   *warmPool     // nil for a command, or when WarmInstances < 0
 
 	refs int
 }
@@ -36,13 +38,17 @@ func (c *compiled) newInstance() *instance {
 	return &instance{s: getSandbox(), memory: c.engine.memory}
 }
 
-// start creates inst's module for a call and, for a reactor, initializes
-// it. A non-nil Response or error is the call's outcome: the instance
-// could not be started.
+// start creates inst's module for a call and, for a reactor, readies it
+// for tekton_run (create). A non-nil Response or error is the call's
+// outcome: the instance could not be started.
 func (c *compiled) start(ctx, runCtx context.Context, inst *instance, fsConfig wazero.FSConfig) (*hostabi.Response, error) {
 	s := inst.s
-	err := c.instantiate(runCtx, inst, fsConfig)
-	if err != nil {
+	instantiated, err := c.create(runCtx, inst, fsConfig)
+	var restore *restoreError
+	switch {
+	case err == nil:
+		return nil, nil
+	case !instantiated:
 		// Linking failed, or the module's wasm start function (run at
 		// instantiation, before _start) did.
 		switch {
@@ -52,18 +58,53 @@ func (c *compiled) start(ctx, runCtx context.Context, inst *instance, fsConfig w
 			return failure(s.broken, s.brokenMessage()), nil
 		}
 		return failure(hostabi.ReasonLoadFailed, s.withLog(fmt.Sprintf("the plugin could not be instantiated: %v", err))), nil
-	}
-	if c.kind != kindReactor {
-		return nil, nil
-	}
-	err = c.initialize(runCtx, inst.mod)
-	if err == nil {
-		return nil, nil
+	case errors.As(err, &restore):
+		return failure(hostabi.ReasonLoadFailed, restore.msg), nil
 	}
 	if exit := (*sys.ExitError)(nil); errors.As(err, &exit) && exit.ExitCode() == 0 {
 		return failure(hostabi.ReasonLoadFailed, s.withLog("the plugin exited in "+initializeExport+", before "+runExport+" could be called")), nil
 	}
 	return s.outcome(ctx, inst.mod, err)
+}
+
+// create creates inst's module and, for a reactor, readies it for
+// tekton_run: without fsConfig (mounts), from the snapshot once there is
+// one (snapshot.go), else by running _initialize, which takes the
+// snapshot if none is taken yet. An instance that gets no snapshot gets
+// the data segments taken out of the module (writeData). instantiated
+// reports whether the module was created with its data; err is then what
+// readying it returned.
+func (c *compiled) create(ctx context.Context, inst *instance, fsConfig wazero.FSConfig) (instantiated bool, err error) {
+	var snap *snapshot
+	take := false
+	if c.snaps != nil && fsConfig == nil {
+		snap, take = c.snaps.get()
+	}
+	if snap != nil {
+		inst.restoring = uint64(len(snap.memory))
+	}
+	err = c.instantiate(ctx, inst, fsConfig)
+	if err == nil && snap == nil {
+		err = c.writeData(inst.mod)
+	}
+	if err != nil {
+		if take {
+			c.snaps.abandon()
+		}
+		return false, err
+	}
+	switch {
+	case c.kind != kindReactor:
+		return true, nil
+	case snap != nil:
+		return true, snap.restore(inst.mod, c.snaps.globals)
+	}
+	stdin := inst.s.stdin.Len()
+	err = c.initialize(ctx, inst.mod)
+	if take {
+		c.snaps.taken(ctx, inst, stdin, err)
+	}
+	return true, err
 }
 
 // instantiate creates inst's module, with its sandbox's stdio and sleep.
@@ -82,6 +123,21 @@ func (c *compiled) instantiate(ctx context.Context, inst *instance, fsConfig waz
 		return err
 	}
 	inst.mod = mod
+	return nil
+}
+
+// writeData writes the data segments taken out of the module into mod's
+// memory, in their order, as instantiation would have: it fails, as
+// instantiation would have, if one does not fit the initial memory. No
+// guest code has run yet: a module with a start function keeps its
+// segments.
+func (c *compiled) writeData(mod api.Module) error {
+	for _, seg := range c.data {
+		if !mod.Memory().Write(seg.offset, seg.init) {
+			return fmt.Errorf("its data segments (%d bytes at offset %d) do not fit its initial memory (%s)",
+				len(seg.init), seg.offset, formatBytes(uint64(mod.Memory().Size())))
+		}
+	}
 	return nil
 }
 

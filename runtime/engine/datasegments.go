@@ -17,10 +17,24 @@ import (
 // Because linear memory starts zeroed, the active segments of a module
 // can be replaced by fewer, longer segments holding the same bytes, with
 // the short zero gaps between them written out. The memory an instance
-// starts with is then byte for byte the same. coalescedDataSection does
-// this once, before compilation (prepareModule); the result is what
-// wazero compiles and caches, while the plugin's digest stays that of the
-// module as shipped.
+// starts with is then byte for byte the same. coalescedData does this
+// once, before compilation (prepareModule); the result is what wazero
+// compiles and caches, while the plugin's digest stays that of the module
+// as shipped.
+//
+// When the module is a reactor whose instances can be made from a
+// snapshot (snapshot.go), the coalesced segments leave the module
+// altogether: most instances get the snapshot, which overwrites
+// everything the segments wrote, so wazero's copying them at every
+// instantiation would be wasted. The engine writes them itself into the
+// instances that do start from the module's initial memory (writeData).
+
+// snapshotted reports whether the module is a reactor with an
+// _initialize that nothing in it keeps from being snapshotted: its
+// instances will mostly come from a snapshot.
+func (l *moduleLayout) snapshotted() bool {
+	return l.noSnapshot == "" && l.exportsInitialize && !l.exportsStart
+}
 
 // maxDataGap is the longest run of zeros written out to join two
 // segments. Go's segments are mostly under 256 bytes apart; the few
@@ -33,14 +47,13 @@ const minSegmentsToCoalesce = 64
 
 var errNotCoalescable = errors.New("data segments cannot be coalesced")
 
-// coalescedDataSection returns the contents of l's data section with its
-// active data segments merged as described above, or nil when the module
-// has no data section, few segments, or uses anything but active
-// segments at constant offsets in memory 0 (bulk-memory instructions
-// refer to segments by index, so a module with a data count section is
-// left alone). l was admitted by scanModule, so the segments' count is
-// within MaxDataSegments.
-func coalescedDataSection(l *moduleLayout) []byte {
+// coalescedData returns l's active data segments merged as described
+// above, or nil when the module has no data section, few segments, or
+// uses anything but active segments at constant offsets in memory 0
+// (bulk-memory instructions refer to segments by index, so a module with
+// a data count section is left alone). l was admitted by scanModule, so
+// the segments' count is within MaxDataSegments.
+func coalescedData(l *moduleLayout) []dataSegment {
 	data := l.section(sectionData)
 	if data == nil || l.section(sectionDataCount) != nil {
 		return nil
@@ -53,7 +66,7 @@ func coalescedDataSection(l *moduleLayout) []byte {
 	if err != nil {
 		return nil
 	}
-	return encodeDataSegments(merged)
+	return merged
 }
 
 type dataSegment struct {

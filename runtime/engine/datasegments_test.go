@@ -11,6 +11,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/tekton-wasm/tekton-wasm/hostabi"
+
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
 	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
@@ -64,19 +66,19 @@ func manySegments() []string {
 }
 
 // coalesce returns wasm with its data section coalesced, or nil when
-// coalescedDataSection leaves it as it is.
+// coalescedData leaves it as it is.
 func coalesce(t *testing.T, wasm []byte) []byte {
 	t.Helper()
 	l, err := scanModule(wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	merged := coalescedDataSection(l)
+	merged := coalescedData(l)
 	if merged == nil {
 		return nil
 	}
 	d := l.section(sectionData)
-	out := appendSection(bytes.Clone(wasm[:d.header]), sectionData, merged)
+	out := appendSection(bytes.Clone(wasm[:d.header]), sectionData, encodeDataSegments(merged))
 	return append(out, wasm[d.end:]...)
 }
 
@@ -216,4 +218,42 @@ func TestCoalesceDataSegmentsOfAGoPlugin(t *testing.T) {
 	if !bytes.Equal(image(before), image(after)) {
 		t.Error("the coalesced segments write other bytes")
 	}
+}
+
+// A reactor whose instances come from a snapshot loses its coalesced
+// segments to the engine, which writes them into every instance that does
+// not get the snapshot (the one that takes it, those of calls with
+// mounts): the instance starts with the same memory, and a segment out of
+// bounds still fails it. A command keeps its segments.
+func TestDataSegmentsWrittenByTheEngine(t *testing.T) {
+	const response = `{"status":"Succeeded"}`
+	module := func(export string, extra ...string) []byte {
+		// An iovec at 0: the response at 512, its length.
+		segs := append(manySegments(), "0", fmt.Sprintf(`"\00\02\00\00\%02x\00\00\00"`, len(response)), "512", fmt.Sprintf("%q", response))
+		src := segmentsModule(append(segs, extra...)...)
+		return watModule(t, strings.Replace(src, "(module", `(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (func (export "_initialize"))
+  (func (export "`+export+`") (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))`, 1))
+	}
+	for _, export := range []string{"tekton_run", "_start"} {
+		wasm := module(export)
+		pm, err := prepareModule(wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stripped := pm.data != nil && !bytes.Contains(pm.wasm, []byte(response)); stripped != (export == "tekton_run") {
+			t.Errorf("%s: segments taken out of the module: %v; want them taken out of a reactor's only", export, stripped)
+		}
+		p := mustCompile(t, sharedEngine(t), wasm, Limits{})
+		mount := []Mount{{HostDir: t.TempDir(), GuestPath: "/w"}}
+		for _, inv := range []Invocation{{}, {}, {Mounts: mount}} {
+			if resp := invoke(t, p, request(), inv); resp.Status != "Succeeded" {
+				t.Errorf("%s: got %+v; want the response the data segments hold", export, resp)
+			}
+		}
+	}
+	p := mustCompile(t, sharedEngine(t), module("tekton_run", "65534", `"abc"`), Limits{})
+	wantFailed(t, invoke(t, p, request(), Invocation{}), hostabi.ReasonLoadFailed,
+		"the plugin could not be instantiated: its data segments (3 bytes at offset 65534) do not fit its initial memory (64 KiB)")
 }

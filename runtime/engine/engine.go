@@ -18,8 +18,11 @@
 //     compilation cache.
 //   - Instances: one per invocation, created for it or, for a reactor
 //     plugin, prepared ahead of demand (Config.WarmInstances), and closed
-//     after it. Their linear memories are mappings the engine recycles,
-//     zeroed, between instances (see memory.go).
+//     after it. A reactor's instance gets the state its _initialize left
+//     from a snapshot taken once per compiled plugin, when the module
+//     allows it (snapshot.go says when, and what instances from one
+//     snapshot share). Their linear memories are mappings the engine
+//     recycles, zeroed, between instances (see memory.go).
 //   - The sandbox of an invocation: the request on stdin, capped stdout and
 //     stderr, real clocks, crypto randomness, a sleep that ends with the
 //     context, and no filesystem, network, environment or arguments beyond
@@ -77,20 +80,24 @@ type Config struct {
 
 	// WarmInstances is how many instances of each reactor plugin (see
 	// Compile) the engine keeps prepared ahead of demand, so that an
-	// invocation skips instantiation and the plugin's initialization
-	// (for a Go plugin, its runtime's start-up): 0 means
-	// DefaultWarmInstances, a negative number none. Each prepared
-	// instance serves one invocation and is then closed, exactly like an
-	// instance made on demand; see CompiledPlugin.Invoke.
+	// invocation skips instantiation and readying the instance: 0 (the
+	// default) or a negative number, none. Each prepared instance serves
+	// one invocation and is then closed, exactly like an instance made on
+	// demand; see CompiledPlugin.Invoke.
 	//
-	// Cost: a prepared instance holds its memory while it waits (for a Go
-	// plugin, 3.4 MiB of linear memory, about 4 MiB resident; for a C
-	// plugin, a few pages), and preparing it takes host CPU in the
-	// background, after the call that took the last one (for a Go
-	// plugin, about 4 ms). Preparation starts when a plugin's first
-	// invocation ends, so a plugin that is compiled but never invoked
-	// costs nothing. Invocations with Mounts never use prepared instances:
-	// the mounts are part of the instance.
+	// Since a reactor's instances come from a snapshot of its
+	// initialization (snapshot.go), an instance made on demand costs a Go
+	// plugin about 1.3 ms of CPU on the call's path, and a prepared one
+	// saves the call about 0.8 ms of latency but not that CPU: it is
+	// spent in the background, and a burst of calls drains the pool, so
+	// it does not raise throughput (docs/performance.md). A prepared
+	// instance also holds its memory while it waits (for a Go plugin,
+	// 3.4 MiB of linear memory, about 4 MiB resident; for a C plugin, a
+	// few pages).
+	// Preparation starts when a plugin's first invocation ends, so a
+	// plugin that is compiled but never invoked costs nothing.
+	// Invocations with Mounts never use prepared instances: the mounts are
+	// part of the instance.
 	WarmInstances int
 
 	// PrepareSlot, when set, is called before each instance is prepared
@@ -102,21 +109,6 @@ type Config struct {
 	// that background work counts against the limit invocations share.
 	// nil: preparation is not limited.
 	PrepareSlot func(ctx context.Context) (release func(), err error)
-}
-
-// DefaultWarmInstances is the number of prepared instances kept per
-// reactor plugin when Config.WarmInstances is 0: enough for two calls at
-// once (a controller's two default workers) to find one ready.
-const DefaultWarmInstances = 2
-
-func (c Config) warmInstances() int {
-	switch {
-	case c.WarmInstances < 0:
-		return 0
-	case c.WarmInstances == 0:
-		return DefaultWarmInstances
-	}
-	return c.WarmInstances
 }
 
 // Engine compiles and runs plugins. It is safe for concurrent use.
@@ -175,7 +167,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			WithSysWalltime().
 			WithSysNanotime().
 			WithRandSource(cryptoRand),
-		warmInstances: cfg.warmInstances(),
+		warmInstances: max(cfg.WarmInstances, 0),
 		prepareSlot:   cfg.PrepareSlot,
 		memory:        newMemoryPool(),
 		runtimes:      map[uint32]*sandboxRuntime{},
@@ -303,7 +295,9 @@ func (l Limits) pages() (uint32, error) {
 //
 // A plugin is either a WASI command, which exports _start, or a reactor,
 // which exports tekton_run and usually _initialize (hostabi/README.md).
-// A reactor can be prepared ahead of demand: see Config.WarmInstances.
+// A reactor is initialized once and its instances made from a snapshot
+// (snapshot.go); it can also be prepared ahead of demand: see
+// Config.WarmInstances.
 // A Go plugin built with -buildmode=c-shared is a reactor; built without,
 // a command.
 //
@@ -350,11 +344,17 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Comp
 	e.mu.Unlock()
 
 	if !found {
-		module, kind, err := compile(ctx, c.rt, wasm)
+		module, kind, pm, err := compile(ctx, c.rt, wasm)
 		e.mu.Lock()
 		c.module, c.kind, c.err = module, kind, err
-		if err == nil && kind == kindReactor && e.warmInstances > 0 {
-			c.warm = newWarmPool(c, e.warmInstances)
+		if err == nil {
+			c.data = pm.data
+		}
+		if err == nil && kind == kindReactor {
+			c.snaps = newSnapshotter(pm, module)
+			if e.warmInstances > 0 {
+				c.warm = newWarmPool(c, e.warmInstances)
+			}
 		}
 		e.mu.Unlock()
 		close(c.ready)
@@ -395,34 +395,35 @@ func (e *Engine) release(c *compiled) {
 // reactor whose imports the host provides.
 // A panic while preparing or compiling the module (a bug in the host or
 // in wazero that a module can reach) is an error, not a crash.
-func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.CompiledModule, k moduleKind, err error) {
+// It also returns the prepared module's description.
+func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.CompiledModule, k moduleKind, pm *preparedModule, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if m != nil {
 				_ = m.Close(ctx)
 			}
-			m, k, err = nil, 0, fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
+			m, k, pm, err = nil, 0, nil, fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
 		}
 	}()
-	prepared, err := prepare(wasm)
+	pm, err = prepare(wasm)
 	if refused := (*refusal)(nil); errors.As(err, &refused) {
-		return nil, 0, fmt.Errorf("the plugin module is refused: %v", err)
+		return nil, 0, nil, fmt.Errorf("the plugin module is refused: %v", err)
 	} else if err != nil {
-		return nil, 0, fmt.Errorf("the plugin module does not compile: %v", err)
+		return nil, 0, nil, fmt.Errorf("the plugin module does not compile: %v", err)
 	}
-	m, err = rt.CompileModule(ctx, prepared)
+	m, err = rt.CompileModule(ctx, pm.wasm)
 	if err != nil {
 		msg := fmt.Sprintf("the plugin module does not compile: %v", err)
 		if strings.Contains(err.Error(), "over limit") {
 			msg += "; raise the plugin's memory limit (limits.memory in its manifest)"
 		}
-		return nil, 0, errors.New(msg)
+		return nil, 0, nil, errors.New(msg)
 	}
 	if k, err = checkModule(m, rt.wasi, rt.capabilities); err != nil {
 		_ = m.Close(ctx)
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	return m, k, nil
+	return m, k, pm, nil
 }
 
 // prepare is prepareModule; tests replace it to check that a panic in

@@ -68,7 +68,7 @@ func FuzzPrepareModule(f *testing.F) {
 		if err != nil || validates(rt, wasm) != nil {
 			return
 		}
-		if err := validates(rt, out); err != nil {
+		if err := validates(rt, out.wasm); err != nil {
 			t.Fatalf("the module is valid, its rewriting is not: %v", err)
 		}
 	})

@@ -89,11 +89,12 @@ var shared struct {
 }
 
 // sharedEngine is one Engine for the tests that do not test the engine's
-// own lifecycle.
+// own lifecycle, with two prepared instances per reactor, so that the
+// tests cover prepared instances too (the default is none).
 func sharedEngine(tb testing.TB) *Engine {
 	tb.Helper()
 	shared.once.Do(func() {
-		shared.engine, shared.err = New(context.Background(), Config{CacheDir: testCacheDir})
+		shared.engine, shared.err = New(context.Background(), Config{CacheDir: testCacheDir, WarmInstances: 2})
 		shared.goPlugin = map[Limits]*CompiledPlugin{}
 	})
 	if shared.err != nil {

@@ -143,6 +143,8 @@ func TestCompileRefuses(t *testing.T) {
 		{"memory over limit", wat(t, "bigmem"), Limits{}, []string{"over limit", "raise the plugin's memory limit"}},
 		{"limit below a page", wat(t, "ok"), Limits{MemoryBytes: 1000}, []string{"memory limit 1000 bytes is below one 64 KiB wasm page"}},
 		{"limit above 4 GiB", wat(t, "ok"), Limits{MemoryBytes: 8 << 30}, []string{"memory limit 8192 MiB is above the 4 GiB"}},
+		{"an export name of the host's", watModule(t, `(module (memory (export "memory") 1) (global (export "tekton-wasm:global:0") (mut i32) (i32.const 0)) (func (export "_start")))`),
+			Limits{}, []string{`the plugin module is refused: the module exports "tekton-wasm:global:0"; names starting with "tekton-wasm:" are the host's`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := e.Compile(context.Background(), tc.wasm, tc.limits)

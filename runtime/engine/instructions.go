@@ -1,5 +1,7 @@
 package engine
 
+import "cmp"
+
 // Checking the indices in a module's code.
 //
 // The rewriting of prepareModule moves each function's body to a new
@@ -14,8 +16,9 @@ package engine
 
 // checkCode reads the instructions of a function body (after its
 // locals) and checks that every function index is below funcs and every
-// global index below globals.
-func checkCode(r *wasmReader, funcs, globals uint32) {
+// global index below globals. It returns the name of the first
+// instruction whose effect a snapshot does not save (unrestorable), or "".
+func checkCode(r *wasmReader, funcs, globals uint32) (unrestorable string) {
 	funcIndex := func() {
 		if i := r.u32(); i >= funcs && r.err == nil {
 			r.fail("function %d is not declared", i)
@@ -45,8 +48,11 @@ func checkCode(r *wasmReader, funcs, globals uint32) {
 			r.u32()
 		case op == 0x1c: // select t
 			r.bytes(r.vec("select types", 1<<32-1, 1))
-		case op == 0x20 || op == 0x21 || op == 0x22 || op == 0x25 || op == 0x26: // locals, table.get/set
+		case op == 0x20 || op == 0x21 || op == 0x22 || op == 0x25: // locals, table.get
 			r.u32()
+		case op == 0x26:
+			r.u32()
+			unrestorable = cmp.Or(unrestorable, "table.set")
 		case op == opGlobalGet || op == opGlobalSet:
 			globalIndex()
 		case op >= 0x28 && op <= 0x3e: // loads and stores
@@ -66,7 +72,7 @@ func checkCode(r *wasmReader, funcs, globals uint32) {
 		case op == opRefFunc:
 			funcIndex()
 		case op == 0xfc:
-			miscInstruction(r)
+			unrestorable = cmp.Or(unrestorable, miscInstruction(r))
 		case op == opVectorPrefix:
 			switch sub := r.u32(); {
 			case sub <= 0x0b || sub == 0x5c || sub == 0x5d: // loads and stores
@@ -85,6 +91,7 @@ func checkCode(r *wasmReader, funcs, globals uint32) {
 			r.fail("unsupported instruction %#x", op)
 		}
 	}
+	return unrestorable
 }
 
 // blockType skips a block type: empty, a value type, or a type index
@@ -101,14 +108,20 @@ func blockType(r *wasmReader) {
 }
 
 // miscInstruction skips the immediates of a 0xfc-prefixed instruction.
-func miscInstruction(r *wasmReader) {
+// It returns the instruction's name if it changes the instance's tables or
+// segments, which a snapshot does not save (its memory and globals), or
+// "".
+func miscInstruction(r *wasmReader) (unrestorable string) {
 	switch sub := r.u32(); {
 	case sub <= 7: // saturating truncation
 	case sub == 8: // memory.init
 		r.u32()
 		r.u8()
-	case sub == 9 || sub == 13 || (sub >= 15 && sub <= 17): // data.drop, elem.drop, table.grow/size/fill
+	case sub == 16: // table.size
 		r.u32()
+	case sub == 9 || sub == 13 || sub == 15 || sub == 17: // data.drop, elem.drop, table.grow, table.fill
+		r.u32()
+		return tableAndSegmentOps[sub]
 	case sub == 10: // memory.copy
 		r.u8()
 		r.u8()
@@ -117,7 +130,15 @@ func miscInstruction(r *wasmReader) {
 	case sub == 12 || sub == 14: // table.init, table.copy
 		r.u32()
 		r.u32()
+		return tableAndSegmentOps[sub]
 	default:
 		r.fail("unsupported instruction 0xfc %d", sub)
 	}
+	return ""
+}
+
+// tableAndSegmentOps names the 0xfc-prefixed instructions that change an
+// instance's tables or drop its segments.
+var tableAndSegmentOps = map[uint32]string{
+	9: "data.drop", 12: "table.init", 13: "elem.drop", 14: "table.copy", 15: "table.grow", 17: "table.fill",
 }

@@ -27,7 +27,12 @@ import (
 //     exports, element segments, the start function and ref.func all
 //     reach them unchanged. The engine reports the trap as a stack
 //     overflow (ReasonTrapped).
-//   - Data segments are coalesced (datasegments.go).
+//   - Data segments are coalesced and, for a module whose instances can
+//     be made from a snapshot, taken out of it (datasegments.go).
+//   - Each mutable global the module defines is exported under a name of
+//     the host's (snapshotGlobalExport), so that the engine can save and
+//     restore it through wazero's API, which reaches only exported
+//     globals (snapshot.go).
 //
 // The name section names each body as its wrapper, so that stack traces
 // keep the functions' names and show each call once (see names); the
@@ -48,13 +53,29 @@ func frameWeight(params, locals uint32) uint32 {
 	return 1 + (params+locals)/16
 }
 
+// preparedModule is a module as prepareModule rewrote it.
+type preparedModule struct {
+	wasm []byte
+	// globals are the export names of the module's mutable globals, the
+	// call-depth counter excepted (it is 0 between calls).
+	globals []string
+	// noSnapshot says why instances of the module cannot be made from a
+	// snapshot (snapshot.go); "" if they can.
+	noSnapshot string
+	// data are the module's active data segments, coalesced, when they
+	// were taken out of it: an instance that does not get a snapshot gets
+	// them from the engine (writeData). nil if the module keeps its own.
+	data []dataSegment
+}
+
 // prepareModule admits wasm and returns it rewritten as described above.
-func prepareModule(wasm []byte) ([]byte, error) {
+func prepareModule(wasm []byte) (*preparedModule, error) {
 	l, err := scanModule(wasm)
 	if err != nil {
 		return nil, err
 	}
 	n := uint32(len(l.funcTypes))
+	var data []dataSegment
 
 	out := make([]byte, 0, len(wasm)+len(wasm)/8+64*int(n))
 	out = append(out, wasm[:8]...)
@@ -103,10 +124,13 @@ func prepareModule(wasm []byte) ([]byte, error) {
 			}
 			out = appendSection(out, sectionCode, append(b, contents[k:]...))
 		case sectionData:
-			if merged := coalescedDataSection(l); merged != nil {
-				out = appendSection(out, sectionData, merged)
-			} else {
+			switch merged := coalescedData(l); {
+			case merged == nil:
 				out = append(out, wasm[s.header:s.end]...)
+			case l.snapshotted():
+				data = merged // the engine writes them (datasegments.go)
+			default:
+				out = appendSection(out, sectionData, encodeDataSegments(merged))
 			}
 		default:
 			out = append(out, wasm[s.header:s.end]...)
@@ -116,31 +140,56 @@ func prepareModule(wasm []byte) ([]byte, error) {
 	if !l.hasNames {
 		out = appendSection(out, sectionCustom, wrapperNames(l, nil))
 	}
-	return out, nil
+	pm := &preparedModule{wasm: out, data: data, noSnapshot: l.noSnapshot}
+	for _, i := range l.mutableGlobals {
+		pm.globals = append(pm.globals, snapshotGlobalExport(i))
+	}
+	return pm, nil
 }
+
+// reservedExportPrefix starts the names of the exports the host adds to
+// a module (callDepthExport, snapshotGlobalExport); a module exporting
+// such a name is refused.
+const reservedExportPrefix = "tekton-wasm:"
 
 // callDepthExport is the name under which a prepared module exports its
 // call-depth counter, for the engine to tell a stack overflow from other
 // traps.
-const callDepthExport = "tekton-wasm:call-depth"
+const callDepthExport = reservedExportPrefix + "call-depth"
+
+// snapshotGlobalExport is the name under which a prepared module exports
+// its mutable global i.
+func snapshotGlobalExport(i uint32) string {
+	return reservedExportPrefix + "global:" + strconv.FormatUint(uint64(i), 10)
+}
 
 // withCounter returns the contents of the global (id sectionGlobal) or
 // export section with the call-depth counter added: a mutable i32 global,
 // 0, at index l.globals (the host refuses imported globals), and its
-// export. contents is the module's section, nil if it has none.
+// export; the export section also gets an export of each mutable global
+// (snapshotGlobalExport). contents is the module's section, nil if it has
+// none.
 func withCounter(l *moduleLayout, id byte, contents []byte) []byte {
 	count, k := uint32(0), 0
 	if contents != nil {
 		count, k = wasmmodule.Uleb32(contents)
 	}
-	b := append(appendUleb(nil, count+1), contents[k:]...)
 	if id == sectionGlobal {
+		b := append(appendUleb(nil, count+1), contents[k:]...)
 		return append(b, valueTypeI32, 1, opI32Const, 0, opEnd)
 	}
-	b = appendUleb(b, uint32(len(callDepthExport)))
-	b = append(b, callDepthExport...)
-	b = append(b, exportKindGlobal)
-	return appendUleb(b, l.globals)
+	b := append(appendUleb(nil, count+1+uint32(len(l.mutableGlobals))), contents[k:]...)
+	appendExport := func(name string, global uint32) {
+		b = appendUleb(b, uint32(len(name)))
+		b = append(b, name...)
+		b = append(b, exportKindGlobal)
+		b = appendUleb(b, global)
+	}
+	appendExport(callDepthExport, l.globals)
+	for _, i := range l.mutableGlobals {
+		appendExport(snapshotGlobalExport(i), i)
+	}
+	return b
 }
 
 // appendWrapper appends the body of the wrapper of a function with params

@@ -171,7 +171,7 @@ func TestReactorDeadlineAndCancel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Its own engine: the test closes the plugin's pool.
-			p := mustCompile(t, newEngine(t, Config{}), tc.wasm(t), Limits{})
+			p := mustCompile(t, newEngine(t, Config{WarmInstances: 2}), tc.wasm(t), Limits{})
 			// Fill the pool without waiting for a call that never ends.
 			p.c.warm.refill()
 			waitWarm(t, p, cap(p.c.warm.ready))
@@ -260,7 +260,7 @@ func TestReactorGoPanicIsAFailedResponse(t *testing.T) {
 func TestWarmInstancesConfig(t *testing.T) {
 	for _, tc := range []struct {
 		configured, want int
-	}{{0, DefaultWarmInstances}, {-1, 0}, {5, 5}} {
+	}{{0, 0}, {-1, 0}, {5, 5}} {
 		e := newEngine(t, Config{WarmInstances: tc.configured})
 		p := mustCompile(t, e, wat(t, "reactor_counter"), Limits{})
 		got := 0

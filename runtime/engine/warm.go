@@ -17,13 +17,17 @@ type instance struct {
 
 	memory *memoryPool   // where its linear memory comes from
 	mem    *linearMemory // its linear memory, once allocated
+	// restoring is the size of the snapshot the instance gets once it is
+	// created (snapshot.go), which overwrites the first restoring bytes of
+	// its memory; 0 if none.
+	restoring uint64
 }
 
 // Allocate implements experimental.MemoryAllocator: wazero calls it to
 // create the instance's linear memory, with its initial size (as capacity)
 // and its maximum.
 func (i *instance) Allocate(initial, max uint64) experimental.LinearMemory {
-	i.mem = newLinearMemory(i.memory, initial, max)
+	i.mem = newLinearMemory(i.memory, initial, max, i.restoring)
 	return i.mem
 }
 
@@ -46,7 +50,8 @@ func (i *instance) close() {
 const prepareTimeout = 30 * time.Second
 
 // warmPool keeps up to cap(ready) instances of a reactor created and
-// initialized ahead of demand. Each is handed to exactly one invocation
+// readied (from the snapshot, or by _initialize: compiled.create) ahead
+// of demand. Each is handed to exactly one invocation
 // (take), which closes it: the pool never takes an instance back. The
 // pool is filled in the background, one instance at a time, when an
 // invocation ends (refill), starting with the first. If preparing an
@@ -127,7 +132,7 @@ func (w *warmPool) fill() {
 	}
 }
 
-// prepare creates and initializes an instance, holding a slot of
+// prepare creates and readies an instance (compiled.create), holding a slot of
 // Config.PrepareSlot while it does. It reports false if that failed; the
 // instance, if any, must then be closed.
 func (w *warmPool) prepare() (*instance, bool) {
@@ -142,10 +147,7 @@ func (w *warmPool) prepare() (*instance, bool) {
 	defer cancel()
 	inst := w.c.newInstance()
 	inst.s.ctx, inst.s.stop = ctx, cancel
-	err := w.c.instantiate(ctx, inst, nil)
-	if err == nil {
-		err = w.c.initialize(ctx, inst.mod)
-	}
+	_, err := w.c.create(ctx, inst, nil)
 	// The preparation's context ends here; the call that takes the
 	// instance binds its own (sandbox.bind).
 	inst.s.ctx, inst.s.stop = nil, nil

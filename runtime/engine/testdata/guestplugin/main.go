@@ -6,7 +6,8 @@
 //	echo    Succeeded, with the run's name and the names of its params
 //	count   increments a package-level counter and reports it
 //	clock   Succeeded, with the wall clock when the package was
-//	        initialized and at the call, and 16 random bytes
+//	        initialized and at the call, 16 bytes from crypto/rand and
+//	        a number from math/rand/v2
 //	read    reads the file named by the "path" param and returns it
 //	sleep   sleeps until the host stops it
 //	panic   panics (the SDK answers Failed, Panicked)
@@ -16,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	mathrand "math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -57,6 +59,7 @@ func main() {
 			b := make([]byte, 16)
 			_, _ = rand.Read(b)
 			results["random"] = hex.EncodeToString(b)
+			results["mathrand"] = strconv.FormatUint(mathrand.Uint64(), 10)
 		case "read":
 			path, err := p.String("path")
 			if err != nil {
