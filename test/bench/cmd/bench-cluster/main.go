@@ -63,7 +63,7 @@ func parseKind(s string) (kindRef, error) {
 type config struct {
 	ours, baseline, wait, sleep, semver                        kindRef
 	runs, burst, waiting, concurrent, pipelines, createWorkers int
-	sleepFor                                                   time.Duration
+	sleepFor, waitFor                                          time.Duration
 	state, clusterSh, baselinePidFile, ociPlugin               string
 	steps                                                      []string
 }
@@ -92,7 +92,8 @@ func main() {
 	semverK := flag.String("semver-kind", "bench.tekton-wasm.dev/v1alpha1/SemVer", "kind of the C plugin plugins/semver, a second latency figure (empty: none)")
 	flag.IntVar(&c.runs, "runs", 100, "sequential runs per controller for latency")
 	flag.IntVar(&c.burst, "burst", 1000, "CustomRuns created at once for throughput")
-	flag.IntVar(&c.waiting, "waiting", 1000, "waiting runs for the memory figure")
+	flag.IntVar(&c.waiting, "waiting", 1000, "waiting runs for the memory and lateness figures")
+	flag.DurationVar(&c.waitFor, "wait-duration", 0, "the duration param of each waiting run: it must outlast creating them all (0: 1m plus 20 ms per run)")
 	flag.IntVar(&c.concurrent, "concurrent", 50, "concurrent sleeping invocations for the memory figure")
 	flag.DurationVar(&c.sleepFor, "sleep", 15*time.Second, "how long each of the concurrent invocations sleeps")
 	flag.IntVar(&c.pipelines, "pipelines", 3, "10-task PipelineRuns per controller")
@@ -630,31 +631,58 @@ func (b *bench) memory(ctx context.Context) error {
 	}
 	b.add(row{figure: "controller RSS idle (ours: freshly restarted, plugins loaded)", ours: mib(idle), baseline: baseIdle})
 
-	// Runs waiting in Running/requeueAfter: the wait plugin with 10m.
+	// Runs waiting in Running/requeueAfter: the wait plugin, all due
+	// waitFor after they started; then how late each was seen Succeeded.
+	waitFor := b.cfg.waitFor
+	if waitFor == 0 {
+		waitFor = time.Minute + time.Duration(b.cfg.waiting)*20*time.Millisecond
+	}
 	names := make([]string, b.cfg.waiting)
 	for i := range names {
-		names[i] = fmt.Sprintf("waiting-%04d", i)
+		names[i] = fmt.Sprintf("waiting-%05d", i)
 	}
+	created := make(map[string]time.Time, len(names))
+	var mu sync.Mutex
 	t0 := time.Now()
 	if err := parallel(ctx, b.cfg.createWorkers, names, func(ctx context.Context, n string) error {
-		return b.create(ctx, b.customRun(n, "waiting", b.cfg.wait, map[string]string{"duration": "10m"}, 20*time.Minute))
+		at := time.Now()
+		mu.Lock()
+		created[n] = at
+		mu.Unlock()
+		return b.create(ctx, b.customRun(n, "waiting", b.cfg.wait, map[string]string{"duration": waitFor.String()}, 2*waitFor+5*time.Minute))
 	}); err != nil {
 		return err
 	}
-	if err := poll(ctx, 5*time.Minute, fmt.Sprintf("%d runs Waiting", b.cfg.waiting), func() bool {
+	createdIn := time.Since(t0)
+	if err := poll(ctx, waitFor, fmt.Sprintf("%d runs Waiting", b.cfg.waiting), func() bool {
 		return b.runs.countReason("waiting", "Running") == b.cfg.waiting
 	}); err != nil {
-		return err
+		return fmt.Errorf("%w (created in %s; a longer -wait-duration lets them all be waiting at once)", err, createdIn.Round(time.Millisecond))
 	}
-	logf("%d runs Waiting after %s", b.cfg.waiting, time.Since(t0).Round(time.Millisecond))
+	logf("%d runs Waiting after %s (created in %s)", b.cfg.waiting, time.Since(t0).Round(time.Millisecond), createdIn.Round(time.Millisecond))
 	time.Sleep(3 * time.Second)
 	waiting, err := rss(pid)
 	if err != nil {
 		return err
 	}
 	b.add(row{
-		figure: fmt.Sprintf("controller RSS with %d runs waiting in Running/requeueAfter (wait plugin, 10m)", b.cfg.waiting),
-		ours:   fmt.Sprintf("%s (+%s)", mib(waiting), mib(waiting-idle)), target: "< +100 MiB",
+		figure: fmt.Sprintf("controller RSS with %d runs waiting in Running/requeueAfter (wait plugin, %s; created by %d creators in %s)", b.cfg.waiting, waitFor, b.cfg.createWorkers, createdIn.Round(time.Second)),
+		ours:   fmt.Sprintf("%s (+%s)", mib(waiting), mib(waiting-idle)), target: "< 300 MiB",
+	})
+	var late []time.Duration
+	for _, n := range names {
+		at, err := b.runs.waitDone(ctx, n, time.Until(t0.Add(createdIn+2*waitFor+time.Minute)))
+		if err != nil {
+			return err
+		}
+		late = append(late, lateness(b.runs.get(n), created[n], waitFor, at))
+	}
+	if err := b.checkSucceeded(names, false); err != nil {
+		return err
+	}
+	b.add(row{
+		figure: fmt.Sprintf("lateness of those %d runs: Succeeded seen by a watch − due (start + %s; an upper bound: the start is the later of the create request and the stored startTime, which has whole seconds), p50 / p99 / max", b.cfg.waiting, waitFor),
+		ours:   fmt.Sprintf("%s / %s / %s", ms(quantile(late, 0.5)), ms(quantile(late, 0.99)), ms(slices.Max(late))), target: "p99 < 1 s",
 	})
 	if err := b.deletePhase(ctx, "waiting"); err != nil {
 		return err
@@ -719,6 +747,7 @@ type runState struct {
 	reason, result           string
 	doneAt                   time.Time
 	phase                    string
+	startTime                time.Time // status.startTime (whole seconds, as stored)
 }
 
 // tracker follows the namespace's CustomRuns through one informer (one
@@ -768,6 +797,9 @@ func (t *tracker) observe(obj any) {
 	defer t.mu.Unlock()
 	s := t.runs[cr.Name]
 	s.phase = cr.Labels["bench-phase"]
+	if cr.Status.StartTime != nil {
+		s.startTime = cr.Status.StartTime.Time
+	}
 	if c := cr.Status.GetCondition(apis.ConditionSucceeded); c != nil {
 		s.reason = c.Reason
 		s.running = c.IsUnknown()
@@ -833,6 +865,19 @@ func (t *tracker) countRunning(phase string) int {
 }
 
 // ---- helpers ---------------------------------------------------------------
+
+// lateness is how long after it was due a wait run of duration d was seen
+// done at doneAt: due is d after its start, taken as the later of when
+// its create request was sent and its stored startTime (whole seconds,
+// truncated), both no later than the true start, so the result is an
+// upper bound.
+func lateness(s runState, created time.Time, d time.Duration, doneAt time.Time) time.Duration {
+	start := created
+	if s.startTime.After(start) {
+		start = s.startTime
+	}
+	return doneAt.Sub(start.Add(d))
+}
 
 // parallel calls fn for each item with at most n at once; the first error
 // stops it.

@@ -151,3 +151,26 @@ func TestParallelStopsAtTheFirstError(t *testing.T) {
 		t.Errorf("all %d items ran after the error", calls)
 	}
 }
+
+// TestLatenessUsesTheLaterStart: a wait run is due its duration after the
+// later of its create request and its stored startTime (whole seconds).
+func TestLatenessUsesTheLaterStart(t *testing.T) {
+	base := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	d := time.Minute
+	for _, c := range []struct {
+		name             string
+		created, started time.Time
+		want             time.Duration
+	}{
+		// Started within the second it was created in: the stored
+		// startTime is truncated, so the create time is the later.
+		{"truncated startTime", base.Add(400 * time.Millisecond), base, 300 * time.Millisecond},
+		// Started seconds after the create (a throttled first write).
+		{"started later", base, base.Add(3 * time.Second), -2300 * time.Millisecond},
+	} {
+		done := base.Add(d + 700*time.Millisecond)
+		if got := lateness(runState{startTime: c.started}, c.created, d, done); got != c.want {
+			t.Errorf("%s: lateness = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
