@@ -38,6 +38,7 @@ import (
 	pipelineclient "github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
 	"github.com/tektoncd/pipeline/pkg/client/informers/externalversions"
 	"golang.org/x/sync/errgroup"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -45,6 +46,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"knative.dev/pkg/apis"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tekton-wasm/tekton-wasm/test/bench/table"
 )
@@ -64,12 +66,13 @@ type config struct {
 	ours, baseline, wait, sleep, semver                        kindRef
 	runs, burst, waiting, concurrent, pipelines, createWorkers int
 	sleepFor, waitFor                                          time.Duration
-	state, clusterSh, baselinePidFile, ociPlugin               string
+	state, clusterSh, baselinePidFile, ociPlugin, deployment   string
+	shipped                                                    int
 	steps                                                      []string
 }
 
 // allSteps are the driver's steps, in the order they run.
-var allSteps = []string{"latency", "throughput", "pipeline", "restart", "memory"}
+var allSteps = []string{"latency", "throughput", "pipeline", "restart", "memory", "shipped"}
 
 // parseSteps checks a comma-separated list of steps (-steps).
 func parseSteps(s string) ([]string, error) {
@@ -102,6 +105,8 @@ func main() {
 	flag.StringVar(&c.clusterSh, "cluster-sh", "hack/cluster.sh", "the rig script, to restart our controller")
 	flag.StringVar(&c.baselinePidFile, "baseline-pid-file", "", "pid file of the baseline controller (for its RSS)")
 	flag.StringVar(&c.ociPlugin, "oci-plugin", "", "name of a plugin whose module is in a registry (oci://…), for the restart figure of a cached pull (empty: none)")
+	flag.IntVar(&c.shipped, "shipped-burst", 300, "CustomRuns of the shipped step's burst and of its restart drain")
+	flag.StringVar(&c.deployment, "deployment", "config/500-controller.yaml", "the controller's Deployment, whose container args the shipped step starts our controller with")
 	steps := flag.String("steps", strings.Join(allSteps, ","), "the steps to run, comma-separated")
 	flag.Parse()
 	var err error
@@ -148,12 +153,15 @@ func logf(format string, args ...any) {
 }
 
 type bench struct {
-	cfg    config
-	kube   kubernetes.Interface
-	tekton pipelineclient.Interface
-	ns     string
-	runs   *tracker
-	rows   []row
+	cfg config
+	// controllerFlags, when set, replace $TEKTON_WASM_CONTROLLER_FLAGS
+	// for the controllers the driver starts (the shipped step).
+	controllerFlags *string
+	kube            kubernetes.Interface
+	tekton          pipelineclient.Interface
+	ns              string
+	runs            *tracker
+	rows            []row
 }
 
 // row is one line of the table; empty strings print as "—".
@@ -190,6 +198,7 @@ func (b *bench) run(ctx context.Context) error {
 		"pipeline":   b.pipeline,
 		"restart":    b.restart,
 		"memory":     b.memory,
+		"shipped":    b.shipped,
 	}
 	var failed []string
 	for _, name := range allSteps {
@@ -592,6 +601,9 @@ func (b *bench) restartController(ctx context.Context) (pid int, started, readyA
 func (b *bench) rig(ctx context.Context, cmd string) error {
 	c := exec.CommandContext(ctx, b.cfg.clusterSh, cmd)
 	c.Env = append(os.Environ(), "TEKTON_WASM_CLUSTER="+b.cfg.state)
+	if b.controllerFlags != nil {
+		c.Env = append(c.Env, "TEKTON_WASM_CONTROLLER_FLAGS="+*b.controllerFlags)
+	}
 	c.Stderr = os.Stderr
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("%s %s: %w", b.cfg.clusterSh, cmd, err)
@@ -1056,4 +1068,125 @@ func loadedPlugins(path string) ([]pluginLoad, error) {
 		return nil, fmt.Errorf("no \"Loaded plugin\" line in %s since the controller's last start", path)
 	}
 	return loads, nil
+}
+
+// ---- the controller as shipped ---------------------------------------------
+
+// shipped measures our controller started with exactly the flags of its
+// Deployment (config/), beside the directories the rig gives it: a burst
+// of -shipped-burst no-op runs, then as many runs created while it is
+// down, drained after it starts again. It starts the controller again
+// with the rig's flags afterwards.
+func (b *bench) shipped(ctx context.Context) error {
+	args, err := deploymentArgs(b.cfg.deployment)
+	if err != nil {
+		return err
+	}
+	flags := strings.Join(args, " ")
+	b.controllerFlags = &flags
+	defer func() {
+		b.controllerFlags = nil
+		if _, _, _, err := b.restartController(context.WithoutCancel(ctx)); err != nil {
+			logf("starting our controller again with the rig's flags: %v", err)
+		}
+	}()
+	if _, _, _, err := b.restartController(ctx); err != nil {
+		return err
+	}
+	n := b.cfg.shipped
+	burst := func(phase string) ([]string, error) {
+		names := make([]string, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("%s-%04d", phase, i)
+		}
+		return names, parallel(ctx, b.cfg.createWorkers, names, func(ctx context.Context, name string) error {
+			return b.create(ctx, b.customRun(name, phase, b.cfg.ours, nil, 0))
+		})
+	}
+	allDone := func(names []string, since time.Time) (time.Duration, error) {
+		var last time.Time
+		for _, name := range names {
+			at, err := b.runs.waitDone(ctx, name, 10*time.Minute-time.Since(since))
+			if err != nil {
+				return 0, err
+			}
+			if at.After(last) {
+				last = at
+			}
+		}
+		return last.Sub(since), b.checkSucceeded(names, true)
+	}
+
+	t0 := time.Now()
+	names, err := burst("shipped-burst")
+	if err != nil {
+		return err
+	}
+	took, err := allDone(names, t0)
+	if err != nil {
+		return err
+	}
+	b.add(row{
+		figure: fmt.Sprintf("our controller as shipped (%s: `%s`): %d CustomRuns created at once (%d creators) → all Succeeded, Go no-op plugin", b.cfg.deployment, flags, n, b.cfg.createWorkers),
+		ours:   fmt.Sprintf("%.1f s (%.0f runs/s)", took.Seconds(), float64(n)/took.Seconds()),
+	})
+	if err := b.deletePhase(ctx, "shipped-burst"); err != nil {
+		return err
+	}
+
+	// Runs created while the controller is down, drained after its start.
+	if err := b.rig(ctx, "kill-controller"); err != nil {
+		return err
+	}
+	if names, err = burst("shipped-drain"); err != nil {
+		return err
+	}
+	_, started, _, err := b.restartController(ctx)
+	if err != nil {
+		return err
+	}
+	took, err = allDone(names, started)
+	if err != nil {
+		return err
+	}
+	b.add(row{
+		figure: fmt.Sprintf("our controller as shipped, restarted with %d runs pending: process start → all Succeeded", n),
+		ours:   fmt.Sprintf("%.1f s (%.0f runs/s)", took.Seconds(), float64(n)/took.Seconds()),
+		target: "the shipped client budget is not the bottleneck",
+	})
+	return b.deletePhase(ctx, "shipped-drain")
+}
+
+// deploymentArgs returns the args of the controller container of the
+// Deployment in path (the first document of its kind there), less the
+// directories the rig sets itself (-cache-dir=…, -workspace-dir=…; the
+// Deployment writes each flag and its value as one arg).
+func deploymentArgs(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(doc), &d); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if d.Kind != "Deployment" {
+			continue
+		}
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if c.Name != "controller" {
+				continue
+			}
+			var args []string
+			for _, a := range c.Args {
+				name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+				if name != "cache-dir" && name != "workspace-dir" {
+					args = append(args, a)
+				}
+			}
+			return args, nil
+		}
+	}
+	return nil, fmt.Errorf("%s holds no Deployment with a container named controller", path)
 }

@@ -174,3 +174,37 @@ func TestLatenessUsesTheLaterStart(t *testing.T) {
 		}
 	}
 }
+
+// TestDeploymentArgs: the shipped step starts our controller with the
+// Deployment's args, less the directories the rig sets.
+func TestDeploymentArgs(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "controller.yaml")
+	os.WriteFile(path, []byte(`apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: c}
+spec:
+  template:
+    spec:
+      containers:
+        - name: sidecar
+          args: [-ignored]
+        - name: controller
+          args: [-cache-dir=/var/cache, "--workspace-dir", -concurrency=8, -status-delay=2s]
+`), 0o644)
+	got, err := deploymentArgs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "-concurrency=8 -status-delay=2s"; strings.Join(got, " ") != want {
+		t.Errorf("deploymentArgs = %q, want %q", got, want)
+	}
+	// The repository's own Deployment parses.
+	if _, err := deploymentArgs("../../../../config/500-controller.yaml"); err != nil {
+		t.Error(err)
+	}
+}
