@@ -30,11 +30,13 @@ const (
 	DefaultRunCallQPS   = 1
 	DefaultRunCallBurst = 5
 	// DefaultPluginCallQPS and DefaultPluginCallBurst pace all the runs of
-	// one plugin together: 10 calls a second after a burst of 50, half the
-	// controller's default client rate (DefaultKubeAPIQPS in
-	// cmd/controller) when each call costs one request.
-	DefaultPluginCallQPS   = 10
-	DefaultPluginCallBurst = 50
+	// one plugin together: 20 calls a second after a burst of 40, the
+	// controller's default client budget (cmd/controller paces each plugin
+	// at its client budget unless told otherwise). The runs of a plugin
+	// come due about as fast as they started, which the client budget
+	// bounds; a slower pace wakes runs started together late.
+	DefaultPluginCallQPS   = 20
+	DefaultPluginCallBurst = 40
 )
 
 // limiter returns a full token bucket of p, or of def if p is zero.
