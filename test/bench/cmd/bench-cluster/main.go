@@ -38,6 +38,7 @@ import (
 	pipelineclient "github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
 	"github.com/tektoncd/pipeline/pkg/client/informers/externalversions"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,6 +67,7 @@ type config struct {
 	ours, baseline, wait, sleep, semver                        kindRef
 	runs, burst, waiting, concurrent, pipelines, createWorkers int
 	sleepFor, waitFor                                          time.Duration
+	waitingRate                                                float64
 	state, clusterSh, baselinePidFile, ociPlugin, deployment   string
 	shipped                                                    int
 	steps                                                      []string
@@ -96,7 +98,8 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 100, "sequential runs per controller for latency")
 	flag.IntVar(&c.burst, "burst", 1000, "CustomRuns created at once for throughput")
 	flag.IntVar(&c.waiting, "waiting", 1000, "waiting runs for the memory and lateness figures")
-	flag.DurationVar(&c.waitFor, "wait-duration", 0, "the duration param of each waiting run: it must outlast creating them all (0: 1m plus 20 ms per run)")
+	flag.Float64Var(&c.waitingRate, "waiting-rate", 25, "waiting runs created per second: they come due at this rate, which the controller must sustain for the lateness to show the wake-up and not a backlog")
+	flag.DurationVar(&c.waitFor, "wait-duration", 0, "the duration param of each waiting run: it must outlast creating them all (0: the creation time at -waiting-rate plus 1m)")
 	flag.IntVar(&c.concurrent, "concurrent", 50, "concurrent sleeping invocations for the memory figure")
 	flag.DurationVar(&c.sleepFor, "sleep", 15*time.Second, "how long each of the concurrent invocations sleeps")
 	flag.IntVar(&c.pipelines, "pipelines", 3, "10-task PipelineRuns per controller")
@@ -127,6 +130,9 @@ func main() {
 		if c.semver, err = parseKind(*semverK); err != nil {
 			fatal(err)
 		}
+	}
+	if c.waitingRate <= 0 {
+		fatal(errors.New("-waiting-rate must be positive"))
 	}
 	if c.state == "" || *kubeconfig == "" {
 		fatal(errors.New("-state and -kubeconfig (or $KUBECONFIG) are required"))
@@ -647,8 +653,9 @@ func (b *bench) memory(ctx context.Context) error {
 	// waitFor after they started; then how late each was seen Succeeded.
 	waitFor := b.cfg.waitFor
 	if waitFor == 0 {
-		waitFor = time.Minute + time.Duration(b.cfg.waiting)*20*time.Millisecond
+		waitFor = time.Minute + time.Duration(float64(b.cfg.waiting)/b.cfg.waitingRate*float64(time.Second))
 	}
+	pace := rate.NewLimiter(rate.Limit(b.cfg.waitingRate), 1)
 	names := make([]string, b.cfg.waiting)
 	for i := range names {
 		names[i] = fmt.Sprintf("waiting-%05d", i)
@@ -657,6 +664,9 @@ func (b *bench) memory(ctx context.Context) error {
 	var mu sync.Mutex
 	t0 := time.Now()
 	if err := parallel(ctx, b.cfg.createWorkers, names, func(ctx context.Context, n string) error {
+		if err := pace.Wait(ctx); err != nil {
+			return err
+		}
 		at := time.Now()
 		mu.Lock()
 		created[n] = at
@@ -678,7 +688,7 @@ func (b *bench) memory(ctx context.Context) error {
 		return err
 	}
 	b.add(row{
-		figure: fmt.Sprintf("controller RSS with %d runs waiting in Running/requeueAfter (wait plugin, %s; created by %d creators in %s)", b.cfg.waiting, waitFor, b.cfg.createWorkers, createdIn.Round(time.Second)),
+		figure: fmt.Sprintf("controller RSS with %d runs waiting in Running/requeueAfter (wait plugin, %s; created at %g a second, in %s)", b.cfg.waiting, waitFor, b.cfg.waitingRate, createdIn.Round(time.Second)),
 		ours:   fmt.Sprintf("%s (+%s)", mib(waiting), mib(waiting-idle)), target: "< 300 MiB",
 	})
 	var late []time.Duration
