@@ -70,10 +70,10 @@ func main() {
 		"calls per second one run may make to its plugin after its burst (a plugin answering Running sooner is called at this pace)")
 	flag.IntVar(&opts.RunPace.Burst, "run-call-burst", reconciler.DefaultRunCallBurst,
 		"calls one run may make in quick succession after its first")
-	flag.Float64Var(&opts.PluginPace.QPS, "plugin-call-qps", reconciler.DefaultPluginCallQPS,
-		"calls per second the runs of one plugin may make together, beyond their first calls, after the burst")
-	flag.IntVar(&opts.PluginPace.Burst, "plugin-call-burst", reconciler.DefaultPluginCallBurst,
-		"calls the runs of one plugin may make together in quick succession, beyond their first calls")
+	flag.Float64Var(&opts.PluginPace.QPS, "plugin-call-qps", 0,
+		"calls per second the runs of one plugin may make together, beyond their first calls, after the burst (0: the -kube-api-qps)")
+	flag.IntVar(&opts.PluginPace.Burst, "plugin-call-burst", 0,
+		"calls the runs of one plugin may make together in quick succession, beyond their first calls (0: the -kube-api-burst)")
 	probesPort := flag.String("probes-port", envOr("PROBES_PORT", "8080"),
 		"port of the /health and /readiness probes (the default comes from $PROBES_PORT when set)")
 	disableHA := flag.Bool("disable-ha", false, "run without leader election")
@@ -82,6 +82,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	opts.PluginPace = pluginPace(opts.PluginPace, cfg)
 	if opts.Namespace == "" {
 		opts.Namespace = os.Getenv("SYSTEM_NAMESPACE")
 	}
@@ -133,6 +134,21 @@ func clientConfig(fs *flag.FlagSet, args []string) (*rest.Config, error) {
 		return nil, fmt.Errorf("-kube-api-qps (%g) and -kube-api-burst (%d) must be positive", env.QPS, env.Burst)
 	}
 	return env.GetRESTConfig()
+}
+
+// pluginPace returns p, a zero QPS or Burst replaced by the client
+// budget's: the runs of a plugin come due (requeueAfter) about as fast as
+// they started, which the client budget bounds, so a plugin pace below it
+// would wake runs started together late (10,000 runs started at 20 a
+// second, paced at 10, woke up to 500 s late).
+func pluginPace(p reconciler.Pace, cfg *rest.Config) reconciler.Pace {
+	if p.QPS == 0 {
+		p.QPS = float64(cfg.QPS)
+	}
+	if p.Burst == 0 {
+		p.Burst = cfg.Burst
+	}
+	return p
 }
 
 // serveProbes serves the probes on port until ctx ends.

@@ -9,6 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/tekton-wasm/tekton-wasm/runtime/reconciler"
 )
 
 func TestProbes(t *testing.T) {
@@ -87,5 +91,17 @@ current-context: c
 	}
 	if q, b := fs.Lookup("kube-api-qps").DefValue, fs.Lookup("kube-api-burst").DefValue; q != "20" || b != "40" {
 		t.Errorf("-help shows the defaults %s and %s, want 20 and 40", q, b)
+	}
+}
+
+// Each plugin is paced at the client budget unless -plugin-call-qps or
+// -plugin-call-burst says otherwise.
+func TestPluginPaceFollowsTheClientBudget(t *testing.T) {
+	cfg := &rest.Config{QPS: 100, Burst: 200}
+	if got := pluginPace(reconciler.Pace{}, cfg); got != (reconciler.Pace{QPS: 100, Burst: 200}) {
+		t.Errorf("unset: %+v, want the client budget 100/200", got)
+	}
+	if got := pluginPace(reconciler.Pace{QPS: 5, Burst: 7}, cfg); got != (reconciler.Pace{QPS: 5, Burst: 7}) {
+		t.Errorf("set: %+v, want 5/7", got)
 	}
 }

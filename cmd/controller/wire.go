@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -199,7 +201,21 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 		logger.Fatalw("Watching plugin ConfigMaps failed", zap.Error(err))
 	}
 	c.registry.Store(reg)
+	go releaseLoadGarbage(ctx, reg.HasSynced)
 	return impl
+}
+
+// releaseLoadGarbage returns the heap left free by loading the plugins
+// present at start (decompressed modules, wazero's decoding and
+// compilation garbage) to the operating system once they are loaded, as
+// an idle controller would otherwise keep it resident: the Go runtime
+// returns free heap only down to about its next collection goal (see
+// docs/performance-cluster.md).
+func releaseLoadGarbage(ctx context.Context, loaded func() bool) {
+	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) { return loaded(), nil })
+	if err == nil {
+		debug.FreeOSMemory()
+	}
 }
 
 // leaderAware is what the generated reconciler tells of its leadership.

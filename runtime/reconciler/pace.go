@@ -21,8 +21,9 @@ type Pace struct {
 	Burst int
 }
 
-// The default paces (flags -run-call-qps, -run-call-burst,
-// -plugin-call-qps, -plugin-call-burst).
+// The default paces: of the flags -run-call-qps and -run-call-burst, and
+// of a Reconciler given no PluginPace (cmd/controller gives it the
+// client budget unless -plugin-call-qps or -plugin-call-burst is set).
 const (
 	// DefaultRunCallQPS and DefaultRunCallBurst pace one run: after a burst
 	// of 5 calls, one call a second. A plugin asking to be called back
@@ -30,11 +31,12 @@ const (
 	DefaultRunCallQPS   = 1
 	DefaultRunCallBurst = 5
 	// DefaultPluginCallQPS and DefaultPluginCallBurst pace all the runs of
-	// one plugin together: 10 calls a second after a burst of 50, half the
-	// controller's default client rate (DefaultKubeAPIQPS in
-	// cmd/controller) when each call costs one request.
-	DefaultPluginCallQPS   = 10
-	DefaultPluginCallBurst = 50
+	// one plugin together: 20 calls a second after a burst of 40, the
+	// controller's default client budget. The runs of a plugin
+	// come due about as fast as they started, which the client budget
+	// bounds; a slower pace wakes runs started together late.
+	DefaultPluginCallQPS   = 20
+	DefaultPluginCallBurst = 40
 )
 
 // limiter returns a full token bucket of p, or of def if p is zero.

@@ -20,7 +20,9 @@
 #      a pull secret, for the restart figure of a cached pull;
 #   2. builds and starts the baseline controller (admin kubeconfig, the same
 #      knative config namespace as ours, its own free ports);
-#   3. runs the driver (test/bench/cmd/bench-cluster), which prints the table;
+#   3. runs the driver (test/bench/cmd/bench-cluster), which prints the table
+#      (its steps: latency, throughput, pipeline, restart, memory — with the
+#      waiting runs' lateness —, shipped);
 #   4. writes the table, the machine, the load and the command into
 #      $BENCH_DOC (default docs/performance-cluster.md; empty: none), followed
 #      by test/bench/notes.md, unless the driver runs only some steps
@@ -33,8 +35,10 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
 export TEKTON_WASM_CLUSTER=${BENCH_CLUSTER:-$repo/.cache/bench-cluster}
 bin=${TEKTON_WASM_CACHE:-$HOME/.cache/tekton-wasm}/bin
-# Both controllers get the same client rate limit: knative's default, 5 QPS
-# per controller, would alone make 1,000 status writes take 200 s.
+# Both controllers get the same client rate limit: the baseline's default,
+# knative's 5 QPS, would alone make 1,000 status writes take 200 s (ours,
+# 20 QPS, 50 s); our per-plugin call pace follows it. The driver's shipped
+# step restarts ours with config/'s flags instead (the defaults).
 qps=(-kube-api-qps 100 -kube-api-burst 200)
 export TEKTON_WASM_CONTROLLER_FLAGS=${BENCH_CONTROLLER_FLAGS:--concurrency 64 ${qps[*]}}
 doc=${BENCH_DOC-docs/performance-cluster.md}

@@ -21,11 +21,15 @@ import (
 )
 
 // Table holds the state S of each run by key. It is safe for concurrent
-// use; its lock guards the map only, never a state. The zero value is an
+// use; its lock guards the map and the base context only, never a state. The zero value is an
 // empty table.
 type Table[S any] struct {
 	mu   sync.Mutex
 	runs map[types.NamespacedName]*entry[S]
+	// parent is the context of the first Get, and base the cancelable
+	// context derived from it that the entries of parent derive from (see
+	// Get).
+	parent, base context.Context
 }
 
 // entry is a run's place in the table: uid and drop never change after it
@@ -39,7 +43,12 @@ type entry[S any] struct {
 // Get returns the state of key for the run uid. If there is none, or it
 // belonged to an earlier run of the same name (which is dropped), it makes
 // one with newState, passing a context derived from parent that ends when
-// the entry is dropped. It returns false, making nothing, when leader says
+// the entry is dropped (through one context of the table's own, made at
+// the first Get, when parent is the first Get's: the context package
+// watches a parent of a type it does not know, such as knative's signal
+// context, with a goroutine for each context derived from it, so deriving
+// each run's from it directly would cost a goroutine per run, for as long
+// as the run is in the table). It returns false, making nothing, when leader says
 // this replica does not lead key: leadership was lost after the reconcile
 // began. knative removes a bucket from the replica's buckets before it
 // calls Demote, and ForgetBucket takes the table's lock, so an entry made
@@ -64,10 +73,27 @@ func (t *Table[S]) Get(parent context.Context, key types.NamespacedName, uid typ
 	if t.runs == nil {
 		t.runs = map[types.NamespacedName]*entry[S]{}
 	}
-	ctx, drop := context.WithCancel(parent)
+	ctx, drop := context.WithCancel(t.derivable(parent))
 	e = &entry[S]{uid: uid, drop: drop, state: newState(ctx)}
 	t.runs[key] = e
 	return e.state, true
+}
+
+// derivable returns the context to derive an entry's context of parent
+// from: base for the parent of the first Get, parent itself for another.
+// Called with the lock held.
+func (t *Table[S]) derivable(parent context.Context) context.Context {
+	if t.base == nil {
+		// parent's values; ended by parent's end, which one goroutine
+		// watches (context.AfterFunc), for as long as parent lives.
+		base, cancel := context.WithCancel(context.WithoutCancel(parent))
+		context.AfterFunc(parent, cancel)
+		t.parent, t.base = parent, base
+	}
+	if parent != t.parent {
+		return parent
+	}
+	return t.base
 }
 
 // Has reports whether there is an entry for key.

@@ -2,7 +2,10 @@ package runs
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	pkgreconciler "knative.dev/pkg/reconciler"
@@ -41,5 +44,52 @@ func TestTable(t *testing.T) {
 	tab.ForgetBucket(pkgreconciler.UniversalBucket())
 	if tab.Has(key) || c.ctx.Err() == nil {
 		t.Error("ForgetBucket kept the state or its context")
+	}
+}
+
+// signalContext is a context of a type the context package does not know,
+// as knative's signal context (the controller's lifetime) is: it ends when
+// done is closed.
+type signalContext struct{ done chan struct{} }
+
+func (signalContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c signalContext) Done() <-chan struct{}     { return c.done }
+func (signalContext) Value(any) any               { return nil }
+func (c signalContext) Err() error {
+	select {
+	case <-c.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+type valueKey struct{}
+
+// TestEntriesCostNoGoroutine: many runs under a parent of a foreign type
+// cost no goroutine each, keep the parent's values and end with it.
+func TestEntriesCostNoGoroutine(t *testing.T) {
+	signal := signalContext{done: make(chan struct{})}
+	parent := context.WithValue(signal, valueKey{}, "v")
+	var tab Table[*state]
+	before := runtime.NumGoroutine()
+	const n = 1000
+	states := make([]*state, n)
+	for i := range states {
+		states[i], _ = tab.Get(parent, types.NamespacedName{Namespace: "ns", Name: fmt.Sprint(i)}, "uid", leading, newState)
+	}
+	if grew := runtime.NumGoroutine() - before; grew > n/10 {
+		t.Errorf("%d runs in the table took %d goroutines", n, grew)
+	}
+	if got := states[0].ctx.Value(valueKey{}); got != "v" {
+		t.Errorf("a run's context lost its parent's values: %v", got)
+	}
+	close(signal.done)
+	for i, s := range states {
+		select {
+		case <-s.ctx.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("run %d's context did not end with its parent", i)
+		}
 	}
 }

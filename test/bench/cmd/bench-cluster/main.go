@@ -38,6 +38,8 @@ import (
 	pipelineclient "github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
 	"github.com/tektoncd/pipeline/pkg/client/informers/externalversions"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -45,6 +47,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"knative.dev/pkg/apis"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tekton-wasm/tekton-wasm/test/bench/table"
 )
@@ -63,13 +66,15 @@ func parseKind(s string) (kindRef, error) {
 type config struct {
 	ours, baseline, wait, sleep, semver                        kindRef
 	runs, burst, waiting, concurrent, pipelines, createWorkers int
-	sleepFor                                                   time.Duration
-	state, clusterSh, baselinePidFile, ociPlugin               string
+	sleepFor, waitFor                                          time.Duration
+	waitingRate                                                float64
+	state, clusterSh, baselinePidFile, ociPlugin, deployment   string
+	shipped                                                    int
 	steps                                                      []string
 }
 
 // allSteps are the driver's steps, in the order they run.
-var allSteps = []string{"latency", "throughput", "pipeline", "restart", "memory"}
+var allSteps = []string{"latency", "throughput", "pipeline", "restart", "memory", "shipped"}
 
 // parseSteps checks a comma-separated list of steps (-steps).
 func parseSteps(s string) ([]string, error) {
@@ -92,7 +97,9 @@ func main() {
 	semverK := flag.String("semver-kind", "bench.tekton-wasm.dev/v1alpha1/SemVer", "kind of the C plugin plugins/semver, a second latency figure (empty: none)")
 	flag.IntVar(&c.runs, "runs", 100, "sequential runs per controller for latency")
 	flag.IntVar(&c.burst, "burst", 1000, "CustomRuns created at once for throughput")
-	flag.IntVar(&c.waiting, "waiting", 1000, "waiting runs for the memory figure")
+	flag.IntVar(&c.waiting, "waiting", 1000, "waiting runs for the memory and lateness figures")
+	flag.Float64Var(&c.waitingRate, "waiting-rate", 25, "waiting runs created per second: they come due at this rate, which the controller must sustain for the lateness to show the wake-up and not a backlog")
+	flag.DurationVar(&c.waitFor, "wait-duration", 0, "the duration param of each waiting run: it must outlast creating them all (0: the creation time at -waiting-rate plus 1m)")
 	flag.IntVar(&c.concurrent, "concurrent", 50, "concurrent sleeping invocations for the memory figure")
 	flag.DurationVar(&c.sleepFor, "sleep", 15*time.Second, "how long each of the concurrent invocations sleeps")
 	flag.IntVar(&c.pipelines, "pipelines", 3, "10-task PipelineRuns per controller")
@@ -101,6 +108,8 @@ func main() {
 	flag.StringVar(&c.clusterSh, "cluster-sh", "hack/cluster.sh", "the rig script, to restart our controller")
 	flag.StringVar(&c.baselinePidFile, "baseline-pid-file", "", "pid file of the baseline controller (for its RSS)")
 	flag.StringVar(&c.ociPlugin, "oci-plugin", "", "name of a plugin whose module is in a registry (oci://…), for the restart figure of a cached pull (empty: none)")
+	flag.IntVar(&c.shipped, "shipped-burst", 300, "CustomRuns of the shipped step's burst and of its restart drain")
+	flag.StringVar(&c.deployment, "deployment", "config/500-controller.yaml", "the controller's Deployment, whose container args the shipped step starts our controller with")
 	steps := flag.String("steps", strings.Join(allSteps, ","), "the steps to run, comma-separated")
 	flag.Parse()
 	var err error
@@ -121,6 +130,9 @@ func main() {
 		if c.semver, err = parseKind(*semverK); err != nil {
 			fatal(err)
 		}
+	}
+	if c.waitingRate <= 0 {
+		fatal(errors.New("-waiting-rate must be positive"))
 	}
 	if c.state == "" || *kubeconfig == "" {
 		fatal(errors.New("-state and -kubeconfig (or $KUBECONFIG) are required"))
@@ -147,12 +159,15 @@ func logf(format string, args ...any) {
 }
 
 type bench struct {
-	cfg    config
-	kube   kubernetes.Interface
-	tekton pipelineclient.Interface
-	ns     string
-	runs   *tracker
-	rows   []row
+	cfg config
+	// controllerFlags, when set, replace $TEKTON_WASM_CONTROLLER_FLAGS
+	// for the controllers the driver starts (the shipped step).
+	controllerFlags *string
+	kube            kubernetes.Interface
+	tekton          pipelineclient.Interface
+	ns              string
+	runs            *tracker
+	rows            []row
 }
 
 // row is one line of the table; empty strings print as "—".
@@ -189,6 +204,7 @@ func (b *bench) run(ctx context.Context) error {
 		"pipeline":   b.pipeline,
 		"restart":    b.restart,
 		"memory":     b.memory,
+		"shipped":    b.shipped,
 	}
 	var failed []string
 	for _, name := range allSteps {
@@ -591,6 +607,9 @@ func (b *bench) restartController(ctx context.Context) (pid int, started, readyA
 func (b *bench) rig(ctx context.Context, cmd string) error {
 	c := exec.CommandContext(ctx, b.cfg.clusterSh, cmd)
 	c.Env = append(os.Environ(), "TEKTON_WASM_CLUSTER="+b.cfg.state)
+	if b.controllerFlags != nil {
+		c.Env = append(c.Env, "TEKTON_WASM_CONTROLLER_FLAGS="+*b.controllerFlags)
+	}
 	c.Stderr = os.Stderr
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("%s %s: %w", b.cfg.clusterSh, cmd, err)
@@ -630,31 +649,62 @@ func (b *bench) memory(ctx context.Context) error {
 	}
 	b.add(row{figure: "controller RSS idle (ours: freshly restarted, plugins loaded)", ours: mib(idle), baseline: baseIdle})
 
-	// Runs waiting in Running/requeueAfter: the wait plugin with 10m.
+	// Runs waiting in Running/requeueAfter: the wait plugin, all due
+	// waitFor after they started; then how late each was seen Succeeded.
+	waitFor := b.cfg.waitFor
+	if waitFor == 0 {
+		waitFor = time.Minute + time.Duration(float64(b.cfg.waiting)/b.cfg.waitingRate*float64(time.Second))
+	}
+	pace := rate.NewLimiter(rate.Limit(b.cfg.waitingRate), 1)
 	names := make([]string, b.cfg.waiting)
 	for i := range names {
-		names[i] = fmt.Sprintf("waiting-%04d", i)
+		names[i] = fmt.Sprintf("waiting-%05d", i)
 	}
+	created := make(map[string]time.Time, len(names))
+	var mu sync.Mutex
 	t0 := time.Now()
 	if err := parallel(ctx, b.cfg.createWorkers, names, func(ctx context.Context, n string) error {
-		return b.create(ctx, b.customRun(n, "waiting", b.cfg.wait, map[string]string{"duration": "10m"}, 20*time.Minute))
+		if err := pace.Wait(ctx); err != nil {
+			return err
+		}
+		at := time.Now()
+		mu.Lock()
+		created[n] = at
+		mu.Unlock()
+		return b.create(ctx, b.customRun(n, "waiting", b.cfg.wait, map[string]string{"duration": waitFor.String()}, 2*waitFor+5*time.Minute))
 	}); err != nil {
 		return err
 	}
-	if err := poll(ctx, 5*time.Minute, fmt.Sprintf("%d runs Waiting", b.cfg.waiting), func() bool {
+	createdIn := time.Since(t0)
+	if err := poll(ctx, waitFor, fmt.Sprintf("%d runs Waiting", b.cfg.waiting), func() bool {
 		return b.runs.countReason("waiting", "Running") == b.cfg.waiting
 	}); err != nil {
-		return err
+		return fmt.Errorf("%w (created in %s; a longer -wait-duration lets them all be waiting at once)", err, createdIn.Round(time.Millisecond))
 	}
-	logf("%d runs Waiting after %s", b.cfg.waiting, time.Since(t0).Round(time.Millisecond))
+	logf("%d runs Waiting after %s (created in %s)", b.cfg.waiting, time.Since(t0).Round(time.Millisecond), createdIn.Round(time.Millisecond))
 	time.Sleep(3 * time.Second)
 	waiting, err := rss(pid)
 	if err != nil {
 		return err
 	}
 	b.add(row{
-		figure: fmt.Sprintf("controller RSS with %d runs waiting in Running/requeueAfter (wait plugin, 10m)", b.cfg.waiting),
-		ours:   fmt.Sprintf("%s (+%s)", mib(waiting), mib(waiting-idle)), target: "< +100 MiB",
+		figure: fmt.Sprintf("controller RSS with %d runs waiting in Running/requeueAfter (wait plugin, %s; created at %g a second, in %s)", b.cfg.waiting, waitFor, b.cfg.waitingRate, createdIn.Round(time.Second)),
+		ours:   fmt.Sprintf("%s (+%s)", mib(waiting), mib(waiting-idle)), target: "< 300 MiB",
+	})
+	var late []time.Duration
+	for _, n := range names {
+		at, err := b.runs.waitDone(ctx, n, time.Until(t0.Add(createdIn+2*waitFor+time.Minute)))
+		if err != nil {
+			return err
+		}
+		late = append(late, lateness(b.runs.get(n), created[n], waitFor, at))
+	}
+	if err := b.checkSucceeded(names, false); err != nil {
+		return err
+	}
+	b.add(row{
+		figure: fmt.Sprintf("lateness of those %d runs: Succeeded seen by a watch − due (start + %s; an upper bound: the start is the later of the create request and the stored startTime, which has whole seconds), p50 / p99 / max", b.cfg.waiting, waitFor),
+		ours:   fmt.Sprintf("%s / %s / %s", ms(quantile(late, 0.5)), ms(quantile(late, 0.99)), ms(slices.Max(late))), target: "p99 < 1 s",
 	})
 	if err := b.deletePhase(ctx, "waiting"); err != nil {
 		return err
@@ -719,6 +769,7 @@ type runState struct {
 	reason, result           string
 	doneAt                   time.Time
 	phase                    string
+	startTime                time.Time // status.startTime (whole seconds, as stored)
 }
 
 // tracker follows the namespace's CustomRuns through one informer (one
@@ -768,6 +819,9 @@ func (t *tracker) observe(obj any) {
 	defer t.mu.Unlock()
 	s := t.runs[cr.Name]
 	s.phase = cr.Labels["bench-phase"]
+	if cr.Status.StartTime != nil {
+		s.startTime = cr.Status.StartTime.Time
+	}
 	if c := cr.Status.GetCondition(apis.ConditionSucceeded); c != nil {
 		s.reason = c.Reason
 		s.running = c.IsUnknown()
@@ -833,6 +887,19 @@ func (t *tracker) countRunning(phase string) int {
 }
 
 // ---- helpers ---------------------------------------------------------------
+
+// lateness is how long after it was due a wait run of duration d was seen
+// done at doneAt: due is d after its start, taken as the later of when
+// its create request was sent and its stored startTime (whole seconds,
+// truncated), both no later than the true start, so the result is an
+// upper bound.
+func lateness(s runState, created time.Time, d time.Duration, doneAt time.Time) time.Duration {
+	start := created
+	if s.startTime.After(start) {
+		start = s.startTime
+	}
+	return doneAt.Sub(start.Add(d))
+}
 
 // parallel calls fn for each item with at most n at once; the first error
 // stops it.
@@ -1011,4 +1078,131 @@ func loadedPlugins(path string) ([]pluginLoad, error) {
 		return nil, fmt.Errorf("no \"Loaded plugin\" line in %s since the controller's last start", path)
 	}
 	return loads, nil
+}
+
+// ---- the controller as shipped ---------------------------------------------
+
+// shippedTarget is the shipped step's target (issue 12): the shipped
+// client budget is Tekton's controller's, and a no-op run costs one
+// status write of it.
+const shippedTarget = "≈ 20 runs/s: a client budget of at least Tekton's controller's (20 QPS), one status write per run"
+
+// shipped measures our controller started with exactly the flags of its
+// Deployment (config/), beside the directories the rig gives it: a burst
+// of -shipped-burst no-op runs, then as many runs created while it is
+// down, drained after it starts again. It starts the controller again
+// with the rig's flags afterwards.
+func (b *bench) shipped(ctx context.Context) error {
+	args, err := deploymentArgs(b.cfg.deployment)
+	if err != nil {
+		return err
+	}
+	flags := strings.Join(args, " ")
+	b.controllerFlags = &flags
+	defer func() {
+		b.controllerFlags = nil
+		if _, _, _, err := b.restartController(context.WithoutCancel(ctx)); err != nil {
+			logf("starting our controller again with the rig's flags: %v", err)
+		}
+	}()
+	if _, _, _, err := b.restartController(ctx); err != nil {
+		return err
+	}
+	n := b.cfg.shipped
+	burst := func(phase string) ([]string, error) {
+		names := make([]string, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("%s-%04d", phase, i)
+		}
+		return names, parallel(ctx, b.cfg.createWorkers, names, func(ctx context.Context, name string) error {
+			return b.create(ctx, b.customRun(name, phase, b.cfg.ours, nil, 0))
+		})
+	}
+	allDone := func(names []string, since time.Time) (time.Duration, error) {
+		var last time.Time
+		for _, name := range names {
+			at, err := b.runs.waitDone(ctx, name, 10*time.Minute-time.Since(since))
+			if err != nil {
+				return 0, err
+			}
+			if at.After(last) {
+				last = at
+			}
+		}
+		return last.Sub(since), b.checkSucceeded(names, true)
+	}
+
+	t0 := time.Now()
+	names, err := burst("shipped-burst")
+	if err != nil {
+		return err
+	}
+	took, err := allDone(names, t0)
+	if err != nil {
+		return err
+	}
+	b.add(row{
+		figure: fmt.Sprintf("our controller as shipped (%s: `%s`): %d CustomRuns created at once (%d creators) → all Succeeded, Go no-op plugin", b.cfg.deployment, flags, n, b.cfg.createWorkers),
+		ours:   fmt.Sprintf("%.1f s (%.0f runs/s)", took.Seconds(), float64(n)/took.Seconds()),
+		target: shippedTarget,
+	})
+	if err := b.deletePhase(ctx, "shipped-burst"); err != nil {
+		return err
+	}
+
+	// Runs created while the controller is down, drained after its start.
+	if err := b.rig(ctx, "kill-controller"); err != nil {
+		return err
+	}
+	if names, err = burst("shipped-drain"); err != nil {
+		return err
+	}
+	_, started, _, err := b.restartController(ctx)
+	if err != nil {
+		return err
+	}
+	took, err = allDone(names, started)
+	if err != nil {
+		return err
+	}
+	b.add(row{
+		figure: fmt.Sprintf("our controller as shipped, restarted with %d runs pending: process start → all Succeeded", n),
+		ours:   fmt.Sprintf("%.1f s (%.0f runs/s)", took.Seconds(), float64(n)/took.Seconds()),
+		target: shippedTarget,
+	})
+	return b.deletePhase(ctx, "shipped-drain")
+}
+
+// deploymentArgs returns the args of the controller container of the
+// Deployment in path (the first document of its kind there), less the
+// directories the rig sets itself (-cache-dir=…, -workspace-dir=…; the
+// Deployment writes each flag and its value as one arg).
+func deploymentArgs(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(doc), &d); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if d.Kind != "Deployment" {
+			continue
+		}
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if c.Name != "controller" {
+				continue
+			}
+			var args []string
+			for _, a := range c.Args {
+				name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+				if name != "cache-dir" && name != "workspace-dir" {
+					args = append(args, a)
+				}
+			}
+			return args, nil
+		}
+	}
+	return nil, fmt.Errorf("%s holds no Deployment with a container named controller", path)
 }

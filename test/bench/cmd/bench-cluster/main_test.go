@@ -151,3 +151,60 @@ func TestParallelStopsAtTheFirstError(t *testing.T) {
 		t.Errorf("all %d items ran after the error", calls)
 	}
 }
+
+// TestLatenessUsesTheLaterStart: a wait run is due its duration after the
+// later of its create request and its stored startTime (whole seconds).
+func TestLatenessUsesTheLaterStart(t *testing.T) {
+	base := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	d := time.Minute
+	for _, c := range []struct {
+		name             string
+		created, started time.Time
+		want             time.Duration
+	}{
+		// Started within the second it was created in: the stored
+		// startTime is truncated, so the create time is the later.
+		{"truncated startTime", base.Add(400 * time.Millisecond), base, 300 * time.Millisecond},
+		// Started seconds after the create (a throttled first write).
+		{"started later", base, base.Add(3 * time.Second), -2300 * time.Millisecond},
+	} {
+		done := base.Add(d + 700*time.Millisecond)
+		if got := lateness(runState{startTime: c.started}, c.created, d, done); got != c.want {
+			t.Errorf("%s: lateness = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestDeploymentArgs: the shipped step starts our controller with the
+// Deployment's args, less the directories the rig sets.
+func TestDeploymentArgs(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "controller.yaml")
+	os.WriteFile(path, []byte(`apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: c}
+spec:
+  template:
+    spec:
+      containers:
+        - name: sidecar
+          args: [-ignored]
+        - name: controller
+          args: [-cache-dir=/var/cache, "--workspace-dir", -concurrency=8, -status-delay=2s]
+`), 0o644)
+	got, err := deploymentArgs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "-concurrency=8 -status-delay=2s"; strings.Join(got, " ") != want {
+		t.Errorf("deploymentArgs = %q, want %q", got, want)
+	}
+	// The repository's own Deployment parses.
+	if _, err := deploymentArgs("../../../../config/500-controller.yaml"); err != nil {
+		t.Error(err)
+	}
+}
