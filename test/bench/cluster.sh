@@ -12,7 +12,8 @@
 # admits the 50 concurrent invocations; the baseline's client rate limit).
 # Then it:
 #   1. builds the benchmark plugins (test/bench/plugins/noop as a reactor,
-#      test/bench/plugins/sleep, plugins/wait, and the C plugin
+#      test/bench/plugins/sleep as a command, plugins/wait as a reactor as
+#      the Makefile ships it, and the C plugin
 #      plugins/semver) and registers them with
 #      `tkn-wasm pack … | kubectl apply --server-side -f -`; pushes
 #      plugins/wait to the rig's registry (`tkn-wasm push`) and registers
@@ -76,7 +77,8 @@ trap cleanup EXIT
 say "building the plugins, tkn-wasm, the baseline and the driver"
 GOOS=wasip1 GOARCH=wasm nice go build -trimpath -buildmode=c-shared -o "$work/noop.wasm" ./test/bench/plugins/noop
 GOOS=wasip1 GOARCH=wasm nice go build -trimpath -o "$work/sleep.wasm" ./test/bench/plugins/sleep
-GOOS=wasip1 GOARCH=wasm nice go build -trimpath -o "$work/wait.wasm" ./plugins/wait
+# plugins/wait as the Makefile ships it: a reactor.
+GOOS=wasip1 GOARCH=wasm nice go build -trimpath -buildmode=c-shared -o "$work/wait.wasm" ./plugins/wait
 # The C plugin as the Makefile builds it (with the C SDK, sdk/c).
 make -s "$work/semver.wasm" PLUGINS_OUT="$work"
 nice go build -o "$work/tkn-wasm" ./cmd/tkn-wasm
