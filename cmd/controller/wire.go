@@ -128,11 +128,12 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 	if err != nil {
 		logger.Fatalw("Reading the registry CAs failed", zap.Error(err))
 	}
-	var moduleCacheDir string
+	var moduleCacheDir, moduleIndexDir string
 	if c.opts.CacheDir != "" {
-		// Beside wazero's own subdirectory: what the engine executes is
-		// never in it.
+		// Beside the engine's own subdirectories: what the engine
+		// executes is never in them.
 		moduleCacheDir = filepath.Join(c.opts.CacheDir, "modules")
+		moduleIndexDir = filepath.Join(c.opts.CacheDir, "index")
 	}
 	reg := registry.New(registry.Options{
 		Engine:            eng,
@@ -145,6 +146,7 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 		Resync:            controller.GetResyncPeriod(ctx),
 		RegistryTransport: registryTransport,
 		ModuleCacheDir:    moduleCacheDir,
+		ModuleIndexDir:    moduleIndexDir,
 	})
 	// Plugins' Kubernetes requests go out with the controller's
 	// credentials, impersonating each run's ServiceAccount (kubecap).

@@ -126,6 +126,9 @@ type Engine struct {
 	warmInstances int
 	prepareSlot   func(context.Context) (func(), error)
 	memory        *memoryPool
+	// preparedDir holds the prepared-module cache (preparedcache.go); ""
+	// without Config.CacheDir.
+	preparedDir string
 
 	mu       sync.Mutex
 	closed   bool
@@ -155,7 +158,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: wazero's compiler does not support %s; run on amd64 or arm64", runtime.GOARCH)
 	}
 	cache := wazero.NewCompilationCache()
+	var prepared string
 	if cfg.CacheDir != "" {
+		prepared = preparedDir(cfg.CacheDir)
 		var err error
 		if cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
 			return nil, fmt.Errorf("engine: compilation cache directory %s: %w", cfg.CacheDir, err)
@@ -178,6 +183,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		warmInstances: cfg.warmInstances(),
 		prepareSlot:   cfg.PrepareSlot,
 		memory:        newMemoryPool(),
+		preparedDir:   prepared,
 		runtimes:      map[uint32]*sandboxRuntime{},
 		plugins:       map[pluginKey]*compiled{},
 	}, nil
@@ -329,8 +335,13 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Comp
 	if err != nil {
 		return nil, err
 	}
-	key := pluginKey{digest: wasmmodule.Digest(wasm), pages: pages}
+	return e.compileKey(ctx, pluginKey{digest: wasmmodule.Digest(wasm), pages: pages}, limits, wasm, nil)
+}
 
+// compileKey is Compile and CompileDigest: the module of key, compiled
+// from wasm or, when wasm is nil, from prepared, the module prepareModule
+// made of it (read from the prepared-module cache).
+func (e *Engine) compileKey(ctx context.Context, key pluginKey, limits Limits, wasm, prepared []byte) (*CompiledPlugin, error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -338,7 +349,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Comp
 	}
 	c, found := e.plugins[key]
 	if !found {
-		rt, err := e.runtimeFor(ctx, pages)
+		rt, err := e.runtimeFor(ctx, key.pages)
 		if err != nil {
 			e.mu.Unlock()
 			return nil, err
@@ -350,7 +361,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Comp
 	e.mu.Unlock()
 
 	if !found {
-		module, kind, err := compile(ctx, c.rt, wasm)
+		module, kind, err := e.compile(ctx, c.rt, key.digest, wasm, prepared)
 		e.mu.Lock()
 		c.module, c.kind, c.err = module, kind, err
 		if err == nil && kind == kindReactor && e.warmInstances > 0 {
@@ -391,32 +402,84 @@ func (e *Engine) release(c *compiled) {
 	}
 }
 
-// compile compiles wasm in rt and checks that it is a WASI command or a
-// reactor whose imports the host provides.
-// A panic while preparing or compiling the module (a bug in the host or
-// in wazero that a module can reach) is an error, not a crash.
-func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.CompiledModule, k moduleKind, err error) {
+// compile compiles the module of digest in rt and checks that it is a
+// WASI command or a reactor whose imports the host provides. It prepares
+// wasm (prepareModule), unless the prepared-module cache holds the
+// prepared module, which it stores there otherwise; with wasm nil, it
+// compiles prepared, from the cache (CompileDigest), and returns
+// ErrNotCached if wazero refuses it.
+func (e *Engine) compile(ctx context.Context, rt *sandboxRuntime, digest string, wasm, prepared []byte) (wazero.CompiledModule, moduleKind, error) {
+	fromCache := prepared != nil
+	if !fromCache {
+		prepared = e.readPrepared(digest)
+		fromCache = prepared != nil
+	}
+	if fromCache {
+		m, k, err := compilePrepared(ctx, rt, prepared)
+		if err == nil || !errors.Is(err, errCompile) {
+			return m, k, err
+		}
+		// A prepared module wazero refuses was not written by this
+		// version of the host: prepare the module again.
+		e.dropPrepared(digest)
+		if wasm == nil {
+			return nil, 0, ErrNotCached
+		}
+	}
+	prepared, err := prepareChecked(wasm)
+	if err != nil {
+		return nil, 0, err
+	}
+	m, k, err := compilePrepared(ctx, rt, prepared)
+	if err == nil {
+		e.writePrepared(digest, prepared)
+	}
+	return m, k, err
+}
+
+// errCompile marks the errors of wazero's compilation.
+var errCompile = errors.New("the plugin module does not compile")
+
+// prepareChecked is prepare with its errors worded for the plugin's
+// author. A panic while preparing (a bug in the host that a module can
+// reach) is an error, not a crash.
+func prepareChecked(wasm []byte) (prepared []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			prepared, err = nil, panicError(p)
+		}
+	}()
+	prepared, err = prepare(wasm)
+	if refused := (*refusal)(nil); errors.As(err, &refused) {
+		return nil, fmt.Errorf("the plugin module is refused: %v", err)
+	} else if err != nil {
+		return nil, fmt.Errorf("%w: %v", errCompile, err)
+	}
+	return prepared, nil
+}
+
+func panicError(p any) error {
+	return fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
+}
+
+// compilePrepared compiles a prepared module in rt and checks it
+// (checkModule). A panic while compiling is an error, not a crash.
+func compilePrepared(ctx context.Context, rt *sandboxRuntime, prepared []byte) (m wazero.CompiledModule, k moduleKind, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if m != nil {
 				_ = m.Close(ctx)
 			}
-			m, k, err = nil, 0, fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
+			m, k, err = nil, 0, panicError(p)
 		}
 	}()
-	prepared, err := prepare(wasm)
-	if refused := (*refusal)(nil); errors.As(err, &refused) {
-		return nil, 0, fmt.Errorf("the plugin module is refused: %v", err)
-	} else if err != nil {
-		return nil, 0, fmt.Errorf("the plugin module does not compile: %v", err)
-	}
 	m, err = rt.CompileModule(ctx, prepared)
 	if err != nil {
-		msg := fmt.Sprintf("the plugin module does not compile: %v", err)
-		if strings.Contains(err.Error(), "over limit") {
+		msg := err.Error()
+		if strings.Contains(msg, "over limit") {
 			msg += "; raise the plugin's memory limit (limits.memory in its manifest)"
 		}
-		return nil, 0, errors.New(msg)
+		return nil, 0, fmt.Errorf("%w: %s", errCompile, msg)
 	}
 	if k, err = checkModule(m, rt.wasi, rt.capabilities); err != nil {
 		_ = m.Close(ctx)
