@@ -150,6 +150,9 @@ type Options struct {
 	// ModuleCacheDir keeps pulled modules by digest (ociplugin.Cache);
 	// "" pulls a module whenever a ConfigMap naming it is loaded.
 	ModuleCacheDir string
+	// Prelisted, when set, is the list of the plugin ConfigMaps of
+	// Namespace that Start would make (Prelist), started earlier.
+	Prelisted *Prelisted
 	// ModuleIndexDir keeps the module index (moduleindex.go): with an
 	// Engine that has a CacheDir, a ConfigMap loaded before, by this
 	// process or an earlier one, is compiled by its module's digest,
@@ -266,10 +269,40 @@ func (r *Registry) Start(ctx context.Context, onChange func(Kind)) error {
 	return nil
 }
 
-// list lists the plugin ConfigMaps, records them as pending and listed,
-// and queues them; it returns their keys, or nil if the list failed.
+// Prelisted is a list of the plugin ConfigMaps started before the
+// Registry (Prelist, Options.Prelisted).
+type Prelisted struct {
+	done chan struct{}
+	list *corev1.ConfigMapList
+	err  error
+}
+
+// Prelist starts listing the plugin ConfigMaps of namespace at once, for
+// a Registry created later with Options.Prelisted: a controller calls it
+// first thing, so that the list runs while the rest starts.
+func Prelist(ctx context.Context, kube kubernetes.Interface, namespace string) *Prelisted {
+	p := &Prelisted{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.list, p.err = kube.CoreV1().ConfigMaps(namespace).List(ctx, metav1.ListOptions{LabelSelector: pluginSelector})
+	}()
+	return p
+}
+
+// list lists the plugin ConfigMaps (or takes Options.Prelisted), records
+// them as pending and listed, and queues them; it returns their keys, or
+// nil if the list failed.
 func (r *Registry) list(ctx context.Context) []string {
-	l, err := r.opts.Kube.CoreV1().ConfigMaps(r.opts.Namespace).List(ctx, metav1.ListOptions{LabelSelector: pluginSelector})
+	p := r.opts.Prelisted
+	if p == nil {
+		p = Prelist(ctx, r.opts.Kube, r.opts.Namespace)
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil
+	}
+	l, err := p.list, p.err
 	if err != nil {
 		r.opts.Logger.Warnw("Listing the plugin ConfigMaps failed; loading them as the informer delivers them", zap.Error(err))
 		return nil

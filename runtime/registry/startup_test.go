@@ -139,3 +139,28 @@ func TestLoadsWhenTheListFails(t *testing.T) {
 		t.Error("HasSynced is false with the ConfigMap present at start loaded")
 	}
 }
+
+// TestPrelisted checks that a registry given a list started earlier
+// (Prelist) loads what it holds and does not list again.
+func TestPrelisted(t *testing.T) {
+	var lists atomic.Int32
+	answer := wasmtest.WAT(t, "testdata/answer.wat")
+	source := kubefake.NewClientset(configMap("wait", waitYAML, answer))
+	prelisted := Prelist(context.Background(), source, ns)
+	w := startWithKube(t, Options{Prelisted: prelisted}, func(kube *kubefake.Clientset) {
+		kube.PrependReactor("list", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if a.(k8stesting.ListActionImpl).GetListOptions().ResourceVersion == "" {
+				lists.Add(1)
+			}
+			return false, nil, nil
+		})
+	}, configMap("wait", waitYAML, answer))
+	w.changed(waitKind)
+	w.settled()
+	if e := w.registry.Lookup(waitAPI, "Wait"); e == nil || e.Err != nil {
+		t.Fatalf("Lookup(Wait) = %+v; want the prelisted plugin loaded", e)
+	}
+	if n := lists.Load(); n != 0 {
+		t.Errorf("the registry listed %d times; want none, given the list", n)
+	}
+}
