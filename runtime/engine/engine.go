@@ -7,9 +7,11 @@
 //
 //   - Compiled code. A module is compiled once per (sha256 digest, memory
 //     limit) and shared by every Invoke; with Config.CacheDir the machine
-//     code also persists on disk, so a restarted process skips compilation
-//     (for a Go plugin, about 1.2 s cold and 0.13 s from the cache; see
-//     docs/performance.md). The engine counts the handles on compiled code
+//     code and the prepared module (preparedcache.go) also persist on
+//     disk, so a restarted process skips compilation and preparation, and
+//     can compile a module by its digest alone (CompileDigest): for a Go
+//     plugin, about 1.2 s cold and 0.1 s from the caches; see
+//     docs/performance.md. The engine counts the handles on compiled code
 //     (CompiledPlugin, Clone) and the invocations running it, and frees it
 //     after the last: its users hold handles and count nothing.
 //   - wazero runtimes. Memory limits and close-on-context-done are
@@ -69,8 +71,9 @@ import (
 
 // Config configures an Engine.
 type Config struct {
-	// CacheDir holds wazero's on-disk compilation cache; "" keeps compiled
-	// code in memory only. The directory is created if missing. Entries
+	// CacheDir holds wazero's on-disk compilation cache and the engine's
+	// prepared modules (preparedcache.go); "" keeps compiled code in
+	// memory only. The directory is created if missing. Entries
 	// are specific to the wazero version, so upgrading wazero recompiles.
 	// Nothing but the engine may write to it: its contents are executed.
 	CacheDir string
@@ -300,9 +303,10 @@ func (l Limits) pages() (uint32, error) {
 // on-disk cache about 0.13 s, in which wazero decodes and validates the
 // module again and maps its 15 MiB of machine code (in a fresh process,
 // where the heap grows too, up to 0.27 s on machines whose page faults
-// are slow: docs/performance.md). The same module under another memory
-// limit reuses the machine code in memory and costs about as much as a
-// cache hit. Before compiling, the engine admits the module against its
+// are slow: docs/performance.md); with CacheDir, the prepared module is
+// read from the cache too (see below). The same module under another
+// memory limit reuses the machine code in memory and costs about as much
+// as a cache hit. Before compiling, the engine admits the module against its
 // caps and rewrites it (prepareModule): tables bounded, call depth
 // counted, and data segments merged, which makes every instance of a Go
 // plugin cheaper to create; the digest is still that of wasm.

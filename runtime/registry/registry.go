@@ -6,6 +6,12 @@
 //     effect without a restart. Modules are decoded and compiled by the
 //     registry's own workers, never on a reconcile path; a ConfigMap is
 //     loaded again only when its resourceVersion changes.
+//   - Start-up. Start lists the plugin ConfigMaps itself (or takes a
+//     list started earlier, Prelist) and loads them without waiting for
+//     its informer; with a ModuleIndexDir and an engine cache, a
+//     ConfigMap loaded before by an earlier process is compiled by its
+//     module's digest (moduleindex.go), without decompressing, hashing or
+//     pulling the module.
 //   - Versions in use. An invocation leases the plugin version it starts
 //     with (Acquire) and finishes on it even if the ConfigMap changes
 //     meanwhile. A lease holds an engine handle of its own on the
