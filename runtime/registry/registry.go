@@ -284,8 +284,8 @@ type Prelisted struct {
 }
 
 // Prelist starts listing the plugin ConfigMaps of namespace at once, for
-// a Registry created later with Options.Prelisted: a controller calls it
-// first thing, so that the list runs while the rest starts.
+// one Registry created later with Options.Prelisted: a controller calls
+// it first thing, so that the list runs while the rest starts.
 func Prelist(ctx context.Context, kube kubernetes.Interface, namespace string) *Prelisted {
 	p := &Prelisted{done: make(chan struct{})}
 	go func() {
@@ -308,7 +308,13 @@ func (r *Registry) list(ctx context.Context) []string {
 	case <-ctx.Done():
 		return nil
 	}
+	// Taken: the ConfigMaps (their modules) are not kept for longer
+	// than the informer takes to sync.
 	l, err := p.list, p.err
+	p.list = nil
+	if l == nil && err == nil {
+		err = errors.New("the prelisted ConfigMaps were taken by another registry")
+	}
 	if err != nil {
 		r.opts.Logger.Warnw("Listing the plugin ConfigMaps failed; loading them as the informer delivers them", zap.Error(err))
 		return nil
