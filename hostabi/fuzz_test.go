@@ -76,3 +76,35 @@ func FuzzParamValue(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQuickCheck: checkJSON's fast path accepts only what reading token
+// by token accepts, and accepts the plain responses the seeds hold.
+func FuzzQuickCheck(f *testing.F) {
+	for _, s := range responseSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{`[1,-0.5e+3,"\u00e9\n",true,false,null,{}]`, `{"a":{"b":[]},"c":"é"}`, `-01`, `1.`, `"\x"`, `{"a" 1}`, `[1,]`, `01`, `1e`, "\"\x01\""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, s := range []*shape{nil, responseShape()} {
+			for _, depth := range []int{0, MaxJSONDepth - 2} {
+				if quickCheck(b, s, depth) {
+					if err := checkTokens(b, s, depth); err != nil {
+						t.Fatalf("quickCheck accepted %q (shape %v, depth %d), which checkTokens refuses: %v", b, s != nil, depth, err)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestQuickCheckTakesPlainResponses checks that the fast path decides the
+// responses plugins write, so that they skip the token-by-token reading.
+func TestQuickCheckTakesPlainResponses(t *testing.T) {
+	for _, s := range responseSeeds[:5] {
+		if !quickCheck([]byte(s), responseShape(), 0) {
+			t.Errorf("quickCheck refused %s", s)
+		}
+	}
+}

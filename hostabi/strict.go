@@ -73,6 +73,15 @@ var responseShape = sync.OnceValue(func() *shape { return shapeOf(reflect.TypeFo
 // (counting from depth, the nesting of b in its document), or anything
 // after the value.
 func checkJSON(b []byte, s *shape, depth int) error {
+	if quickCheck(b, s, depth) {
+		return nil
+	}
+	return checkTokens(b, s, depth)
+}
+
+// checkTokens is checkJSON reading b token by token: what decides and
+// words its errors.
+func checkTokens(b []byte, s *shape, depth int) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := checkValue(dec, s, depth); err != nil {

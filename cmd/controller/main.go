@@ -101,6 +101,9 @@ func main() {
 		ctx = sharedmain.WithHADisabled(ctx)
 	}
 	c := newWiring(opts)
+	if err := c.prelist(ctx, cfg); err != nil {
+		log.Fatal(err)
+	}
 	// sharedmain's probes listen on a fixed port and know nothing of the
 	// plugins; serve our own.
 	ctx = sharedmain.WithHealthProbesDisabled(ctx)

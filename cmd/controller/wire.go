@@ -14,10 +14,13 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -74,6 +77,27 @@ type options struct {
 type wiring struct {
 	opts     options
 	registry atomic.Pointer[registry.Registry]
+
+	// pluginKube and prelisted are set by prelist (nil: the registry
+	// uses knative's client and lists when it starts).
+	pluginKube kubernetes.Interface
+	prelisted  *registry.Prelisted
+}
+
+// prelist starts listing the plugin ConfigMaps with a client of cfg of
+// the registry's own, at once: the list and the loads it leads to run
+// while sharedmain starts the rest. The client speaks protobuf, which
+// decodes the modules in the ConfigMaps' binaryData far faster than
+// JSON's base64.
+func (c *wiring) prelist(ctx context.Context, cfg *rest.Config) error {
+	cfg = rest.CopyConfig(cfg)
+	cfg.ContentType = runtime.ContentTypeProtobuf
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	c.pluginKube, c.prelisted = kube, registry.Prelist(ctx, kube, c.opts.Namespace)
+	return nil
 }
 
 // newWiring returns a wiring; pass its Constructor to sharedmain.
@@ -130,15 +154,21 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 	if err != nil {
 		logger.Fatalw("Reading the registry CAs failed", zap.Error(err))
 	}
-	var moduleCacheDir string
+	var moduleCacheDir, moduleIndexDir string
 	if c.opts.CacheDir != "" {
-		// Beside wazero's own subdirectory: what the engine executes is
-		// never in it.
+		// Beside the engine's own subdirectories: what the engine
+		// executes is never in them.
 		moduleCacheDir = filepath.Join(c.opts.CacheDir, "modules")
+		moduleIndexDir = filepath.Join(c.opts.CacheDir, "index")
+	}
+	pluginKube := c.pluginKube
+	if pluginKube == nil {
+		pluginKube = kube
 	}
 	reg := registry.New(registry.Options{
 		Engine:            eng,
-		Kube:              kube,
+		Kube:              pluginKube,
+		Prelisted:         c.prelisted,
 		Namespace:         c.opts.Namespace,
 		Recorder:          eventRecorder(ctx),
 		Logger:            logger.Named("registry"),
@@ -147,6 +177,7 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 		Resync:            controller.GetResyncPeriod(ctx),
 		RegistryTransport: registryTransport,
 		ModuleCacheDir:    moduleCacheDir,
+		ModuleIndexDir:    moduleIndexDir,
 	})
 	// Plugins' Kubernetes requests go out with the controller's
 	// credentials, impersonating each run's ServiceAccount (kubecap).

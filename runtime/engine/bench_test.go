@@ -16,6 +16,7 @@ import (
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 	"github.com/tekton-wasm/tekton-wasm/internal/wasmtest"
+	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
 
 // The benchmarks run the first-party plugins, built as the Makefile builds
@@ -64,8 +65,9 @@ func findBenchPlugin(name string) benchPlugin {
 }
 
 // BenchmarkCompile measures New and Compile in a fresh Engine: cold
-// (nothing cached) and cached (from a warm on-disk cache, as after a
-// controller restart: the time until the plugin is ready).
+// (nothing cached), cached (from a warm on-disk cache) and digest (by
+// digest alone, from the warm caches, as after a controller restart: the
+// time until the plugin is ready).
 func BenchmarkCompile(b *testing.B) {
 	for _, name := range []string{"go-reactor", "c-command"} {
 		bp := findBenchPlugin(name)
@@ -92,6 +94,25 @@ func BenchmarkCompile(b *testing.B) {
 			compileIn(b, cfg)
 			for b.Loop() {
 				compileIn(b, cfg)
+			}
+		})
+		// By digest from the prepared-module cache, as a restarted
+		// controller loads a plugin it loaded before.
+		b.Run(name+"/digest", func(b *testing.B) {
+			cfg := Config{CacheDir: b.TempDir()}
+			compileIn(b, cfg)
+			digest := wasmmodule.Digest(wasm)
+			for b.Loop() {
+				e, err := New(context.Background(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p, err := e.CompileDigest(context.Background(), digest, Limits{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				p.Close(context.Background())
+				e.Close(context.Background())
 			}
 		})
 	}

@@ -7,9 +7,11 @@
 //
 //   - Compiled code. A module is compiled once per (sha256 digest, memory
 //     limit) and shared by every Invoke; with Config.CacheDir the machine
-//     code also persists on disk, so a restarted process skips compilation
-//     (for a Go plugin, about 1.2 s cold and 0.13 s from the cache; see
-//     docs/performance.md). The engine counts the handles on compiled code
+//     code and the prepared module (preparedcache.go) also persist on
+//     disk, so a restarted process skips compilation and preparation, and
+//     can compile a module by its digest alone (CompileDigest): for a Go
+//     plugin, about 1.2 s cold and 0.1 s from the caches; see
+//     docs/performance.md. The engine counts the handles on compiled code
 //     (CompiledPlugin, Clone) and the invocations running it, and frees it
 //     after the last: its users hold handles and count nothing.
 //   - wazero runtimes. Memory limits and close-on-context-done are
@@ -72,8 +74,9 @@ import (
 
 // Config configures an Engine.
 type Config struct {
-	// CacheDir holds wazero's on-disk compilation cache; "" keeps compiled
-	// code in memory only. The directory is created if missing. Entries
+	// CacheDir holds wazero's on-disk compilation cache and the engine's
+	// prepared modules (preparedcache.go); "" keeps compiled code in
+	// memory only. The directory is created if missing. Entries
 	// are specific to the wazero version, so upgrading wazero recompiles.
 	// Nothing but the engine may write to it: its contents are executed.
 	CacheDir string
@@ -118,6 +121,9 @@ type Engine struct {
 	warmInstances int
 	prepareSlot   func(context.Context) (func(), error)
 	memory        *memoryPool
+	// preparedDir holds the prepared-module cache (preparedcache.go); ""
+	// without Config.CacheDir.
+	preparedDir string
 
 	mu       sync.Mutex
 	closed   bool
@@ -147,7 +153,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: wazero's compiler does not support %s; run on amd64 or arm64", runtime.GOARCH)
 	}
 	cache := wazero.NewCompilationCache()
+	var prepared string
 	if cfg.CacheDir != "" {
+		prepared = preparedDir(cfg.CacheDir)
 		var err error
 		if cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
 			return nil, fmt.Errorf("engine: compilation cache directory %s: %w", cfg.CacheDir, err)
@@ -170,6 +178,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		warmInstances: max(cfg.WarmInstances, 0),
 		prepareSlot:   cfg.PrepareSlot,
 		memory:        newMemoryPool(),
+		preparedDir:   prepared,
 		runtimes:      map[uint32]*sandboxRuntime{},
 		plugins:       map[pluginKey]*compiled{},
 	}, nil
@@ -286,9 +295,10 @@ func (l Limits) pages() (uint32, error) {
 // on-disk cache about 0.13 s, in which wazero decodes and validates the
 // module again and maps its 15 MiB of machine code (in a fresh process,
 // where the heap grows too, up to 0.27 s on machines whose page faults
-// are slow: docs/performance.md). The same module under another memory
-// limit reuses the machine code in memory and costs about as much as a
-// cache hit. Before compiling, the engine admits the module against its
+// are slow: docs/performance.md); with CacheDir, the prepared module is
+// read from the cache too (see below). The same module under another
+// memory limit reuses the machine code in memory and costs about as much
+// as a cache hit. Before compiling, the engine admits the module against its
 // caps and rewrites it (prepareModule): tables bounded, call depth
 // counted, and data segments merged, which makes every instance of a Go
 // plugin cheaper to create; the digest is still that of wasm.
@@ -323,8 +333,13 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Comp
 	if err != nil {
 		return nil, err
 	}
-	key := pluginKey{digest: wasmmodule.Digest(wasm), pages: pages}
+	return e.compileKey(ctx, pluginKey{digest: wasmmodule.Digest(wasm), pages: pages}, limits, wasm, nil)
+}
 
+// compileKey is Compile and CompileDigest: the module of key, compiled
+// from wasm or, when wasm is nil, from prepared, the module prepareModule
+// made of it (read from the prepared-module cache).
+func (e *Engine) compileKey(ctx context.Context, key pluginKey, limits Limits, wasm []byte, prepared *preparedModule) (*CompiledPlugin, error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -332,7 +347,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Comp
 	}
 	c, found := e.plugins[key]
 	if !found {
-		rt, err := e.runtimeFor(ctx, pages)
+		rt, err := e.runtimeFor(ctx, key.pages)
 		if err != nil {
 			e.mu.Unlock()
 			return nil, err
@@ -344,7 +359,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, limits Limits) (*Comp
 	e.mu.Unlock()
 
 	if !found {
-		module, kind, pm, err := compile(ctx, c.rt, wasm)
+		module, kind, pm, err := e.compile(ctx, c.rt, key.digest, wasm, prepared)
 		e.mu.Lock()
 		c.module, c.kind, c.err = module, kind, err
 		if err == nil {
@@ -391,39 +406,89 @@ func (e *Engine) release(c *compiled) {
 	}
 }
 
-// compile compiles wasm in rt and checks that it is a WASI command or a
-// reactor whose imports the host provides.
-// A panic while preparing or compiling the module (a bug in the host or
-// in wazero that a module can reach) is an error, not a crash.
-// It also returns the prepared module's description.
-func compile(ctx context.Context, rt *sandboxRuntime, wasm []byte) (m wazero.CompiledModule, k moduleKind, pm *preparedModule, err error) {
+// compile compiles the module of digest in rt and checks that it is a
+// WASI command or a reactor whose imports the host provides. It prepares
+// wasm (prepareModule), unless the prepared-module cache holds the
+// prepared module, which it stores there otherwise; with wasm nil, it
+// compiles prepared, from the cache (CompileDigest), and returns
+// ErrNotCached if wazero refuses it. It also returns the prepared
+// module, whose description the compiled module keeps.
+func (e *Engine) compile(ctx context.Context, rt *sandboxRuntime, digest string, wasm []byte, prepared *preparedModule) (wazero.CompiledModule, moduleKind, *preparedModule, error) {
+	if prepared == nil {
+		prepared = e.readPrepared(digest)
+	}
+	if prepared != nil {
+		m, k, err := compilePrepared(ctx, rt, prepared.wasm)
+		if err == nil || !errors.Is(err, errCompile) {
+			return m, k, prepared, err
+		}
+		// A prepared module wazero refuses was not written by this
+		// version of the host: prepare the module again.
+		e.dropPrepared(digest)
+		if wasm == nil {
+			return nil, 0, nil, ErrNotCached
+		}
+	}
+	prepared, err := prepareChecked(wasm)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	m, k, err := compilePrepared(ctx, rt, prepared.wasm)
+	if err == nil {
+		e.writePrepared(digest, prepared)
+	}
+	return m, k, prepared, err
+}
+
+// errCompile marks the errors of wazero's compilation.
+var errCompile = errors.New("the plugin module does not compile")
+
+// prepareChecked is prepare with its errors worded for the plugin's
+// author. A panic while preparing (a bug in the host that a module can
+// reach) is an error, not a crash.
+func prepareChecked(wasm []byte) (prepared *preparedModule, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			prepared, err = nil, panicError(p)
+		}
+	}()
+	prepared, err = prepare(wasm)
+	if refused := (*refusal)(nil); errors.As(err, &refused) {
+		return nil, fmt.Errorf("the plugin module is refused: %v", err)
+	} else if err != nil {
+		return nil, fmt.Errorf("%w: %v", errCompile, err)
+	}
+	return prepared, nil
+}
+
+func panicError(p any) error {
+	return fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
+}
+
+// compilePrepared compiles a prepared module in rt and checks it
+// (checkModule). A panic while compiling is an error, not a crash.
+func compilePrepared(ctx context.Context, rt *sandboxRuntime, prepared []byte) (m wazero.CompiledModule, k moduleKind, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if m != nil {
 				_ = m.Close(ctx)
 			}
-			m, k, pm, err = nil, 0, nil, fmt.Errorf("the host failed while loading the plugin module (%v); this is a bug in tekton-wasm or wazero: please report it with the module", p)
+			m, k, err = nil, 0, panicError(p)
 		}
 	}()
-	pm, err = prepare(wasm)
-	if refused := (*refusal)(nil); errors.As(err, &refused) {
-		return nil, 0, nil, fmt.Errorf("the plugin module is refused: %v", err)
-	} else if err != nil {
-		return nil, 0, nil, fmt.Errorf("the plugin module does not compile: %v", err)
-	}
-	m, err = rt.CompileModule(ctx, pm.wasm)
+	m, err = rt.CompileModule(ctx, prepared)
 	if err != nil {
-		msg := fmt.Sprintf("the plugin module does not compile: %v", err)
-		if strings.Contains(err.Error(), "over limit") {
+		msg := err.Error()
+		if strings.Contains(msg, "over limit") {
 			msg += "; raise the plugin's memory limit (limits.memory in its manifest)"
 		}
-		return nil, 0, nil, errors.New(msg)
+		return nil, 0, fmt.Errorf("%w: %s", errCompile, msg)
 	}
 	if k, err = checkModule(m, rt.wasi, rt.capabilities); err != nil {
 		_ = m.Close(ctx)
-		return nil, 0, nil, err
+		return nil, 0, err
 	}
-	return m, k, pm, nil
+	return m, k, nil
 }
 
 // prepare is prepareModule; tests replace it to check that a panic in

@@ -58,6 +58,24 @@ const (
 // caller knows which apiVersion/kind is broken; so is a manifest that
 // names its apiVersion and kind but is invalid otherwise.
 func FromConfigMap(cm *corev1.ConfigMap) (*Manifest, []byte, error) {
+	p, stored, err := ReadConfigMap(cm)
+	if err != nil {
+		return p, nil, err
+	}
+	if _, remote := p.RegistryModule(); remote {
+		return p, nil, nil
+	}
+	module, err := p.Decode(stored)
+	if err != nil {
+		return p, nil, fmt.Errorf("ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
+	}
+	return p, module, nil
+}
+
+// ReadConfigMap is FromConfigMap without decoding the module: it returns
+// the module as the ConfigMap stores it (compressed or not, unchecked:
+// Decode checks it), nil for a module in a registry (RegistryModule).
+func ReadConfigMap(cm *corev1.ConfigMap) (*Manifest, []byte, error) {
 	where := fmt.Sprintf("ConfigMap %s/%s", cm.Namespace, cm.Name)
 	text, ok := cm.Data[ManifestKey]
 	if !ok {
@@ -83,11 +101,7 @@ func FromConfigMap(cm *corev1.ConfigMap) (*Manifest, []byte, error) {
 		}
 		return &p, nil, fmt.Errorf("%s: the manifest names module %q but binaryData has %s", where, p.Module, keys(cm.BinaryData))
 	}
-	module, err := p.Decode(stored)
-	if err != nil {
-		return &p, nil, fmt.Errorf("%s: %w", where, err)
-	}
-	return &p, module, nil
+	return &p, stored, nil
 }
 
 // ToConfigMap builds the ConfigMap that registers plugin p with the given

@@ -26,11 +26,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -105,27 +107,71 @@ func (c *Client) options(ctx context.Context) []remote.Option {
 // Transport returns an HTTP transport trusting the system's CAs plus the
 // PEM certificates in caFiles and in $SSL_CERT_FILE, if set (read here,
 // on every platform, so that a private CA can be added the same way
-// everywhere).
+// everywhere). The files are read and checked here; the certificate pool
+// is built at the transport's first request, since loading the system's
+// CAs costs tens of milliseconds of CPU that a controller loading every
+// plugin from its caches would spend at start for nothing.
 func Transport(caFiles ...string) (http.RoundTripper, error) {
 	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
 		caFiles = append(caFiles, f)
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
+	pems := make([][]byte, 0, len(caFiles))
 	for _, f := range caFiles {
 		pem, err := boundedread.Open(f, maxCABytes)
 		if err != nil {
 			return nil, fmt.Errorf("reading CA certificates %s: %w", f, err)
 		}
-		if !pool.AppendCertsFromPEM(pem) {
+		if !holdsCertificate(pem) {
 			return nil, fmt.Errorf("%s holds no PEM certificate", f)
 		}
+		pems = append(pems, pem)
 	}
-	t := remote.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return t, nil
+	return &lazyTransport{build: func() *http.Transport {
+		pool, err := systemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		for _, pem := range pems {
+			pool.AppendCertsFromPEM(pem)
+		}
+		t := remote.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		return t
+	}}, nil
+}
+
+// systemCertPool is x509.SystemCertPool; tests count its calls.
+var systemCertPool = x509.SystemCertPool
+
+// holdsCertificate reports whether b holds a PEM certificate that
+// x509.CertPool.AppendCertsFromPEM would add: a CERTIFICATE block
+// without headers that parses. It stops at the first one.
+func holdsCertificate(b []byte) bool {
+	for len(b) > 0 {
+		var block *pem.Block
+		if block, b = pem.Decode(b); block == nil {
+			return false
+		}
+		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
+			continue
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// lazyTransport builds its transport at its first request.
+type lazyTransport struct {
+	once  sync.Once
+	build func() *http.Transport
+	t     *http.Transport
+}
+
+func (l *lazyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	l.once.Do(func() { l.t = l.build() })
+	return l.t.RoundTrip(r)
 }
 
 // maxCABytes caps a CA file: a system bundle is about 200 KiB.

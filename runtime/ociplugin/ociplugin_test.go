@@ -3,6 +3,7 @@ package ociplugin
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -364,6 +365,42 @@ func TestTLSWithAPrivateCA(t *testing.T) {
 	_ = os.WriteFile(notPEM, []byte("hello"), 0o600)
 	if _, err := Transport(notPEM); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
 		t.Errorf("Transport(not PEM) = %v", err)
+	}
+	badCert := filepath.Join(t.TempDir(), "bad.pem")
+	_ = os.WriteFile(badCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER")}), 0o600)
+	if _, err := Transport(badCert); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+		t.Errorf("Transport(a CERTIFICATE block that does not parse) = %v", err)
+	}
+}
+
+// TestTransportLoadsTheSystemCAsAtFirstUse checks that Transport leaves
+// loading the system's CAs to the transport's first request, and does it
+// once.
+func TestTransportLoadsTheSystemCAsAtFirstUse(t *testing.T) {
+	noDockerConfig(t)
+	t.Setenv("SSL_CERT_FILE", "")
+	loads := 0
+	orig := systemCertPool
+	t.Cleanup(func() { systemCertPool = orig })
+	systemCertPool = func() (*x509.CertPool, error) {
+		loads++
+		return orig()
+	}
+	tr, err := Transport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loads != 0 {
+		t.Fatalf("Transport loaded the system's CAs %d times before any request", loads)
+	}
+	host := newRegistry(t, nil)
+	for range 2 {
+		if _, err := (&Client{Transport: tr}).Push(context.Background(), host+"/plugins/wait:v1", plugin, module); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if loads != 1 {
+		t.Errorf("the system's CAs were loaded %d times over two pushes; want once", loads)
 	}
 }
 

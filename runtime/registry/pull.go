@@ -47,18 +47,14 @@ type errPull struct{ error }
 func (e errPull) Unwrap() error { return e.error }
 
 // pull fetches the module p names in a registry (p.RegistryModule) with
-// the credentials of its pullSecrets, from the module cache if it holds
-// it, and checks it against p's sha256 pin. Its errors are errPull, but
-// for a pin mismatch; they name no host path.
-func (r *Registry) pull(ctx context.Context, p *manifest.Manifest) ([]byte, error) {
+// keychain, the credentials of its pullSecrets (pullSecrets), from the
+// module cache if it holds it, and checks it against p's sha256 pin. Its
+// errors are errPull, but for a pin mismatch; they name no host path.
+func (r *Registry) pull(ctx context.Context, p *manifest.Manifest, keychain authn.Keychain) ([]byte, error) {
 	ref, _ := p.RegistryModule()
 	digest, err := name.NewDigest(ref, name.StrictValidation)
 	if err != nil {
 		return nil, err // Validate checked it
-	}
-	keychain, err := r.pullSecrets(ctx, p)
-	if err != nil {
-		return nil, errPull{err}
 	}
 	// ConfigMaps naming the same artifact and Secrets, loaded at once,
 	// share one pull.
@@ -89,8 +85,16 @@ func (r *Registry) pull(ctx context.Context, p *manifest.Manifest) ([]byte, erro
 // pullSecrets returns the keychain of the Secrets p's pullSecrets name,
 // read from the registry's namespace whenever p is loaded, so that a
 // changed Secret applies at the next load (a retry, or the ConfigMap
-// applied again).
+// applied again). Its errors are errPull.
 func (r *Registry) pullSecrets(ctx context.Context, p *manifest.Manifest) (authn.Keychain, error) {
+	k, err := r.readPullSecrets(ctx, p)
+	if err != nil {
+		return nil, errPull{err}
+	}
+	return k, nil
+}
+
+func (r *Registry) readPullSecrets(ctx context.Context, p *manifest.Manifest) (authn.Keychain, error) {
 	keychains := make([]authn.Keychain, 0, len(p.PullSecrets))
 	for _, s := range p.PullSecrets {
 		where := fmt.Sprintf("pullSecrets: Secret %s/%s", r.opts.Namespace, s)

@@ -6,6 +6,12 @@
 //     effect without a restart. Modules are decoded and compiled by the
 //     registry's own workers, never on a reconcile path; a ConfigMap is
 //     loaded again only when its resourceVersion changes.
+//   - Start-up. Start lists the plugin ConfigMaps itself (or takes a
+//     list started earlier, Prelist) and loads them without waiting for
+//     its informer; with a ModuleIndexDir and an engine cache, a
+//     ConfigMap loaded before by an earlier process is compiled by its
+//     module's digest (moduleindex.go), without decompressing, hashing or
+//     pulling the module.
 //   - Versions in use. An invocation leases the plugin version it starts
 //     with (Acquire) and finishes on it even if the ConfigMap changes
 //     meanwhile. A lease holds an engine handle of its own on the
@@ -45,6 +51,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
@@ -149,6 +156,15 @@ type Options struct {
 	// ModuleCacheDir keeps pulled modules by digest (ociplugin.Cache);
 	// "" pulls a module whenever a ConfigMap naming it is loaded.
 	ModuleCacheDir string
+	// Prelisted, when set, is the list of the plugin ConfigMaps of
+	// Namespace that Start would make (Prelist), started earlier.
+	Prelisted *Prelisted
+	// ModuleIndexDir keeps the module index (moduleindex.go): with an
+	// Engine that has a CacheDir, a ConfigMap loaded before, by this
+	// process or an earlier one, is compiled by its module's digest,
+	// without decompressing, hashing or pulling the module ("": never).
+	// Only the controller may write it.
+	ModuleIndexDir string
 	// PullTimeout bounds one pull (default DefaultPullTimeout). Pulls run
 	// on the Workers.
 	PullTimeout time.Duration
@@ -165,10 +181,13 @@ type Registry struct {
 	queue    workqueue.TypedRateLimitingInterface[string]
 	pulls    singleflight.Group // by artifact and pull secrets
 
-	mu       sync.RWMutex
-	sources  map[string]*source // by ConfigMap key
-	kinds    map[Kind]*Entry
-	pending  map[string]bool // ConfigMaps listed at start and not yet loaded
+	mu      sync.RWMutex
+	sources map[string]*source // by ConfigMap key
+	kinds   map[Kind]*Entry
+	pending map[string]bool // ConfigMaps listed at start and not yet loaded
+	// listed are the ConfigMaps Start listed, until the informer has
+	// synced (nil after, or if the list failed).
+	listed   map[string]*corev1.ConfigMap
 	synced   bool
 	onChange func(Kind)
 }
@@ -183,9 +202,7 @@ func New(opts Options) *Registry {
 	opts.RetryMax = cmp.Or(opts.RetryMax, DefaultRetryMax)
 	factory := informers.NewSharedInformerFactoryWithOptions(opts.Kube, opts.Resync,
 		informers.WithNamespace(opts.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.LabelSelector = manifest.PluginLabel + "=" + manifest.PluginLabelValue
-		}))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = pluginSelector }))
 	cms := factory.Core().V1().ConfigMaps()
 	return &Registry{
 		opts:     opts,
@@ -202,6 +219,15 @@ func New(opts Options) *Registry {
 // until ctx ends. It returns at once; HasSynced reports when the
 // ConfigMaps that existed at start are loaded. onChange is called with
 // every Kind whose Entry changed.
+//
+// The workers do not wait for the informer: Start lists the plugin
+// ConfigMaps itself and loads them while the informer starts (from the
+// on-disk caches, after a restart: see Options.ModuleIndexDir). Until
+// the informer has synced, a ConfigMap it has not delivered yet is loaded
+// as listed; once it has, every listed ConfigMap is looked at again
+// through the informer, which costs nothing for one loaded at the same
+// resourceVersion and removes one deleted meanwhile. If the list fails,
+// the workers load what the informer delivers, as it does after start.
 func (r *Registry) Start(ctx context.Context, onChange func(Kind)) error {
 	r.mu.Lock()
 	r.onChange = onChange
@@ -221,23 +247,96 @@ func (r *Registry) Start(ctx context.Context, onChange func(Kind)) error {
 	go r.informer.Run(ctx.Done())
 	go func() {
 		defer r.queue.ShutDown()
+		listed := r.list(ctx)
+		for range r.opts.Workers {
+			go wait.UntilWithContext(ctx, r.work, time.Second)
+		}
 		if !cache.WaitForCacheSync(ctx.Done(), r.informer.HasSynced) {
 			return
 		}
-		pending := map[string]bool{}
-		for _, key := range r.informer.GetStore().ListKeys() {
-			pending[key] = true
-		}
 		r.mu.Lock()
-		r.pending, r.synced = pending, true
+		r.listed = nil // the lister knows them all now
+		if listed == nil {
+			r.pending = map[string]bool{}
+			for _, key := range r.informer.GetStore().ListKeys() {
+				r.pending[key] = true
+				listed = append(listed, key)
+			}
+			r.synced = true
+		}
 		r.mu.Unlock()
-		for range r.opts.Workers {
-			go wait.UntilWithContext(ctx, r.work, time.Second)
+		// Loaded already, unchanged: each marks its key loaded; changed
+		// or deleted since listed: brought up to date.
+		for _, key := range listed {
+			r.queue.Add(key)
 		}
 		<-ctx.Done()
 	}()
 	return nil
 }
+
+// Prelisted is a list of the plugin ConfigMaps started before the
+// Registry (Prelist, Options.Prelisted).
+type Prelisted struct {
+	done chan struct{}
+	list *corev1.ConfigMapList
+	err  error
+}
+
+// Prelist starts listing the plugin ConfigMaps of namespace at once, for
+// one Registry created later with Options.Prelisted: a controller calls
+// it first thing, so that the list runs while the rest starts.
+func Prelist(ctx context.Context, kube kubernetes.Interface, namespace string) *Prelisted {
+	p := &Prelisted{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.list, p.err = kube.CoreV1().ConfigMaps(namespace).List(ctx, metav1.ListOptions{LabelSelector: pluginSelector})
+	}()
+	return p
+}
+
+// list lists the plugin ConfigMaps (or takes Options.Prelisted), records
+// them as pending and listed, and queues them; it returns their keys, or
+// nil if the list failed.
+func (r *Registry) list(ctx context.Context) []string {
+	p := r.opts.Prelisted
+	if p == nil {
+		p = Prelist(ctx, r.opts.Kube, r.opts.Namespace)
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil
+	}
+	// Taken: the ConfigMaps (their modules) are not kept for longer
+	// than the informer takes to sync.
+	l, err := p.list, p.err
+	p.list = nil
+	if l == nil && err == nil {
+		err = errors.New("the prelisted ConfigMaps were taken by another registry")
+	}
+	if err != nil {
+		r.opts.Logger.Warnw("Listing the plugin ConfigMaps failed; loading them as the informer delivers them", zap.Error(err))
+		return nil
+	}
+	keys := make([]string, 0, len(l.Items))
+	r.mu.Lock()
+	r.pending, r.listed, r.synced = map[string]bool{}, map[string]*corev1.ConfigMap{}, true
+	for i := range l.Items {
+		cm := &l.Items[i]
+		key := cm.Namespace + "/" + cm.Name
+		r.pending[key], r.listed[key] = true, cm
+		keys = append(keys, key)
+	}
+	r.mu.Unlock()
+	for _, key := range keys {
+		r.queue.Add(key)
+	}
+	return keys
+}
+
+// pluginSelector selects the plugin ConfigMaps.
+const pluginSelector = manifest.PluginLabel + "=" + manifest.PluginLabelValue
 
 // HasSynced reports whether every plugin ConfigMap that existed when the
 // registry started has been loaded (successfully or not).
@@ -317,6 +416,14 @@ func (r *Registry) sync(ctx context.Context, key string) error {
 		return nil // never a key of ours
 	}
 	cm, err := r.lister.ConfigMaps(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		// Not delivered by the informer yet, or deleted.
+		r.mu.RLock()
+		if listed := r.listed[key]; listed != nil {
+			cm, err = listed, nil
+		}
+		r.mu.RUnlock()
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		r.replace(key, nil)
@@ -359,30 +466,59 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 				err = fmt.Errorf("ConfigMap %s: the host failed while loading the plugin (%v); this is a bug in tekton-wasm: please report it with the ConfigMap", src.key(), v)
 			}
 		}()
-		var module []byte
-		if p, module, err = decodeConfigMap(cm); err != nil {
+		var stored []byte
+		if p, stored, err = decodeConfigMap(cm); err != nil {
 			return err
 		}
-		if _, remote := p.RegistryModule(); remote {
+		limits := engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Capabilities.HTTP != nil, Kubernetes: p.Capabilities.GrantsKubernetes()}}
+		_, remote := p.RegistryModule()
+		var keychain authn.Keychain
+		if remote {
+			// Read at every load, also when the module is cached.
+			if keychain, err = r.pullSecrets(ctx, p); err != nil {
+				src.retry = true
+				return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
+			}
+		}
+		key := indexKey(p, stored)
+		start := time.Now()
+		h = r.compileIndexed(ctx, key, p, limits)
+		elapsed = time.Since(start)
+		var module []byte
+		switch {
+		case h != nil:
+		case remote:
 			start := time.Now()
-			module, err = r.pull(ctx, p)
+			module, err = r.pull(ctx, p, keychain)
 			pulled = time.Since(start)
 			if err != nil {
 				src.retry = errors.As(err, new(errPull))
 				return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
 			}
+		default:
+			if module, err = decodeModule(p, stored); err != nil {
+				return fmt.Errorf("ConfigMap %s: %w", src.key(), err)
+			}
 		}
 		if src.caBundle, err = r.caBundle(ctx, p); err != nil {
 			return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
 		}
-		start := time.Now()
-		h, err = r.opts.Engine.Compile(ctx, module, engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Capabilities.HTTP != nil, Kubernetes: p.Capabilities.GrantsKubernetes()}})
+		if h != nil {
+			return nil
+		}
+		start = time.Now()
+		h, err = r.opts.Engine.Compile(ctx, module, limits)
 		elapsed = time.Since(start)
 		if err != nil {
 			return fmt.Errorf("ConfigMap %s: plugin %q: %w", src.key(), p.Name, err)
 		}
+		r.index(key, h)
 		return nil
 	}()
+	if err != nil && h != nil { // compiled from the index, then failed
+		_ = h.Close(context.Background())
+		h = nil
+	}
 	if p != nil {
 		src.kind, src.manifest = Kind{p.APIVersion, p.Kind}, p
 		log = log.With(zap.String("plugin", p.Name), zap.String("kind", src.kind.String()))
@@ -412,9 +548,12 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 	return src
 }
 
-// decodeConfigMap is manifest.FromConfigMap; tests replace it to check
+// decodeConfigMap is manifest.ReadConfigMap; tests replace it to check
 // that a panic in loading is contained.
-var decodeConfigMap = manifest.FromConfigMap
+var decodeConfigMap = manifest.ReadConfigMap
+
+// decodeModule is Manifest.Decode; tests count its calls.
+var decodeModule = (*manifest.Manifest).Decode
 
 // replace installs src (nil: the ConfigMap is gone) as what key holds,
 // updates the Entries of the kinds involved and closes the registry's

@@ -51,14 +51,22 @@ func start(t *testing.T, objs ...*corev1.ConfigMap) *world {
 // Recorder and (unless set) Logger it sets, over objs.
 func startWith(t *testing.T, opts Options, objs ...*corev1.ConfigMap) *world {
 	t.Helper()
+	return startWithKube(t, opts, nil, objs...)
+}
+
+// startWithKube is startWith, calling setup with the fake clientset
+// before anything uses it (to add reactors).
+func startWithKube(t *testing.T, opts Options, setup func(*kubefake.Clientset), objs ...*corev1.ConfigMap) *world {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	eng, err := engine.New(ctx, engine.Config{})
-	if err != nil {
-		t.Fatal(err)
+	if opts.Engine == nil {
+		opts.Engine = newEngine(t, "")
 	}
-	t.Cleanup(func() { _ = eng.Close(context.Background()) })
 	kube := kubefake.NewClientset()
+	if setup != nil {
+		setup(kube)
+	}
 	// The fake clientset drops objects created between an informer's
 	// list and its watch: wait until the watch is registered.
 	watching, once := make(chan struct{}), sync.Once{}
@@ -73,7 +81,7 @@ func startWith(t *testing.T, opts Options, objs ...*corev1.ConfigMap) *world {
 		}
 	}
 	w := &world{t: t, kube: kube, events: record.NewFakeRecorder(100), changes: make(chan Kind, 100)}
-	opts.Engine, opts.Kube, opts.Namespace, opts.Recorder = eng, kube, ns, w.events
+	opts.Kube, opts.Namespace, opts.Recorder = kube, ns, w.events
 	if opts.Logger == nil {
 		opts.Logger = zaptest.NewLogger(t).Sugar()
 	}
@@ -83,6 +91,18 @@ func startWith(t *testing.T, opts Options, objs ...*corev1.ConfigMap) *world {
 	}
 	<-watching
 	return w
+}
+
+// newEngine returns an engine with the on-disk cache cacheDir ("": none),
+// closed when the test ends.
+func newEngine(t *testing.T, cacheDir string) *engine.Engine {
+	t.Helper()
+	eng, err := engine.New(context.Background(), engine.Config{CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Close(context.Background()) })
+	return eng
 }
 
 // configMap builds a plugin ConfigMap holding manifest and module.

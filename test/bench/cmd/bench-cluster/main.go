@@ -1019,16 +1019,41 @@ func cpuTime(pid int) (time.Duration, error) {
 }
 
 // processStart returns when pid started, from /proc (10 ms resolution).
+// The start in /proc/<pid>/stat counts clock ticks since boot; the boot
+// time is taken from /proc/uptime, not from /proc/stat's btime, which is
+// truncated to whole seconds and would put every start up to 1 s early.
 func processStart(pid int) (time.Time, error) {
 	st, err := procStat(pid)
 	if err != nil {
 		return time.Time{}, err
 	}
-	sec, err := st.StartTime()
+	boot, err := bootTime()
 	if err != nil {
 		return time.Time{}, err
 	}
-	return time.UnixMilli(int64(math.Round(sec * 1e3))), nil
+	return boot.Add(time.Duration(st.Starttime) * time.Second / userHZ), nil
+}
+
+// userHZ is the unit of the times in /proc/<pid>/stat.
+const userHZ = 100
+
+// bootTime returns when the machine booted, to 10 ms: now less the
+// uptime, which counts from the same clock as the processes' start times.
+func bootTime() (time.Time, error) {
+	now := time.Now()
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return time.Time{}, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return time.Time{}, fmt.Errorf("/proc/uptime is empty")
+	}
+	up, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("/proc/uptime: %w", err)
+	}
+	return now.Add(-time.Duration(math.Round(up*1e3)) * time.Millisecond), nil
 }
 
 type pluginLoad struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -80,6 +81,27 @@ func TestParseSteps(t *testing.T) {
 	}
 	if _, err := parseSteps("restart,warmup"); err == nil || !strings.Contains(err.Error(), `unknown step "warmup"`) {
 		t.Errorf("parseSteps(restart,warmup) = %v; want an error naming warmup", err)
+	}
+}
+
+// TestProcessStart starts a process and checks that processStart puts its
+// start between the moments before and after starting it (to the 10 ms
+// of /proc), not up to a second early as the whole-second btime would.
+func TestProcessStart(t *testing.T) {
+	cmd := exec.Command("sleep", "10")
+	before := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	start, err := processStart(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const slack = 25 * time.Millisecond // two /proc resolutions, and rounding
+	if start.Before(before.Add(-slack)) || start.After(after.Add(slack)) {
+		t.Errorf("processStart = %s; the process started between %s and %s", start.Format(time.StampMilli), before.Format(time.StampMilli), after.Format(time.StampMilli))
 	}
 }
 
