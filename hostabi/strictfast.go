@@ -71,18 +71,8 @@ func (q *quickScanner) value(s *shape, depth int) bool {
 			if !q.value(elem, depth) {
 				return false
 			}
-			q.space()
-			if q.i >= len(q.b) {
-				return false
-			}
-			switch q.b[q.i] {
-			case ',':
-				q.i++
-			case ']':
-				q.i++
-				return true
-			default:
-				return false
+			if more, ok := q.separator(']'); !more {
+				return ok
 			}
 		}
 	case c == '"':
@@ -139,18 +129,8 @@ func (q *quickScanner) object(s *shape, depth int) bool {
 		if !q.value(sub, depth) {
 			return false
 		}
-		q.space()
-		if q.i >= len(q.b) {
-			return false
-		}
-		switch q.b[q.i] {
-		case ',':
-			q.i++
-		case '}':
-			q.i++
-			return true
-		default:
-			return false
+		if more, ok := q.separator('}'); !more {
+			return ok
 		}
 	}
 }
@@ -249,4 +229,22 @@ func (q *quickScanner) literal(word string) bool {
 	}
 	q.i += len(word)
 	return true
+}
+
+// separator reads what follows a member of an array or object: a comma
+// (more), or its closer (done, ok); anything else is not ok.
+func (q *quickScanner) separator(closer byte) (more, ok bool) {
+	q.space()
+	if q.i >= len(q.b) {
+		return false, false
+	}
+	switch q.b[q.i] {
+	case ',':
+		q.i++
+		return true, true
+	case closer:
+		q.i++
+		return false, true
+	}
+	return false, false
 }
