@@ -78,9 +78,16 @@ func (c *compiled) create(ctx context.Context, inst *instance, fsConfig wazero.F
 	var snap *snapshot
 	take := false
 	if c.snaps != nil && fsConfig == nil {
-		snap, take = c.snaps.get()
+		if snap, take, err = c.snaps.get(ctx); err != nil {
+			return false, err
+		}
 	}
 	if snap != nil {
+		release, err := c.engine.restoreSlot(ctx)
+		if err != nil {
+			return false, err
+		}
+		defer release()
 		inst.restoring = uint64(len(snap.memory))
 	}
 	err = c.instantiate(ctx, inst, fsConfig)

@@ -121,6 +121,7 @@ type Engine struct {
 	warmInstances int
 	prepareSlot   func(context.Context) (func(), error)
 	memory        *memoryPool
+	restoring     chan struct{} // restoreSlot's slots
 	// preparedDir holds the prepared-module cache (preparedcache.go); ""
 	// without Config.CacheDir.
 	preparedDir string
@@ -178,6 +179,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		warmInstances: max(cfg.WarmInstances, 0),
 		prepareSlot:   cfg.PrepareSlot,
 		memory:        newMemoryPool(),
+		restoring:     make(chan struct{}, runtime.GOMAXPROCS(0)),
 		preparedDir:   prepared,
 		runtimes:      map[uint32]*sandboxRuntime{},
 		plugins:       map[pluginKey]*compiled{},

@@ -62,9 +62,9 @@ type snapshotter struct {
 	globals []string // the export names of the mutable globals
 
 	mu      sync.Mutex
-	taking  bool      // an invocation is taking the snapshot
-	snap    *snapshot // once taken
-	refused string    // why instances cannot be made from a snapshot, once known
+	taking  chan struct{} // while an invocation takes the snapshot; closed when it is done
+	snap    *snapshot     // once taken
+	refused string        // why instances cannot be made from a snapshot, once known
 }
 
 // snapshot is the state of a reactor's instance after _initialize.
@@ -85,25 +85,49 @@ func newSnapshotter(pm *preparedModule, m wazero.CompiledModule) *snapshotter {
 
 // get returns the snapshot, if it is taken. If it is not, take reports
 // whether the caller is to take it: then it initializes its instance and
-// calls taken, or abandon if it could not get that far.
-func (s *snapshotter) get() (snap *snapshot, take bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.snap != nil:
-		return s.snap, false
-	case s.taking || s.refused != "":
-		return nil, false
+// calls taken, or abandon if it could not get that far. While another
+// invocation takes it, get waits for that one to finish (a Go plugin's
+// _initialize takes a few milliseconds), so that a burst of calls to a
+// plugin just loaded does not initialize every instance for real; it
+// returns ctx's error if ctx ends first.
+func (s *snapshotter) get(ctx context.Context) (snap *snapshot, take bool, err error) {
+	for {
+		s.mu.Lock()
+		switch {
+		case s.snap != nil:
+			s.mu.Unlock()
+			return s.snap, false, nil
+		case s.refused != "":
+			s.mu.Unlock()
+			return nil, false, nil
+		case s.taking == nil:
+			s.taking = make(chan struct{})
+			s.mu.Unlock()
+			return nil, true, nil
+		}
+		taking := s.taking
+		s.mu.Unlock()
+		select {
+		case <-taking:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
 	}
-	s.taking = true
-	return nil, true
 }
 
-// abandon ends a taking that did not reach _initialize; another
-// invocation will try.
+// abandon ends a taking that did not reach _initialize, or whose
+// initialization ended with its invocation's context: the next
+// invocation (or one waiting in get) takes the snapshot.
 func (s *snapshotter) abandon() {
+	s.end(nil, "")
+}
+
+// end ends a taking with its result; snap nil and refused "" leave the
+// snapshot to be taken again.
+func (s *snapshotter) end(snap *snapshot, refused string) {
 	s.mu.Lock()
-	s.taking = false
+	close(s.taking)
+	s.taking, s.snap, s.refused = nil, snap, refused
 	s.mu.Unlock()
 }
 
@@ -134,9 +158,7 @@ func (s *snapshotter) taken(ctx context.Context, inst *instance, stdinLen int, i
 	if refused == "" {
 		snap = takeSnapshot(inst.mod, s.globals)
 	}
-	s.mu.Lock()
-	s.taking, s.snap, s.refused = false, snap, refused
-	s.mu.Unlock()
+	s.end(snap, refused)
 }
 
 // state is the snapshot and why there is none, for tests.
@@ -157,6 +179,33 @@ func takeSnapshot(mod api.Module, globals []string) *snapshot {
 		snap.globals[i] = mod.ExportedGlobal(name).Get()
 	}
 	return snap
+}
+
+// restoreSlot waits until fewer than GOMAXPROCS instances are being made
+// from a snapshot (instantiated and restored: compiled.create), and
+// returns the function that ends this one's turn; ctx's error if ctx ends
+// first.
+//
+// Making an instance from a snapshot runs no guest code (a module with a
+// start function gets no snapshot): it is a bounded amount of CPU work,
+// so running more of them at once than there are CPUs finishes none
+// sooner. It would cost memory, though: each instance holds its linear
+// memory from its creation until its call ends, and a burst that starts
+// dozens of calls at once (a controller's concurrency limit is sized for
+// calls that wait, not for CPU) would have that many memories mapped
+// together. The pool cannot recycle them (memory.go), so each one's pages
+// are touched for the first time, and a first touch is the most
+// expensive thing an invocation does on a virtual machine whose host
+// backs guest memory lazily (docs/performance.md, section 7). In turn,
+// calls that start together finish one after another and hand their
+// memories on.
+func (e *Engine) restoreSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case e.restoring <- struct{}{}:
+		return func() { <-e.restoring }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // restoreError is a snapshot that does not fit an instance.

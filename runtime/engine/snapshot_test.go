@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,34 +232,81 @@ func TestSnapshotIsTakenWithoutMounts(t *testing.T) {
 	}
 }
 
-// One taker at a time; an _initialize ended by its call's context (a
-// deadline, a cancel) leaves the snapshot to the next call, while one that
-// failed by itself refuses it for good.
+// One taker at a time: the others wait for it (until their context
+// ends). An _initialize ended by its call's context (a deadline, a
+// cancel) leaves the snapshot to the next call, which may be one that
+// waited; one that failed by itself refuses it for good, and releases
+// the waiters without a snapshot.
 func TestSnapshotTaking(t *testing.T) {
 	s := &snapshotter{}
-	if _, take := s.get(); !take {
-		t.Fatal("the first caller is not asked to take the snapshot")
+	bg := context.Background()
+	if _, take, err := s.get(bg); !take || err != nil {
+		t.Fatalf("the first caller: take %v, %v; want to take the snapshot", take, err)
 	}
-	if _, take := s.get(); take {
-		t.Fatal("a second caller is asked to take it while the first does")
+	short, cancelShort := context.WithTimeout(bg, 50*time.Millisecond)
+	defer cancelShort()
+	if _, take, err := s.get(short); take || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a second caller whose context ends while the first takes it: take %v, %v; want the deadline", take, err)
 	}
+	type got struct {
+		snap *snapshot
+		take bool
+		err  error
+	}
+	waiter := make(chan got, 1)
+	go func() {
+		snap, take, err := s.get(bg)
+		waiter <- got{snap, take, err}
+	}()
+	select {
+	case g := <-waiter:
+		t.Fatalf("a second caller did not wait for the taker: %+v", g)
+	case <-time.After(50 * time.Millisecond):
+	}
+
 	inst := &instance{s: getSandbox()}
 	defer putSandbox(inst.s)
-	ctx, cancel := context.WithCancel(context.Background())
+	cancelled, cancel := context.WithCancel(bg)
 	cancel()
-	s.taken(ctx, inst, 0, context.Canceled)
+	s.taken(cancelled, inst, 0, context.Canceled)
+	if g := <-waiter; !g.take || g.snap != nil || g.err != nil {
+		t.Fatalf("after a cancelled _initialize, the waiting caller got %+v; want to take the snapshot", g)
+	}
 	if snap, refused := s.state(); snap != nil || refused != "" {
 		t.Fatalf("after a cancelled _initialize: snapshot %v, refused %q; want neither", snap != nil, refused)
 	}
-	if _, take := s.get(); !take {
-		t.Fatal("the next caller is not asked to take the snapshot")
-	}
-	s.taken(context.Background(), inst, 0, fmt.Errorf("trapped"))
+	go func() {
+		snap, take, err := s.get(bg)
+		waiter <- got{snap, take, err}
+	}()
+	time.Sleep(20 * time.Millisecond) // most likely waiting by now; either way it must get no snapshot
+	s.taken(bg, inst, 0, fmt.Errorf("trapped"))
 	if _, refused := s.state(); !strings.Contains(refused, "failed") {
 		t.Fatalf("after a failed _initialize: refused %q", refused)
 	}
-	if _, take := s.get(); take {
+	if g := <-waiter; g.take || g.snap != nil || g.err != nil {
+		t.Fatalf("after a failed _initialize, a waiting caller got %+v; want no snapshot and nothing to take", g)
+	}
+	if _, take, _ := s.get(bg); take {
 		t.Fatal("a caller is asked to take a refused snapshot")
+	}
+}
+
+// A burst of calls to a reactor just compiled: one takes the snapshot,
+// the others wait for it, and each call still gets a pristine instance.
+func TestBurstBeforeTheSnapshot(t *testing.T) {
+	p := mustCompile(t, newEngine(t, Config{}), snapshotReactor(t, "", ""), Limits{})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if got := fmt.Sprint(invoke(t, p, request(), Invocation{}).Results); got != pristine {
+				t.Errorf("a call in the burst: %s; want %s", got, pristine)
+			}
+		})
+	}
+	wg.Wait()
+	if snap, refused := p.c.snaps.state(); snap == nil {
+		t.Fatalf("no snapshot after the burst (refused: %q)", refused)
 	}
 }
 
