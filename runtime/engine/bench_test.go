@@ -168,27 +168,37 @@ func BenchmarkInvoke(b *testing.B) {
 // BenchmarkThroughput measures invocations back to back from as many
 // goroutines as there are CPUs: the pool is mostly empty and most calls
 // make their own instance, so ns/op is the host CPU an invocation needs
-// at saturation, divided by the CPUs.
+// at saturation, divided by the CPUs. The "64-callers" variant has 64
+// goroutines call at once, as a controller's burst does with
+// -concurrency 64; cpu-ms/op is the host CPU per call, which must not
+// grow with the callers (restoreSlot).
 func BenchmarkThroughput(b *testing.B) {
 	for _, v := range []struct {
 		name, plugin string
 		warm         int
+		callers      int // 0: one per CPU
 	}{
-		{"go-command", "go-command", -1},
-		{"go-reactor", "go-reactor", 2}, // the pool the engine kept by default before snapshots
-		{"go-reactor-unprepared", "go-reactor", -1},
+		{"go-command", "go-command", -1, 0},
+		{"go-reactor", "go-reactor", 2, 0}, // the pool the engine kept by default before snapshots
+		{"go-reactor-unprepared", "go-reactor", -1, 0},
+		{"go-reactor-unprepared-64-callers", "go-reactor", -1, 64},
 	} {
 		bp := findBenchPlugin(v.plugin)
 		b.Run(v.name, func(b *testing.B) {
 			p := mustCompile(b, newEngine(b, Config{WarmInstances: v.warm}), bp.wasm(b), Limits{})
 			invokeOK(b, p, bp.req)
+			if v.callers > 0 {
+				b.SetParallelism(max(1, v.callers/runtime.GOMAXPROCS(0)))
+			}
 			b.ReportAllocs()
+			cpu := cpuTime()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					invokeOK(b, p, bp.req)
 				}
 			})
+			reportCPU(b, cpu)
 		})
 	}
 }

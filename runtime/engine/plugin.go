@@ -145,7 +145,10 @@ type Mount struct {
 // (random_get), the wall and monotonic clocks, stdin, stdout and stderr.
 // A module whose initialization a snapshot cannot reproduce (snapshot.go
 // lists the rules), and every call with Mounts, run _initialize in the
-// call's instance. An instance has not seen another request, its clocks
+// call's instance. Calls that arrive while the first takes the snapshot
+// wait for it, and at most GOMAXPROCS instances are made from a snapshot
+// at a time (Engine.restoreSlot); both waits count against ctx. An
+// instance has not seen another request, its clocks
 // read the time of the call, and its sleep and close-on-context-done
 // follow ctx.
 //
