@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"path/filepath"
 	"testing"
 
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
@@ -20,5 +22,45 @@ func TestModuleWithAnAppendedCustomSectionRuns(t *testing.T) {
 	}
 	if resp := invoke(t, p, request(), Invocation{}); resp.Status != hostabi.StatusSucceeded {
 		t.Errorf("response %+v; want Succeeded", resp)
+	}
+}
+
+// The same code with other custom sections (a manifest embedded by
+// tkn-wasm push, a producers section) prepares to the same bytes, so
+// wazero compiles it and keeps its machine code once, though the two
+// modules' digests differ.
+func TestCustomSectionsDoNotSplitTheCompiledCode(t *testing.T) {
+	plain := wat(t, "ok")
+	embedded, err := wasmmodule.SetCustomSection(plain, "tekton-wasm.manifest", []byte(`{"name":"ok"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if embedded, err = wasmmodule.SetCustomSection(embedded, "producers", []byte{0}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := prepare(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := prepare(embedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.wasm, b.wasm) {
+		t.Fatalf("the module with custom sections prepares to %d bytes, without to %d: not the same", len(b.wasm), len(a.wasm))
+	}
+
+	dir := t.TempDir()
+	e := newEngine(t, Config{CacheDir: dir})
+	p1, p2 := mustCompile(t, e, plain, Limits{}), mustCompile(t, e, embedded, Limits{})
+	if p1.Digest() == p2.Digest() {
+		t.Fatal("the two modules have one digest")
+	}
+	compiled, err := filepath.Glob(filepath.Join(dir, "wazero-*", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(compiled) != 1 {
+		t.Errorf("wazero's cache holds %d compiled modules for one code: %v", len(compiled), compiled)
 	}
 }

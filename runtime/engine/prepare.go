@@ -2,7 +2,6 @@ package engine
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/tekton-wasm/tekton-wasm/runtime/wasmmodule"
 )
@@ -35,9 +34,14 @@ import (
 //     globals (snapshot.go).
 //
 // The name section names each body as its wrapper, so that stack traces
-// keep the functions' names and show each call once (see names); the
-// DWARF sections (.debug_*), whose code offsets the new layout breaks,
-// are dropped.
+// keep the functions' names and show each call once (see names). Every
+// other custom section is dropped: the DWARF sections (.debug_*), whose
+// code offsets the new layout breaks, and those that mean nothing to
+// execution (the embedded manifest, producers, target features). So a
+// module pushed with its manifest embedded and the same module packed
+// into a ConfigMap without it prepare to the same bytes, which wazero
+// compiles once and keeps once (its in-memory and on-disk caches are
+// keyed by the bytes), though their digests differ.
 
 // MaxCallDepth bounds the call depth of an instance: the sum of the
 // weights (frameWeight) of the functions on its call stack. A call that
@@ -97,11 +101,8 @@ func prepareModule(wasm []byte) (*preparedModule, error) {
 		}
 		switch s.id {
 		case sectionCustom:
-			switch {
-			case s.name == "name":
+			if s.name == "name" {
 				out = appendSection(out, sectionCustom, wrapperNames(l, contents))
-			case !strings.HasPrefix(s.name, ".debug_"):
-				out = append(out, wasm[s.header:s.end]...)
 			}
 		case sectionFunction:
 			b := appendUleb(nil, 2*n)

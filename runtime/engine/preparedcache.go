@@ -27,7 +27,7 @@ import (
 // directory and must change whenever that output does
 // (TestPreparedFormatIsCurrent fails until it does), so that a new
 // version of the host never runs a module another version prepared.
-const preparedFormat = 2
+const preparedFormat = 3
 
 // preparedDir is the directory of the prepared modules within CacheDir.
 func preparedDir(cacheDir string) string {

@@ -116,8 +116,8 @@ func TestDamagedPreparedEntries(t *testing.T) {
 }
 
 // preparedFormatDigest is the digest of the cache entry (encodePrepared)
-// of prepareModule's output for testdata/prepared_format.wasm in
-// preparedFormat.
+// of prepareModule's output for testdata/prepared_format.wasm, with a
+// producers section added, in preparedFormat.
 const preparedFormatDigest = "e9b9e8b88bf579bc0a9bcac32e4f3e0f2173ae0b3b1f5a10960166cb697e60b2"
 
 // TestPreparedFormatIsCurrent fails when prepareModule's output or the
@@ -126,6 +126,11 @@ const preparedFormatDigest = "e9b9e8b88bf579bc0a9bcac32e4f3e0f2173ae0b3b1f5a1096
 func TestPreparedFormatIsCurrent(t *testing.T) {
 	wasm, err := os.ReadFile(filepath.Join("testdata", "prepared_format.wasm"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	// With a custom section besides its name section, which preparation
+	// drops.
+	if wasm, err = wasmmodule.SetCustomSection(wasm, "producers", []byte{0}); err != nil {
 		t.Fatal(err)
 	}
 	prepared, err := prepareModule(wasm)

@@ -230,3 +230,16 @@ spec:
 		t.Error(err)
 	}
 }
+
+// rssParts reads this process's memory map: its binary is file-backed
+// and resident, and the parts add up to about its RSS.
+func TestRSSParts(t *testing.T) {
+	parts, err := rssParts(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(parts)
+	if !strings.HasPrefix(parts, "files ") || strings.HasPrefix(parts, "files 0 MiB") {
+		t.Errorf("rssParts = %q; want the binary's resident pages counted as files", parts)
+	}
+}
