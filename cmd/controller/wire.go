@@ -211,6 +211,9 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 	r.IsLeader = impl.Reconciler.(leaderAware).IsLeaderFor
 
 	informer := customruninformer.Get(ctx).Informer()
+	if err := informer.SetTransform(reconciler.TrimManagedFields); err != nil {
+		logger.Fatalw("Setting the CustomRun informer's transform failed", zap.Error(err))
+	}
 	if _, err := informer.AddEventHandler(cache.FilteringResourceEventHandler{
 		FilterFunc: r.Owns,
 		Handler:    controller.HandleAll(impl.Enqueue),

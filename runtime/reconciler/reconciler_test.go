@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -707,6 +708,55 @@ func TestStatusWrittenByAnotherController(t *testing.T) {
 	}
 	if !w.get(ours).IsSuccessful() {
 		t.Errorf("our own run: %+v", w.get(ours).Status)
+	}
+}
+
+// The informer's transform keeps of a run's managedFields what tells
+// whether another controller writes its status, and nothing else.
+func TestTrimManagedFields(t *testing.T) {
+	entry := func(manager, subresource, fields string) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate,
+			Subresource: subresource, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}
+	}
+	creator := entry("kubectl-client-side-apply", "", `{"f:spec": {"f:params": {}}, "f:status": {".": {}}}`)
+	ours := entry(AgentName, "status", `{"f:status": {"f:conditions": {}}}`)
+	theirStatus := entry("tekton-pipelines-controller", "status", `{"f:status": {"f:conditions": {}}}`)
+	theirMain := entry("other-controller", "", `{"f:status": {"f:startTime": {}}}`)
+	for _, tc := range []struct {
+		name    string
+		entries []metav1.ManagedFieldsEntry
+		keep    []string // the managers kept
+	}{
+		{"none", nil, nil},
+		{"created by a user, written by us", []metav1.ManagedFieldsEntry{creator, ours}, nil},
+		{"status written by another controller", []metav1.ManagedFieldsEntry{creator, theirStatus, ours}, []string{"tekton-pipelines-controller"}},
+		{"status written in the main resource", []metav1.ManagedFieldsEntry{creator, theirMain}, []string{"other-controller"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := &v1beta1.CustomRun{ObjectMeta: metav1.ObjectMeta{ManagedFields: tc.entries}}
+			want := otherStatusWriter(run.DeepCopy())
+			out, err := TrimManagedFields(run.DeepCopy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			trimmed := out.(*v1beta1.CustomRun)
+			var kept []string
+			for _, mf := range trimmed.ManagedFields {
+				kept = append(kept, mf.Manager)
+				if mf.Subresource == "status" && mf.FieldsV1 != nil {
+					t.Errorf("%s: the field set of a status subresource write was kept", mf.Manager)
+				}
+			}
+			if !slices.Equal(kept, tc.keep) {
+				t.Errorf("kept %v; want %v", kept, tc.keep)
+			}
+			if got := otherStatusWriter(trimmed); got != want {
+				t.Errorf("otherStatusWriter after trimming = %q; before = %q", got, want)
+			}
+		})
+	}
+	if out, err := TrimManagedFields("not a run"); out != "not a run" || err != nil {
+		t.Errorf("TrimManagedFields of another object = %v, %v; want it unchanged", out, err)
 	}
 }
 

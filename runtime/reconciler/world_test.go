@@ -256,6 +256,12 @@ func (w *world) updateCustomRun(a k8stesting.Action) (bool, runtime.Object, erro
 	}
 	w.rv++
 	run.ResourceVersion = strconv.Itoa(w.rv)
+	if a.GetSubresource() == "status" {
+		// The apiserver keeps the stored managedFields on a status write,
+		// whatever the request carries (the informer's copy has them
+		// trimmed).
+		run.ManagedFields = cur.(*v1beta1.CustomRun).ManagedFields
+	}
 	return true, run, w.pipeline.Tracker().Update(a.GetResource(), run, run.Namespace)
 }
 
@@ -304,7 +310,8 @@ func (w *world) sync() {
 		w.t.Fatal(err)
 	}
 	for i := range list.Items {
-		if err := w.indexer.Update(&list.Items[i]); err != nil {
+		run, _ := TrimManagedFields(&list.Items[i]) // as the controller's informer does
+		if err := w.indexer.Update(run); err != nil {
 			w.t.Fatal(err)
 		}
 	}
