@@ -57,9 +57,11 @@ func (w *world) settled() {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		w.registry.mu.RLock()
-		listed := w.registry.listed
+		// synced: set by the list at start, or, when it failed, once the
+		// informer has synced and the registry has taken its keys.
+		listed, synced := w.registry.listed, w.registry.synced
 		w.registry.mu.RUnlock()
-		if listed == nil && w.registry.queue.Len() == 0 && w.registry.informer.HasSynced() {
+		if listed == nil && synced && w.registry.queue.Len() == 0 && w.registry.informer.HasSynced() {
 			// The last key taken may still be loading.
 			time.Sleep(100 * time.Millisecond)
 			if w.registry.queue.Len() == 0 {
@@ -169,7 +171,8 @@ func TestPrelisted(t *testing.T) {
 // TestInformerStartsFromTheList checks that the informer takes the
 // registry's list at start as its first list instead of listing the
 // ConfigMaps again, that the plugin it holds is loaded once, and that the
-// informer's watch then delivers what changes.
+// informer's watch then delivers what changes (a ConfigMap created, one
+// deleted).
 func TestInformerStartsFromTheList(t *testing.T) {
 	var lists atomic.Int32
 	answer := wasmtest.WAT(t, "testdata/answer.wat")
@@ -193,6 +196,11 @@ func TestInformerStartsFromTheList(t *testing.T) {
 	w.changed(added)
 	if e := w.registry.Lookup(added.APIVersion, added.Kind); e == nil || e.Err != nil {
 		t.Errorf("Lookup(%s) = %+v after its ConfigMap was created; want the watched plugin loaded", added, e)
+	}
+	w.delete("wait")
+	w.changed(waitKind)
+	if e := w.registry.Lookup(waitAPI, "Wait"); e != nil {
+		t.Errorf("Lookup(Wait) = %+v after its ConfigMap was deleted; want nil", e)
 	}
 	select {
 	case k := <-w.changes:
