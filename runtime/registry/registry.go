@@ -7,8 +7,10 @@
 //     registry's own workers, never on a reconcile path; a ConfigMap is
 //     loaded again only when its resourceVersion changes.
 //   - Start-up. Start lists the plugin ConfigMaps itself (or takes a
-//     list started earlier, Prelist) and loads them without waiting for
-//     its informer; with a ModuleIndexDir and an engine cache, a
+//     list started earlier, Prelist) and loads them, smallest first,
+//     without waiting for its informer, which starts from that list
+//     rather than listing them again (listwatch.go); with a
+//     ModuleIndexDir and an engine cache, a
 //     ConfigMap loaded before by an earlier process is compiled by its
 //     module's digest (moduleindex.go), without decompressing, hashing or
 //     pulling the module.
@@ -58,7 +60,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -178,8 +179,12 @@ type Registry struct {
 	opts     Options
 	informer cache.SharedIndexInformer
 	lister   corev1listers.ConfigMapLister
-	queue    workqueue.TypedRateLimitingInterface[string]
-	pulls    singleflight.Group // by artifact and pull secrets
+	lw       *listWatch
+	// started hands the list made at start (nil: it failed) to the
+	// informer (listWatch).
+	started chan *corev1.ConfigMapList
+	queue   workqueue.TypedRateLimitingInterface[string]
+	pulls   singleflight.Group // by artifact and pull secrets
 
 	mu      sync.RWMutex
 	sources map[string]*source // by ConfigMap key
@@ -200,18 +205,28 @@ func New(opts Options) *Registry {
 	opts.PullTimeout = cmp.Or(opts.PullTimeout, DefaultPullTimeout)
 	opts.RetryBase = cmp.Or(opts.RetryBase, DefaultRetryBase)
 	opts.RetryMax = cmp.Or(opts.RetryMax, DefaultRetryMax)
-	factory := informers.NewSharedInformerFactoryWithOptions(opts.Kube, opts.Resync,
-		informers.WithNamespace(opts.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = pluginSelector }))
-	cms := factory.Core().V1().ConfigMaps()
-	return &Registry{
-		opts:     opts,
-		informer: cms.Informer(),
-		lister:   cms.Lister(),
+	r := &Registry{
+		opts:    opts,
+		started: make(chan *corev1.ConfigMapList, 1),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.RetryBase, opts.RetryMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "plugin-configmaps"}),
 		sources: map[string]*source{},
 		kinds:   map[Kind]*Entry{},
+	}
+	r.lw = &listWatch{kube: opts.Kube, namespace: opts.Namespace, first: r.startList}
+	r.informer = r.lw.newInformer(opts.Resync)
+	r.lister = corev1listers.NewConfigMapLister(r.informer.GetIndexer())
+	return r
+}
+
+// startList returns the list made at start (list) once it is known, nil
+// if it failed or ctx ended: the informer's first list.
+func (r *Registry) startList(ctx context.Context) *corev1.ConfigMapList {
+	select {
+	case l := <-r.started:
+		return l
+	case <-ctx.Done():
+		return nil
 	}
 }
 
@@ -221,8 +236,9 @@ func New(opts Options) *Registry {
 // every Kind whose Entry changed.
 //
 // The workers do not wait for the informer: Start lists the plugin
-// ConfigMaps itself and loads them while the informer starts (from the
-// on-disk caches, after a restart: see Options.ModuleIndexDir). Until
+// ConfigMaps itself and loads them, smallest first, while the informer
+// starts from the same list (from the on-disk caches, after a restart:
+// see Options.ModuleIndexDir). Until
 // the informer has synced, a ConfigMap it has not delivered yet is loaded
 // as listed; once it has, every listed ConfigMap is looked at again
 // through the informer, which costs nothing for one loaded at the same
@@ -316,14 +332,24 @@ func (r *Registry) list(ctx context.Context) []string {
 		err = errors.New("the prelisted ConfigMaps were taken by another registry")
 	}
 	if err != nil {
+		r.started <- nil // the informer lists
 		r.opts.Logger.Warnw("Listing the plugin ConfigMaps failed; loading them as the informer delivers them", zap.Error(err))
 		return nil
 	}
-	keys := make([]string, 0, len(l.Items))
+	r.started <- l
+	// Queued smallest first: a small module loads in milliseconds and
+	// should not wait behind large ones (a Go plugin's takes ~100 ms of
+	// CPU). A module in a registry counts as its ConfigMap, as its size is
+	// not known before the pull.
+	cms := make([]*corev1.ConfigMap, len(l.Items))
+	for i := range l.Items {
+		cms[i] = &l.Items[i]
+	}
+	slices.SortStableFunc(cms, func(a, b *corev1.ConfigMap) int { return storedSize(a) - storedSize(b) })
+	keys := make([]string, 0, len(cms))
 	r.mu.Lock()
 	r.pending, r.listed, r.synced = map[string]bool{}, map[string]*corev1.ConfigMap{}, true
-	for i := range l.Items {
-		cm := &l.Items[i]
+	for _, cm := range cms {
 		key := cm.Namespace + "/" + cm.Name
 		r.pending[key], r.listed[key] = true, cm
 		keys = append(keys, key)
@@ -333,6 +359,18 @@ func (r *Registry) list(ctx context.Context) []string {
 		r.queue.Add(key)
 	}
 	return keys
+}
+
+// storedSize is how many bytes cm stores in its data and binaryData.
+func storedSize(cm *corev1.ConfigMap) int {
+	n := 0
+	for _, v := range cm.Data {
+		n += len(v)
+	}
+	for _, v := range cm.BinaryData {
+		n += len(v)
+	}
+	return n
 }
 
 // pluginSelector selects the plugin ConfigMaps.
