@@ -142,7 +142,7 @@ func ToConfigMap(p *Manifest, module []byte, namespace string) (*corev1.ConfigMa
 	if err != nil {
 		return nil, err
 	}
-	rawSize := configMapBytes(cm)
+	rawSize := ConfigMapBytes(cm)
 	if rawSize <= MaxConfigMapBytes {
 		return cm, nil
 	}
@@ -155,7 +155,7 @@ func ToConfigMap(p *Manifest, module []byte, namespace string) (*corev1.ConfigMa
 	if cm, err = configMap(&m, enc.EncodeAll(module, nil), namespace); err != nil {
 		return nil, err
 	}
-	if size := configMapBytes(cm); size > MaxConfigMapBytes {
+	if size := ConfigMapBytes(cm); size > MaxConfigMapBytes {
 		return nil, fmt.Errorf("plugin %q does not fit in a ConfigMap: %d bytes raw, %d bytes zstd-compressed, and the limit is %d bytes; "+
 			"make the module smaller (build Go plugins with -ldflags=\"-s -w\", run wasm-opt -Oz)",
 			m.Name, rawSize, size, MaxConfigMapBytes)
@@ -180,9 +180,9 @@ func configMap(p *Manifest, stored []byte, namespace string) (*corev1.ConfigMap,
 	}, nil
 }
 
-// configMapBytes is the size the apiserver holds against
+// ConfigMapBytes is the size the apiserver holds against
 // MaxConfigMapBytes: the summed length of all values.
-func configMapBytes(cm *corev1.ConfigMap) int {
+func ConfigMapBytes(cm *corev1.ConfigMap) int {
 	n := 0
 	for _, v := range cm.Data {
 		n += len(v)

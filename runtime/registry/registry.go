@@ -345,7 +345,7 @@ func (r *Registry) list(ctx context.Context) []string {
 	for i := range l.Items {
 		cms[i] = &l.Items[i]
 	}
-	slices.SortStableFunc(cms, func(a, b *corev1.ConfigMap) int { return storedSize(a) - storedSize(b) })
+	slices.SortStableFunc(cms, func(a, b *corev1.ConfigMap) int { return manifest.ConfigMapBytes(a) - manifest.ConfigMapBytes(b) })
 	keys := make([]string, 0, len(cms))
 	r.mu.Lock()
 	r.pending, r.listed, r.synced = map[string]bool{}, map[string]*corev1.ConfigMap{}, true
@@ -359,18 +359,6 @@ func (r *Registry) list(ctx context.Context) []string {
 		r.queue.Add(key)
 	}
 	return keys
-}
-
-// storedSize is how many bytes cm stores in its data and binaryData.
-func storedSize(cm *corev1.ConfigMap) int {
-	n := 0
-	for _, v := range cm.Data {
-		n += len(v)
-	}
-	for _, v := range cm.BinaryData {
-		n += len(v)
-	}
-	return n
 }
 
 // pluginSelector selects the plugin ConfigMaps.
