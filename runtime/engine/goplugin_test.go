@@ -59,7 +59,7 @@ func TestGoPluginSleepEndsAtDeadline(t *testing.T) {
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	_, err := p.Invoke(ctx, request("mode", "sleep"), Invocation{})
-	wantCtxErr(t, err, context.DeadlineExceeded, deadline, time.Now(), 100*time.Millisecond)
+	wantCtxErr(t, err, context.DeadlineExceeded, deadline, time.Now(), stopSlack)
 }
 
 // The sandbox has the real wall clock, a monotonic clock and sleep that

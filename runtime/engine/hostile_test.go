@@ -25,7 +25,7 @@ func TestInfiniteLoopEndsAtDeadline(t *testing.T) {
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	resp, err := p.Invoke(ctx, request(), Invocation{})
-	wantCtxErr(t, err, context.DeadlineExceeded, deadline, time.Now(), 100*time.Millisecond)
+	wantCtxErr(t, err, context.DeadlineExceeded, deadline, time.Now(), stopSlack)
 	if resp != nil {
 		t.Errorf("got a response %+v with the error", resp)
 	}
@@ -40,7 +40,7 @@ func TestSleepForeverEndsOnCancel(t *testing.T) {
 		cancel()
 	})
 	_, err := p.Invoke(ctx, request(), Invocation{})
-	wantCtxErr(t, err, context.Canceled, <-cancelled, time.Now(), 100*time.Millisecond)
+	wantCtxErr(t, err, context.Canceled, <-cancelled, time.Now(), stopSlack)
 }
 
 func TestMemoryBombRunsOutOfMemory(t *testing.T) {

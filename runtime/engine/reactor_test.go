@@ -204,7 +204,7 @@ func TestReactorDeadlineAndCancel(t *testing.T) {
 				if resp != nil {
 					t.Errorf("prepared=%v: got a response %+v with the error", prepared, resp)
 				}
-				wantCtxErr(t, err, want, ended, time.Now(), 100*time.Millisecond)
+				wantCtxErr(t, err, want, ended, time.Now(), stopSlack)
 			}
 		})
 	}

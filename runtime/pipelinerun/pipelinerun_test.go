@@ -343,11 +343,29 @@ spec:
       taskRef: {apiVersion: wait.tekton-wasm.dev/v1alpha1, kind: Wait}
       params: [{name: duration, value: 30s}]
 `)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// Interrupted once both tasks run (the wait plugin answered Running),
+	// not after a fixed time, which a loaded machine may spend starting.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var ev events
-	if err := (&Runner{Plugins: plugins(t), Progress: ev.add}).Run(ctx, pr); err != nil {
+	running := map[string]bool{}
+	progress := func(e Event) {
+		ev.add(e)
+		if e.State == "Running" {
+			ev.mu.Lock()
+			running[e.Task] = true
+			both := running["a"] && running["b"]
+			ev.mu.Unlock()
+			if both {
+				cancel()
+			}
+		}
+	}
+	if err := (&Runner{Plugins: plugins(t), Progress: progress}).Run(ctx, pr); err != nil {
 		t.Fatal(err)
+	}
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Fatalf("the PipelineRun ended with the context %v before both tasks ran", ctx.Err())
 	}
 	if c := condition(pr); c != "False/Cancelled" {
 		t.Fatalf("the PipelineRun ended %s, want False/Cancelled", c)
