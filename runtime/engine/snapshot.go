@@ -194,9 +194,9 @@ func takeSnapshot(mod api.Module, globals []string) *snapshot {
 // dozens of calls at once (a controller's concurrency limit is sized for
 // calls that wait, not for CPU) would have that many memories mapped
 // together. The pool cannot recycle them (memory.go), so each one's pages
-// are touched for the first time, and a first touch is the most
-// expensive thing an invocation does on a virtual machine whose host
-// backs guest memory lazily (docs/performance.md, section 7). In turn,
+// are touched for the first time, and on the virtual machines this was
+// measured on a first touch of memory costs more than anything else an
+// invocation does (docs/performance.md, section 11). In turn,
 // calls that start together finish one after another and hand their
 // memories on.
 func (e *Engine) restoreSlot(ctx context.Context) (release func(), err error) {
