@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // quickCheck is checkJSON's fast path: a scan of b that allocates nothing
@@ -11,7 +12,8 @@ import (
 // value, no key twice in an object, no key s does not allow, finite
 // numbers, nesting within MaxJSONDepth counting from depth). It answers
 // false for anything it refuses and for what it does not decide cheaply
-// (a key with an escape, an object with more than maxQuickKeys keys):
+// (a key with an escape or not valid UTF-8, an object with more than
+// maxQuickKeys keys):
 // checkJSON then reads b token by token, and its errors are the errors.
 func quickCheck(b []byte, s *shape, depth int) bool {
 	q := quickScanner{b: b}
@@ -105,8 +107,11 @@ func (q *quickScanner) object(s *shape, depth int) bool {
 			return false
 		}
 		key, ok := q.str()
-		if !ok || bytes.IndexByte(key, '\\') >= 0 {
-			return false // an escaped key is compared unescaped: checkJSON
+		if !ok || bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+			// An escaped key is compared unescaped, and one that is not
+			// UTF-8 as decoded (each bad byte a U+FFFD, so two such keys
+			// can be one): checkJSON.
+			return false
 		}
 		for _, k := range keys[:n] {
 			if bytes.Equal(k, key) {
