@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -528,7 +529,19 @@ func (b *bench) waitPipelineRun(ctx context.Context, name string, timeout time.D
 // compilation cache, and measures from the new process's start to each
 // plugin's "Loaded plugin" log line and to /readiness answering 200.
 func (b *bench) restart(ctx context.Context) error {
-	_, started, readyAt, err := b.restartController(ctx)
+	before, err := b.rigCPU()
+	if err != nil {
+		return err
+	}
+	pid, started, readyAt, err := b.restartController(ctx)
+	if err != nil {
+		return err
+	}
+	after, err := b.rigCPU()
+	if err != nil {
+		return err
+	}
+	ours, err := cpuTime(pid)
 	if err != nil {
 		return err
 	}
@@ -563,7 +576,82 @@ func (b *bench) restart(ctx context.Context) error {
 		})
 	}
 	b.add(row{figure: "restart: process start → /readiness 200 (all plugins present at start loaded)", ours: ms(readyAt.Sub(started))})
+	b.add(row{
+		figure: "restart: CPU used from the kill to /readiness 200 (" + ms(after.at.Sub(before.at)) + " on " + strconv.Itoa(runtime.NumCPU()) + " cores), by our new controller, the rest of the rig (" + cpuDelta(before, after) + ") and the machine",
+		ours:   fmt.Sprintf("ours %s, machine %s", ms(ours), ms(after.machine-before.machine)),
+	})
 	return nil
+}
+
+// cpuSample is the CPU time used so far by each of the rig's processes
+// but ours (by name) and by the machine as a whole.
+type cpuSample struct {
+	at      time.Time
+	procs   map[string]time.Duration
+	machine time.Duration
+}
+
+// rigCPU samples the CPU time of the rig's processes (its pids/*.pid but
+// our controller's; the baseline's) and of the machine: what competes
+// with a restarting controller for the cores.
+func (b *bench) rigCPU() (cpuSample, error) {
+	s := cpuSample{at: time.Now(), procs: map[string]time.Duration{}}
+	files, err := filepath.Glob(filepath.Join(b.cfg.state, "pids", "*.pid"))
+	if err != nil {
+		return s, err
+	}
+	if b.cfg.baselinePidFile != "" {
+		files = append(files, b.cfg.baselinePidFile)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".pid")
+		if name == "controller" {
+			continue
+		}
+		if f == b.cfg.baselinePidFile {
+			name = "baseline"
+		}
+		pid, err := readPid(f)
+		if err != nil {
+			continue // not running
+		}
+		if t, err := cpuTime(pid); err == nil {
+			s.procs[name] = t
+		}
+	}
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return s, err
+	}
+	st, err := fs.Stat()
+	if err != nil {
+		return s, err
+	}
+	c := st.CPUTotal
+	busy := c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal
+	s.machine = time.Duration(math.Round(busy*1e3)) * time.Millisecond
+	return s, nil
+}
+
+// cpuDelta lists, largest first, the CPU each process of after used since
+// before.
+func cpuDelta(before, after cpuSample) string {
+	type use struct {
+		name string
+		d    time.Duration
+	}
+	var uses []use
+	for name, t := range after.procs {
+		if t0, ok := before.procs[name]; ok {
+			uses = append(uses, use{name, t - t0})
+		}
+	}
+	slices.SortFunc(uses, func(a, b use) int { return cmp.Or(cmp.Compare(b.d, a.d), strings.Compare(a.name, b.name)) })
+	parts := make([]string, len(uses))
+	for i, u := range uses {
+		parts[i] = u.name + " " + ms(u.d)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // restartController SIGKILLs our controller, starts it again (hack/cluster.sh)
