@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
@@ -79,24 +78,17 @@ type wiring struct {
 	opts     options
 	registry atomic.Pointer[registry.Registry]
 
-	// The dispatcher and engine, made by Constructor or, before it,
-	// prelist.
-	disp *dispatch.Dispatcher
-	eng  *engine.Engine
-
-	// pluginKube, prelisted and prewarmed are set by prelist (nil: the
-	// registry uses knative's client and lists when it starts).
+	// pluginKube and prelisted are set by prelist (nil: the registry
+	// uses knative's client and lists when it starts).
 	pluginKube kubernetes.Interface
 	prelisted  *registry.Prelisted
-	prewarmed  *registry.Prewarmed
 }
 
 // prelist starts listing the plugin ConfigMaps with a client of cfg of
-// the registry's own, at once, and, while the list runs, compiling the
-// modules the previous process had loaded (registry.Prewarm): the list
-// and the loads it leads to run while sharedmain starts the rest. The
-// client speaks protobuf, which decodes the modules in the ConfigMaps'
-// binaryData far faster than JSON's base64.
+// the registry's own, at once: the list and the loads it leads to run
+// while sharedmain starts the rest. The client speaks protobuf, which
+// decodes the modules in the ConfigMaps' binaryData far faster than
+// JSON's base64.
 func (c *wiring) prelist(ctx context.Context, cfg *rest.Config) error {
 	cfg = rest.CopyConfig(cfg)
 	cfg.ContentType = runtime.ContentTypeProtobuf
@@ -104,41 +96,8 @@ func (c *wiring) prelist(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := c.newEngine(ctx); err != nil {
-		return err
-	}
 	c.pluginKube, c.prelisted = kube, registry.Prelist(ctx, kube, c.opts.Namespace)
-	c.prewarmed = registry.Prewarm(ctx, c.eng, c.moduleIndexDir(), c.opts.CompileWorkers, c.prelisted.Done())
 	return nil
-}
-
-// newEngine makes the dispatcher and the engine, once.
-func (c *wiring) newEngine(ctx context.Context) error {
-	if c.eng != nil {
-		return nil
-	}
-	disp := dispatch.New(c.opts.Concurrency)
-	eng, err := engine.New(ctx, engine.Config{
-		CacheDir: c.opts.CacheDir,
-		// Preparing a reactor instance runs its _initialize: it takes a
-		// global slot like an invocation, as the controller's own work
-		// (namespace ""), so -concurrency bounds it too.
-		PrepareSlot: func(ctx context.Context) (func(), error) { return disp.Acquire(ctx, "", "", 0) },
-	})
-	if err != nil {
-		return fmt.Errorf("creating the WebAssembly engine: %w", err)
-	}
-	c.disp, c.eng = disp, eng
-	return nil
-}
-
-// moduleIndexDir is the registry's module index ("": none, without a
-// cache directory).
-func (c *wiring) moduleIndexDir() string {
-	if c.opts.CacheDir == "" {
-		return ""
-	}
-	return filepath.Join(c.opts.CacheDir, "index")
 }
 
 // newWiring returns a wiring; pass its Constructor to sharedmain.
@@ -164,10 +123,17 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 	logger := logging.FromContext(ctx)
 	kube := kubeclient.Get(ctx)
 
-	if err := c.newEngine(ctx); err != nil {
+	disp := dispatch.New(c.opts.Concurrency)
+	eng, err := engine.New(ctx, engine.Config{
+		CacheDir: c.opts.CacheDir,
+		// Preparing a reactor instance runs its _initialize: it takes a
+		// global slot like an invocation, as the controller's own work
+		// (namespace ""), so -concurrency bounds it too.
+		PrepareSlot: func(ctx context.Context) (func(), error) { return disp.Acquire(ctx, "", "", 0) },
+	})
+	if err != nil {
 		logger.Fatalw("Creating the WebAssembly engine failed", zap.Error(err))
 	}
-	disp, eng := c.disp, c.eng
 	m, err := metrics.New(otel.GetMeterProvider())
 	if err != nil {
 		logger.Fatalw("Creating the metrics failed", zap.Error(err))
@@ -188,11 +154,12 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 	if err != nil {
 		logger.Fatalw("Reading the registry CAs failed", zap.Error(err))
 	}
-	var moduleCacheDir string
+	var moduleCacheDir, moduleIndexDir string
 	if c.opts.CacheDir != "" {
-		// Beside the engine's own subdirectories (as is the module index):
-		// what the engine executes is never in them.
+		// Beside the engine's own subdirectories: what the engine
+		// executes is never in them.
 		moduleCacheDir = filepath.Join(c.opts.CacheDir, "modules")
+		moduleIndexDir = filepath.Join(c.opts.CacheDir, "index")
 	}
 	pluginKube := c.pluginKube
 	if pluginKube == nil {
@@ -202,7 +169,6 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 		Engine:            eng,
 		Kube:              pluginKube,
 		Prelisted:         c.prelisted,
-		Prewarmed:         c.prewarmed,
 		Namespace:         c.opts.Namespace,
 		Recorder:          eventRecorder(ctx),
 		Logger:            logger.Named("registry"),
@@ -211,7 +177,7 @@ func (c *wiring) Constructor(ctx context.Context, _ configmap.Watcher) *controll
 		Resync:            controller.GetResyncPeriod(ctx),
 		RegistryTransport: registryTransport,
 		ModuleCacheDir:    moduleCacheDir,
-		ModuleIndexDir:    c.moduleIndexDir(),
+		ModuleIndexDir:    moduleIndexDir,
 	})
 	// Plugins' Kubernetes requests go out with the controller's
 	// credentials, impersonating each run's ServiceAccount (kubecap).

@@ -126,10 +126,6 @@ type source struct {
 	plugin          *engine.CompiledPlugin // nil when err != nil
 	caBundle        []byte
 	err             error
-	// limits are those the plugin was compiled under, bytes the size of
-	// the ConfigMap (both for the loaded set, prewarm.go).
-	limits engine.Limits
-	bytes  int
 	// retry is set when err is a failed pull, which a later load may heal.
 	retry bool
 }
@@ -164,10 +160,6 @@ type Options struct {
 	// Prelisted, when set, is the list of the plugin ConfigMaps of
 	// Namespace that Start would make (Prelist), started earlier.
 	Prelisted *Prelisted
-	// Prewarmed, when set, are the modules compiled while Prelisted was
-	// listed (Prewarm), released once the ConfigMaps present at start are
-	// loaded.
-	Prewarmed *Prewarmed
 	// ModuleIndexDir keeps the module index (moduleindex.go): with an
 	// Engine that has a CacheDir, a ConfigMap loaded before, by this
 	// process or an earlier one, is compiled by its module's digest,
@@ -203,10 +195,6 @@ type Registry struct {
 	listed   map[string]*corev1.ConfigMap
 	synced   bool
 	onChange func(Kind)
-
-	// recorded is the loaded set last written (settle).
-	recordMu sync.Mutex
-	recorded string
 }
 
 // New returns a Registry; Start starts it.
@@ -274,13 +262,8 @@ func (r *Registry) Start(ctx context.Context, onChange func(Kind)) error {
 	}
 	go r.informer.Run(ctx.Done())
 	go func() {
-		<-ctx.Done()
-		r.opts.Prewarmed.end()
-	}()
-	go func() {
 		defer r.queue.ShutDown()
 		listed := r.list(ctx)
-		r.settle() // when nothing was listed
 		for range r.opts.Workers {
 			go wait.UntilWithContext(ctx, r.work, time.Second)
 		}
@@ -303,7 +286,6 @@ func (r *Registry) Start(ctx context.Context, onChange func(Kind)) error {
 		for _, key := range listed {
 			r.queue.Add(key)
 		}
-		r.settle() // when nothing was listed
 		<-ctx.Done()
 	}()
 	return nil
@@ -316,9 +298,6 @@ type Prelisted struct {
 	list *corev1.ConfigMapList
 	err  error
 }
-
-// Done is closed when the list has returned.
-func (p *Prelisted) Done() <-chan struct{} { return p.done }
 
 // Prelist starts listing the plugin ConfigMaps of namespace at once, for
 // one Registry created later with Options.Prelisted: a controller calls
@@ -518,7 +497,6 @@ func (r *Registry) load(ctx context.Context, cm *corev1.ConfigMap) *source {
 			return err
 		}
 		limits := engine.Limits{MemoryBytes: p.Limits.MemoryBytes(), Grants: engine.Grants{HTTP: p.Capabilities.HTTP != nil, Kubernetes: p.Capabilities.GrantsKubernetes()}}
-		src.limits, src.bytes = limits, manifest.ConfigMapBytes(cm)
 		_, remote := p.RegistryModule()
 		var keychain authn.Keychain
 		if remote {
@@ -640,7 +618,6 @@ func (r *Registry) replace(key string, src *source) {
 	delete(r.pending, key)
 	onChange := r.onChange
 	r.mu.Unlock()
-	defer r.settle()
 
 	if old != nil && old.plugin != nil {
 		_ = old.plugin.Close(context.Background())
@@ -713,5 +690,4 @@ func (r *Registry) loaded(key string) {
 	r.mu.Lock()
 	delete(r.pending, key)
 	r.mu.Unlock()
-	r.settle()
 }

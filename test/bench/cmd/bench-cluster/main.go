@@ -369,6 +369,13 @@ func (b *bench) throughput(ctx context.Context) error {
 	cpu := map[string]time.Duration{}
 	sides := b.sides()
 	for _, s := range sides {
+		// Each burst from a quiet rig: the one before leaves etcd and the
+		// apiserver busy for tens of seconds (waitQuiet).
+		waited, err := b.waitQuiet(ctx)
+		if err != nil {
+			return err
+		}
+		logf("%s: the rig was quiet after %s", s.name, waited.Round(time.Second))
 		pid, err := b.controllerPid(s.name)
 		if err != nil {
 			return err
@@ -587,13 +594,13 @@ func (b *bench) restart(ctx context.Context) error {
 	return nil
 }
 
-// quietCPU is how much CPU the rig's other processes may use in a second
+// quietCPU is how much CPU the rig's processes may use in a second
 // for the rig to count as quiet.
-const quietCPU = 100 * time.Millisecond
+const quietCPU = 150 * time.Millisecond
 
-// waitQuiet waits, up to a minute, until the rig's other processes
-// (etcd, the apiserver, the other controllers) together use less than
-// quietCPU in a second, and returns how long it waited. After the
+// waitQuiet waits, up to a minute, until the rig's processes (etcd, the
+// apiserver, the controllers) together use less than quietCPU in a
+// second, and returns how long it waited. After the
 // throughput step (3,000 runs written and deleted) etcd alone used a
 // third of a core or more for tens of seconds, and the apiserver about
 // as much again, on the cores our controller restarts on; a restart into
@@ -615,13 +622,11 @@ func (b *bench) waitQuiet(ctx context.Context) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		var used time.Duration
-		for name, t := range cur.procs {
-			if t0, ok := prev.procs[name]; ok {
-				used += t - t0
-			}
+		var busy time.Duration
+		for _, d := range used(prev, cur) {
+			busy += d
 		}
-		if used < quietCPU {
+		if busy < quietCPU {
 			return time.Since(start), nil
 		}
 		prev = cur
@@ -631,18 +636,23 @@ func (b *bench) waitQuiet(ctx context.Context) (time.Duration, error) {
 }
 
 // cpuSample is the CPU time used so far by each of the rig's processes
-// but ours (by name) and by the machine as a whole.
+// (by name) and by the machine as a whole.
 type cpuSample struct {
 	at      time.Time
-	procs   map[string]time.Duration
+	procs   map[string]procCPU
 	machine time.Duration
 }
 
-// rigCPU samples the CPU time of the rig's processes (its pids/*.pid but
-// our controller's; the baseline's) and of the machine: what competes
-// with a restarting controller for the cores.
+type procCPU struct {
+	pid int
+	t   time.Duration
+}
+
+// rigCPU samples the CPU time of the rig's processes (its pids/*.pid, our
+// controller's named "ours"; the baseline's) and of the machine: what
+// competes with a burst or a restarting controller for the cores.
 func (b *bench) rigCPU() (cpuSample, error) {
-	s := cpuSample{at: time.Now(), procs: map[string]time.Duration{}}
+	s := cpuSample{at: time.Now(), procs: map[string]procCPU{}}
 	files, err := filepath.Glob(filepath.Join(b.cfg.state, "pids", "*.pid"))
 	if err != nil {
 		return s, err
@@ -652,10 +662,10 @@ func (b *bench) rigCPU() (cpuSample, error) {
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".pid")
-		if name == "controller" {
-			continue
-		}
-		if f == b.cfg.baselinePidFile {
+		switch {
+		case name == "controller":
+			name = "ours"
+		case f == b.cfg.baselinePidFile:
 			name = "baseline"
 		}
 		pid, err := readPid(f)
@@ -663,7 +673,7 @@ func (b *bench) rigCPU() (cpuSample, error) {
 			continue // not running
 		}
 		if t, err := cpuTime(pid); err == nil {
-			s.procs[name] = t
+			s.procs[name] = procCPU{pid, t}
 		}
 	}
 	fs, err := procfs.NewDefaultFS()
@@ -680,6 +690,18 @@ func (b *bench) rigCPU() (cpuSample, error) {
 	return s, nil
 }
 
+// used returns the CPU each process of after (the same process in
+// before) used since before.
+func used(before, after cpuSample) map[string]time.Duration {
+	d := map[string]time.Duration{}
+	for name, p := range after.procs {
+		if p0, ok := before.procs[name]; ok && p0.pid == p.pid {
+			d[name] = p.t - p0.t
+		}
+	}
+	return d
+}
+
 // cpuDelta lists, largest first, the CPU each process of after used since
 // before.
 func cpuDelta(before, after cpuSample) string {
@@ -688,10 +710,8 @@ func cpuDelta(before, after cpuSample) string {
 		d    time.Duration
 	}
 	var uses []use
-	for name, t := range after.procs {
-		if t0, ok := before.procs[name]; ok {
-			uses = append(uses, use{name, t - t0})
-		}
+	for name, d := range used(before, after) {
+		uses = append(uses, use{name, d})
 	}
 	slices.SortFunc(uses, func(a, b use) int { return cmp.Or(cmp.Compare(b.d, a.d), strings.Compare(a.name, b.name)) })
 	parts := make([]string, len(uses))
