@@ -369,8 +369,7 @@ func (b *bench) throughput(ctx context.Context) error {
 	cpu := map[string]time.Duration{}
 	sides := b.sides()
 	for _, s := range sides {
-		// Each burst from a quiet rig: the one before leaves etcd and the
-		// apiserver busy for tens of seconds (waitQuiet).
+		// Each burst from a quiet rig, as the restart (waitQuiet).
 		waited, err := b.waitQuiet(ctx)
 		if err != nil {
 			return err
@@ -600,12 +599,12 @@ const quietCPU = 150 * time.Millisecond
 
 // waitQuiet waits, up to a minute, until the rig's processes (etcd, the
 // apiserver, the controllers) together use less than quietCPU in a
-// second, and returns how long it waited. After the
-// throughput step (3,000 runs written and deleted) etcd alone used a
-// third of a core or more for tens of seconds, and the apiserver about
-// as much again, on the cores our controller restarts on; a restart into
-// that measures their contention, not our start-up. It fails only when
-// ctx ends; if the rig stays busy, it returns after the minute.
+// second, and returns how long it waited. After the pipeline step etcd
+// used 0.1–0.75 of a core for about 20 s, and the apiserver CPU too, with
+// almost no requests coming in (docs/performance.md, section 7), on the
+// cores our controller restarts on: a restart into that measures their
+// contention, not our start-up. It fails only when ctx ends; if the rig
+// stays busy, it returns after the minute.
 func (b *bench) waitQuiet(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
 	prev, err := b.rigCPU()
