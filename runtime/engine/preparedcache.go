@@ -132,13 +132,32 @@ func decodePrepared(b []byte) (*preparedModule, error) {
 		if err != nil {
 			return nil, err
 		}
-		pm.data = segs
+		pm.data = detach(segs)
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
 	pm.wasm = b[r.pos:]
 	return pm, nil
+}
+
+// detach returns segs with their bytes copied into one buffer of their
+// own. The compiled module keeps its data segments for as long as it
+// lives, and parsed in place they would keep the whole cache entry (the
+// prepared module, megabytes for a Go plugin) from being freed.
+func detach(segs []dataSegment) []dataSegment {
+	n := 0
+	for _, s := range segs {
+		n += len(s.init)
+	}
+	buf := make([]byte, 0, n)
+	out := make([]dataSegment, len(segs))
+	for i, s := range segs {
+		start := len(buf)
+		buf = append(buf, s.init...)
+		out[i] = dataSegment{offset: s.offset, init: buf[start:len(buf):len(buf)]}
+	}
+	return out
 }
 
 // dropPrepared removes the prepared module of digest, which wazero
