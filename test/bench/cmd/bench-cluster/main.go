@@ -600,7 +600,7 @@ const quietCPU = 150 * time.Millisecond
 // waitQuiet waits, up to a minute, until the rig's processes (etcd, the
 // apiserver, the controllers) together use less than quietCPU in a
 // second, and returns how long it waited. After the pipeline step etcd
-// used 0.1–0.75 of a core for about 20 s, and the apiserver CPU too, with
+// used 0.1–0.4 of a core for about 20 s, and the apiserver CPU too, with
 // almost no requests coming in (docs/performance.md, section 7), on the
 // cores our controller restarts on: a restart into that measures their
 // contention, not our start-up. It fails only when ctx ends; if the rig
