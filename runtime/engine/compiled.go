@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -13,13 +14,30 @@ import (
 	"github.com/tekton-wasm/tekton-wasm/hostabi"
 )
 
-// compiled is the compiled module shared by every CompiledPlugin handle
-// of one pluginKey. refs counts open handles and running invocations,
-// under Engine.mu; the compiled code is released when it drops to zero.
+// compiled is the plugin of one pluginKey, shared by every
+// CompiledPlugin handle of it. refs counts open handles and running
+// invocations, under Engine.mu; its use of the code is dropped when refs
+// drops to zero.
 type compiled struct {
 	key    pluginKey
 	rt     *sandboxRuntime
 	engine *Engine
+
+	ready chan struct{} // closed when err and code are set
+	err   error
+	*code // nil if err != nil
+
+	refs int
+}
+
+// code is one compiled module, shared by every pluginKey whose module
+// prepares to the same bytes and description (modules that differ only in
+// custom sections, e.g. one with its manifest embedded) under the same
+// memory limit: wazero decodes, validates and keeps such a module once.
+// users counts the compiled entries using it, under Engine.mu; the module
+// is closed when it drops to zero.
+type code struct {
+	key codeKey
 
 	ready  chan struct{} // closed when the fields below are set
 	err    error
@@ -29,7 +47,15 @@ type compiled struct {
 	snaps  *snapshotter  // nil for a command
 	warm   *warmPool     // nil for a command, or when WarmInstances < 0
 
-	refs int
+	users int
+}
+
+// codeKey names a code: the sha256 of the prepared module as the
+// prepared-module cache stores it (its description and bytes), and the
+// memory limit in pages.
+type codeKey struct {
+	sum   [sha256.Size]byte
+	pages uint32
 }
 
 // newInstance returns an instance of c, not yet created in wazero, with a

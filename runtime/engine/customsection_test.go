@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"path/filepath"
 	"testing"
 
@@ -62,5 +64,38 @@ func TestCustomSectionsDoNotSplitTheCompiledCode(t *testing.T) {
 	}
 	if len(compiled) != 1 {
 		t.Errorf("wazero's cache holds %d compiled modules for one code: %v", len(compiled), compiled)
+	}
+
+	// The engine holds the code once too: one wazero module, decoded and
+	// validated once, used by both digests, and closed with the last.
+	if p1.c.code != p2.c.code {
+		t.Error("the two digests of one code have a compiled module each")
+	}
+	other := mustCompile(t, e, embedded, Limits{MemoryBytes: 2 << 20})
+	if other.c.code == p2.c.code {
+		t.Error("the code under another memory limit is shared with the default limit's")
+	}
+	other.Close(context.Background())
+	p1.Close(context.Background())
+	if resp := invoke(t, p2, request(), Invocation{}); resp.Status != hostabi.StatusSucceeded {
+		t.Errorf("after the other digest's handle was closed: response %+v; want Succeeded", resp)
+	}
+	p2.Close(context.Background())
+	e.mu.Lock()
+	n := len(e.codes)
+	e.mu.Unlock()
+	if n != 0 {
+		t.Errorf("the engine holds %d codes after every handle was closed; want none", n)
+	}
+}
+
+// codeSum hashes what the prepared-module cache stores.
+func TestCodeSum(t *testing.T) {
+	pm, err := prepare(guestPlugin(t, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if codeSum(pm) != sha256.Sum256(encodePrepared(pm)) {
+		t.Error("codeSum is not the sha256 of the cache entry")
 	}
 }

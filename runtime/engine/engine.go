@@ -58,6 +58,7 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"runtime"
@@ -130,6 +131,7 @@ type Engine struct {
 	closed   bool
 	runtimes map[uint32]*sandboxRuntime // by memory limit in pages
 	plugins  map[pluginKey]*compiled
+	codes    map[codeKey]*code
 }
 
 // sandboxRuntime is a wazero runtime for one memory limit, with the WASI
@@ -183,6 +185,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		preparedDir:   prepared,
 		runtimes:      map[uint32]*sandboxRuntime{},
 		plugins:       map[pluginKey]*compiled{},
+		codes:         map[codeKey]*code{},
 	}, nil
 }
 
@@ -202,11 +205,11 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.closed = true
 	var pools []*warmPool
-	for _, c := range e.plugins {
-		pools = append(pools, c.warm)
+	for _, cd := range e.codes {
+		pools = append(pools, cd.warm)
 	}
 	runtimes := e.runtimes
-	e.runtimes, e.plugins = nil, nil
+	e.runtimes, e.plugins, e.codes = nil, nil, nil
 	e.mu.Unlock()
 
 	for _, w := range pools {
@@ -300,7 +303,10 @@ func (l Limits) pages() (uint32, error) {
 // are slow: docs/performance.md); with CacheDir, the prepared module is
 // read from the cache too (see below). The same module under another
 // memory limit reuses the machine code in memory and costs about as much
-// as a cache hit. Before compiling, the engine admits the module against its
+// as a cache hit. Modules that differ only in custom sections (one with
+// its manifest embedded, one without) prepare to the same module and
+// share one compiled module: the second costs its preparation only.
+// Before compiling, the engine admits the module against its
 // caps and rewrites it (prepareModule): tables bounded, call depth
 // counted, and data segments merged, which makes every instance of a Go
 // plugin cheaper to create; the digest is still that of wasm.
@@ -361,18 +367,9 @@ func (e *Engine) compileKey(ctx context.Context, key pluginKey, limits Limits, w
 	e.mu.Unlock()
 
 	if !found {
-		module, kind, pm, err := e.compile(ctx, c.rt, key.digest, wasm, prepared)
+		cd, err := e.compile(ctx, c, wasm, prepared)
 		e.mu.Lock()
-		c.module, c.kind, c.err = module, kind, err
-		if err == nil {
-			c.data = pm.data
-		}
-		if err == nil && kind == kindReactor {
-			c.snaps = newSnapshotter(pm, module)
-			if e.warmInstances > 0 {
-				c.warm = newWarmPool(c, e.warmInstances)
-			}
-		}
+		c.code, c.err = cd, err
 		e.mu.Unlock()
 		close(c.ready)
 	}
@@ -393,7 +390,8 @@ func (e *Engine) compileKey(ctx context.Context, key pluginKey, limits Limits, w
 	return &CompiledPlugin{engine: e, c: c}, nil
 }
 
-// release drops one reference to c, and its compiled code with the last.
+// release drops one reference to c, and its use of the code with the
+// last.
 func (e *Engine) release(c *compiled) {
 	e.mu.Lock()
 	c.refs--
@@ -402,44 +400,108 @@ func (e *Engine) release(c *compiled) {
 		delete(e.plugins, c.key)
 	}
 	e.mu.Unlock()
-	if last && c.module != nil {
-		c.warm.close()
-		_ = c.module.Close(context.Background())
+	if last && c.code != nil {
+		e.dropCode(c.code)
 	}
 }
 
-// compile compiles the module of digest in rt and checks that it is a
-// WASI command or a reactor whose imports the host provides. It prepares
-// wasm (prepareModule), unless the prepared-module cache holds the
-// prepared module, which it stores there otherwise; with wasm nil, it
-// compiles prepared, from the cache (CompileDigest), and returns
-// ErrNotCached if wazero refuses it. It also returns the prepared
-// module, whose description the compiled module keeps.
-func (e *Engine) compile(ctx context.Context, rt *sandboxRuntime, digest string, wasm []byte, prepared *preparedModule) (wazero.CompiledModule, moduleKind, *preparedModule, error) {
+// dropCode drops one use of cd, and closes its module with the last.
+func (e *Engine) dropCode(cd *code) {
+	e.mu.Lock()
+	cd.users--
+	last := cd.users == 0
+	if last && e.codes[cd.key] == cd {
+		delete(e.codes, cd.key)
+	}
+	e.mu.Unlock()
+	if last && cd.module != nil {
+		cd.warm.close()
+		_ = cd.module.Close(context.Background())
+	}
+}
+
+// compile returns the code of c's module, checked to be a WASI command or
+// a reactor whose imports the host provides. It prepares wasm
+// (prepareModule), unless the prepared-module cache holds the prepared
+// module, which it stores there otherwise; with wasm nil, it compiles
+// prepared, from the cache (CompileDigest), and returns ErrNotCached if
+// wazero refuses it.
+func (e *Engine) compile(ctx context.Context, c *compiled, wasm []byte, prepared *preparedModule) (*code, error) {
+	digest := c.key.digest
 	if prepared == nil {
 		prepared = e.readPrepared(digest)
 	}
 	if prepared != nil {
-		m, k, err := compilePrepared(ctx, rt, prepared.wasm)
+		cd, err := e.codeOf(ctx, c, prepared)
 		if err == nil || !errors.Is(err, errCompile) {
-			return m, k, prepared, err
+			return cd, err
 		}
 		// A prepared module wazero refuses was not written by this
 		// version of the host: prepare the module again.
 		e.dropPrepared(digest)
 		if wasm == nil {
-			return nil, 0, nil, ErrNotCached
+			return nil, ErrNotCached
 		}
 	}
 	prepared, err := prepareChecked(wasm)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, err
 	}
-	m, k, err := compilePrepared(ctx, rt, prepared.wasm)
+	cd, err := e.codeOf(ctx, c, prepared)
 	if err == nil {
 		e.writePrepared(digest, prepared)
 	}
-	return m, k, prepared, err
+	return cd, err
+}
+
+// codeSum is the sha256 of encodePrepared(pm), without the copy of the
+// module that would make.
+func codeSum(pm *preparedModule) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(encodePrepared(&preparedModule{noSnapshot: pm.noSnapshot, globals: pm.globals, data: pm.data}))
+	h.Write(pm.wasm)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// codeOf returns the code of pm under c's memory limit, with a use of it
+// counted: the code another module prepared to the same already has, or
+// pm compiled. Like compilation, waiting for another's does not stop
+// when ctx ends.
+func (e *Engine) codeOf(ctx context.Context, c *compiled, pm *preparedModule) (*code, error) {
+	key := codeKey{sum: codeSum(pm), pages: c.key.pages}
+	e.mu.Lock()
+	cd, found := e.codes[key]
+	if !found {
+		cd = &code{key: key, ready: make(chan struct{})}
+		e.codes[key] = cd
+	}
+	cd.users++
+	e.mu.Unlock()
+
+	if !found {
+		module, kind, err := compilePrepared(ctx, c.rt, pm.wasm)
+		e.mu.Lock()
+		cd.module, cd.kind, cd.err = module, kind, err
+		if err == nil {
+			cd.data = pm.data
+			if kind == kindReactor {
+				cd.snaps = newSnapshotter(pm, module)
+				if e.warmInstances > 0 {
+					cd.warm = newWarmPool(c, e.warmInstances)
+				}
+			}
+		}
+		e.mu.Unlock()
+		close(cd.ready)
+	}
+	<-cd.ready
+	if cd.err != nil {
+		e.dropCode(cd)
+		return nil, cd.err
+	}
+	return cd, nil
 }
 
 // errCompile marks the errors of wazero's compilation.
