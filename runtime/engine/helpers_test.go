@@ -206,8 +206,6 @@ func results(tb testing.TB, resp *hostabi.Response) map[string]string {
 	return m
 }
 
-// wantCtxErr asserts that Invoke ended with want no later than slack
-// after the moment ctx ended.
 // stopSlack is how late Invoke may return after its context ended, for a
 // plugin that would otherwise loop or sleep for good. The engine stops it
 // within milliseconds (Invoke's doc); the slack is wide because a machine
@@ -215,6 +213,8 @@ func results(tb testing.TB, resp *hostabi.Response) map[string]string {
 // stop would never return.
 const stopSlack = time.Second
 
+// wantCtxErr asserts that Invoke ended with want no later than slack
+// after the moment ctx ended.
 func wantCtxErr(tb testing.TB, err, want error, ended, returned time.Time, slack time.Duration) {
 	tb.Helper()
 	if err != want {
